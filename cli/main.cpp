@@ -1,0 +1,93 @@
+// The `clip` command-line tool: a thin layer over the public API in include/clip/.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "clip/clip.h"
+
+namespace {
+
+struct TokenizeOptions {
+  int context_length = 77;
+  bool truncate = false;
+  bool jsonl = false;
+  std::vector<std::string> texts;
+};
+
+void print_row(const clip::Tensor& rows, std::int64_t i) {
+  const std::int64_t n = rows.size(1);
+  const std::int32_t* p = rows.data<std::int32_t>() + i * n;
+  std::string line;
+  for (std::int64_t k = 0; k < n; ++k) {
+    if (k) line += ' ';
+    line += std::to_string(p[k]);
+  }
+  std::cout << line << '\n';
+}
+
+// --jsonl: one JSON string per input line -> one JSON array (or {"error": ...}) per line.
+int tokenize_jsonl(const TokenizeOptions& opt) {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    nlohmann::json out;
+    try {
+      const nlohmann::json in = nlohmann::json::parse(line);
+      if (!in.is_string()) throw clip::Error("input line is not a JSON string");
+      const clip::Tensor rows = clip::tokenize(in.get<std::string>(), opt.context_length, opt.truncate);
+      out = rows.to_vector<std::int32_t>();
+    } catch (const nlohmann::json::exception& e) {
+      out = {{"error", std::string("invalid JSON: ") + e.what()}};
+    } catch (const clip::Error& e) {
+      out = {{"error", e.what()}};
+    }
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  }
+  return 0;
+}
+
+int run_tokenize(const TokenizeOptions& opt) {
+  if (opt.jsonl) return tokenize_jsonl(opt);
+  const clip::Tensor rows = clip::tokenize(opt.texts, opt.context_length, opt.truncate);
+  for (std::int64_t i = 0; i < rows.size(0); ++i) print_row(rows, i);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"clip: OpenAI's CLIP in C++ (tokenizer, image preprocessing, encoders)", "clip"};
+  app.require_subcommand(1);
+
+  TokenizeOptions tok;
+  CLI::App* tokenize = app.add_subcommand(
+      "tokenize", "Print the CLIP token ids of each TEXT, one row per text, as clip.tokenize does");
+  tokenize->add_option("--context-length", tok.context_length, "Row length (default 77)")
+      ->check(CLI::NonNegativeNumber);
+  tokenize->add_flag("--truncate", tok.truncate, "Cut texts that are too long instead of failing");
+  tokenize->add_flag("--jsonl", tok.jsonl,
+                     "Read one JSON string per line from stdin; write one JSON array, or "
+                     "{\"error\": ...}, per line");
+  tokenize->add_option("text", tok.texts, "Texts to tokenize");
+  tokenize->callback([&] {
+    if (!tok.jsonl && tok.texts.empty()) throw CLI::ValidationError("tokenize", "give at least one TEXT, or --jsonl");
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*tokenize) return run_tokenize(tok);
+  } catch (const clip::Error& e) {
+    std::cerr << "clip: error: " << e.what() << '\n';
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "clip: internal error: " << e.what() << '\n';
+    return 2;
+  }
+  return 0;
+}

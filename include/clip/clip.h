@@ -1,0 +1,6 @@
+// The whole public API of the CLIP library.
+#pragma once
+
+#include "clip/error.h"
+#include "clip/tensor.h"
+#include "clip/tokenizer.h"

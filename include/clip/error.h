@@ -1,0 +1,14 @@
+// clip::Error: the one exception type the library throws for bad input or failed I/O.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace clip {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+}  // namespace clip

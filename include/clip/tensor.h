@@ -1,0 +1,96 @@
+// clip::Tensor: a small dense, contiguous, row-major array. It is the currency of the
+// public API (token rows, images, features), not a general tensor library.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "clip/error.h"
+
+namespace clip {
+
+enum class DType { Int32, Int64, Float32 };
+
+std::size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+
+template <typename T>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, std::int32_t>) return DType::Int32;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::Int64;
+  else {
+    static_assert(std::is_same_v<T, float>, "clip::Tensor holds int32, int64 or float");
+    return DType::Float32;
+  }
+}
+
+class Tensor {
+ public:
+  using Shape = std::vector<std::int64_t>;
+
+  Tensor() = default;  // empty: rank 1, zero elements, float32
+  // Zero-filled tensor of the given shape. Negative dimensions are a clip::Error.
+  Tensor(Shape shape, DType dtype);
+
+  template <typename T>
+  static Tensor from_vector(Shape shape, const std::vector<T>& values) {
+    Tensor t(std::move(shape), dtype_of<T>());
+    if (static_cast<std::int64_t>(values.size()) != t.numel())
+      throw Error("Tensor::from_vector: " + std::to_string(values.size()) +
+                  " values do not fill shape " + t.shape_string());
+    std::copy(values.begin(), values.end(), t.data<T>());
+    return t;
+  }
+
+  const Shape& shape() const { return shape_; }
+  std::int64_t dim() const { return static_cast<std::int64_t>(shape_.size()); }
+  std::int64_t size(std::int64_t d) const;  // negative d counts from the end
+  std::int64_t numel() const { return numel_; }
+  DType dtype() const { return dtype_; }
+  std::size_t nbytes() const { return storage_.size(); }
+  std::string shape_string() const;  // "[2, 77]"
+
+  // Typed access to the contiguous storage; T must match dtype().
+  template <typename T>
+  T* data() {
+    check_dtype(dtype_of<T>());
+    return reinterpret_cast<T*>(storage_.data());
+  }
+  template <typename T>
+  const T* data() const {
+    check_dtype(dtype_of<T>());
+    return reinterpret_cast<const T*>(storage_.data());
+  }
+
+  // Bounds-checked element access: t.at<int32_t>({row, col}).
+  template <typename T>
+  T& at(std::initializer_list<std::int64_t> index) {
+    return data<T>()[offset(index)];
+  }
+  template <typename T>
+  const T& at(std::initializer_list<std::int64_t> index) const {
+    return data<T>()[offset(index)];
+  }
+
+  template <typename T>
+  std::vector<T> to_vector() const {
+    const T* p = data<T>();
+    return std::vector<T>(p, p + numel_);
+  }
+
+ private:
+  void check_dtype(DType requested) const;
+  std::int64_t offset(std::initializer_list<std::int64_t> index) const;
+
+  Shape shape_{0};
+  DType dtype_ = DType::Float32;
+  std::int64_t numel_ = 0;
+  std::vector<std::byte> storage_;
+};
+
+}  // namespace clip

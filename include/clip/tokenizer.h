@@ -1,0 +1,58 @@
+// The CLIP text tokenizer, identical to the reference `clip.simple_tokenizer` and
+// `clip.tokenize`: ftfy-style cleaning, HTML unescaping, whitespace collapsing, Unicode
+// lowercasing, the reference's pre-tokenizer pattern and byte-level BPE.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clip/tensor.h"
+
+namespace clip {
+
+class SimpleTokenizer {
+ public:
+  static constexpr std::int32_t kStartOfText = 49406;  // <|startoftext|>
+  static constexpr std::int32_t kEndOfText = 49407;    // <|endoftext|>
+
+  // Uses the official CLIP merges built into the library.
+  SimpleTokenizer();
+  // Uses a merges file in the format of `bpe_simple_vocab_16e6.txt` (plain or .gz); like
+  // the reference, its first line is a header and the next 48,894 lines are merges.
+  explicit SimpleTokenizer(const std::filesystem::path& bpe_path);
+
+  // BPE ids of `text` (UTF-8), without start/end tokens. Invalid UTF-8 is a clip::Error.
+  std::vector<std::int32_t> encode(std::string_view text) const;
+  // Text of `ids` as the reference decodes it ("</w>" becomes a space, invalid UTF-8
+  // becomes U+FFFD). An id outside the vocabulary is a clip::Error.
+  std::string decode(std::span<const std::int32_t> ids) const;
+
+  std::size_t vocab_size() const;
+  std::int32_t start_of_text() const;
+  std::int32_t end_of_text() const;
+
+  // The tokenizer with the built-in merges, created once and shared. Thread-safe.
+  static const SimpleTokenizer& official();
+
+ private:
+  explicit SimpleTokenizer(std::nullptr_t) {}
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// clip.tokenize: an int32 tensor [texts.size(), context_length] holding
+// <|startoftext|> ids <|endoftext|> then zeros. A text that does not fit raises
+// clip::Error("Input {text} is too long for context length {n}") unless `truncate`, which
+// cuts the row and makes its last id <|endoftext|>, as the reference does.
+Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
+                bool truncate = false);
+Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);
+Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
+                int context_length = 77, bool truncate = false);
+
+}  // namespace clip

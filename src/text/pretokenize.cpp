@@ -1,0 +1,83 @@
+#include "text/pretokenize.h"
+
+#include <unicode/uchar.h>
+
+namespace clip::text {
+namespace {
+
+bool is_letter(char32_t c) {
+  if (c < 0x80) return (c | 0x20) >= U'a' && (c | 0x20) <= U'z';
+  return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_L_MASK) != 0;
+}
+
+bool is_number(char32_t c) {
+  if (c < 0x80) return c >= U'0' && c <= U'9';
+  return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_N_MASK) != 0;
+}
+
+bool is_space(char32_t c) {
+  if (c < 0x80) return c == U' ' || (c >= U'\t' && c <= U'\r');
+  return u_isUWhiteSpace(static_cast<UChar32>(c));
+}
+
+// [^\s\p{L}\p{N}] under IGNORECASE: a character is excluded when any of its case
+// variants is a space, letter or number (so U+0345, which folds to iota, matches
+// nothing and is dropped, as in the reference).
+bool is_other(char32_t c) {
+  if (c < 0x80) return !is_letter(c) && !is_number(c) && !is_space(c);
+  const UChar32 u = static_cast<UChar32>(c);
+  for (UChar32 v : {u, u_foldCase(u, U_FOLD_CASE_DEFAULT), u_tolower(u), u_toupper(u), u_totitle(u)}) {
+    const char32_t w = static_cast<char32_t>(v);
+    if (is_letter(w) || is_number(w) || is_space(w)) return false;
+  }
+  return true;
+}
+
+// Case-insensitive match of an ASCII literal (IGNORECASE uses simple case folding, so
+// U+017F LONG S matches 's').
+bool matches_at(std::u32string_view text, std::size_t i, std::u32string_view literal) {
+  if (text.size() - i < literal.size()) return false;
+  for (std::size_t k = 0; k < literal.size(); ++k) {
+    const char32_t c = text[i + k];
+    if (c == literal[k]) continue;
+    const UChar32 folded = u_foldCase(static_cast<UChar32>(c), U_FOLD_CASE_DEFAULT);
+    if (static_cast<char32_t>(folded) != literal[k]) return false;
+  }
+  return true;
+}
+
+std::size_t special_or_contraction_length(std::u32string_view text, std::size_t i) {
+  static constexpr std::u32string_view kLiterals[] = {
+      U"<|startoftext|>", U"<|endoftext|>", U"'s", U"'t", U"'re", U"'ve", U"'m", U"'ll", U"'d"};
+  const char32_t c = text[i];
+  if (c != U'<' && c != U'\'') return 0;
+  for (std::u32string_view lit : kLiterals)
+    if (lit[0] == c && matches_at(text, i, lit)) return lit.size();
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::u32string_view> pretokenize(std::u32string_view text) {
+  std::vector<std::u32string_view> pieces;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    if (const std::size_t n = special_or_contraction_length(text, i)) {
+      i += n;
+    } else if (is_letter(text[i])) {
+      while (i < text.size() && is_letter(text[i])) ++i;
+    } else if (is_number(text[i])) {
+      ++i;
+    } else if (is_other(text[i])) {
+      while (i < text.size() && is_other(text[i])) ++i;
+    } else {
+      ++i;  // whitespace, or a character no alternative matches
+      continue;
+    }
+    pieces.push_back(text.substr(start, i - start));
+  }
+  return pieces;
+}
+
+}  // namespace clip::text

@@ -1,0 +1,64 @@
+// Runs the built `clip` binary as a user would.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(CLIP_CLI_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+}  // namespace
+
+TEST(Cli, TokenizePrintsOneRowPerText) {
+  const Result r = run("tokenize --context-length 6 'a dog' 'a cat'");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "49406 320 1929 49407 0 0\n49406 320 2368 49407 0 0\n");
+}
+
+TEST(Cli, TokenizeTooLongIsOneErrorLine) {
+  const Result r = run("tokenize --context-length 3 'a dog'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.output, "clip: error: Input a dog is too long for context length 3\n");
+}
+
+TEST(Cli, TokenizeJsonl) {
+  const Result r = run("tokenize --jsonl --context-length 4 <<'EOF'\n\"a dog\"\n\"a big dog\"\nnot json\nEOF");
+  EXPECT_EQ(r.status, 0) << r.output;
+  const auto first_nl = r.output.find('\n');
+  EXPECT_EQ(r.output.substr(0, first_nl), "[49406,320,1929,49407]");
+  EXPECT_NE(r.output.find("{\"error\":\"Input a big dog is too long for context length 4\"}"), std::string::npos);
+  EXPECT_NE(r.output.find("{\"error\":\"invalid JSON"), std::string::npos);
+}
+
+TEST(Cli, HelpAndUsageErrors) {
+  EXPECT_EQ(run("--help").status, 0);
+  EXPECT_EQ(run("tokenize --help").status, 0);
+  EXPECT_NE(run("").status, 0);
+  EXPECT_NE(run("tokenize").status, 0);
+}
+
+TEST(Examples, TokenizeDemoPrintsWhatTheReadmeSays) {
+  FILE* pipe = popen(CLIP_TOKENIZE_DEMO_PATH, "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  EXPECT_EQ(pclose(pipe), 0);
+  EXPECT_EQ(out.substr(0, out.find("Input")),
+            "[3, 77] 1929\n3306 267 1002 256 \n[hello , world ! ]\n");
+  EXPECT_NE(out.find(" is too long for context length 77\n49407\n"), std::string::npos);
+}
