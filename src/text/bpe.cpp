@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <queue>
 
 #include "clip/error.h"
 #include "text/utf8.h"
@@ -120,63 +121,65 @@ const std::string* BpeVocabulary::token_bytes(std::int32_t id) const {
   return &token_bytes_[static_cast<std::size_t>(id)];
 }
 
+// The reference merges every occurrence of the best-ranked pair, left to right, then looks
+// again. A merged symbol only takes part in merges of higher rank than the one that made
+// it, so taking pairs from a heap by (rank, position) gives the same result in
+// O(n log n) instead of O(n^2) per merge: a single long word cannot stall us.
 std::vector<std::int32_t> BpeVocabulary::bpe(std::string_view piece) const {
+  const auto n = static_cast<std::int32_t>(piece.size());
+  std::vector<std::int32_t> id(piece.size()), next(piece.size()), prev(piece.size());
+  for (std::int32_t i = 0; i < n; ++i) {
+    const auto b = static_cast<unsigned char>(piece[static_cast<std::size_t>(i)]);
+    id[i] = i + 1 == n ? byte_end_id_[b] : byte_id_[b];
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  struct Candidate {
+    std::int32_t rank, left, left_id, right_id;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  const auto consider = [&](std::int32_t left) {
+    if (left < 0 || next[left] < 0) return;
+    const auto it = merges_.find(pair_key(id[left], id[next[left]]));
+    if (it != merges_.end()) heap.push({it->second.rank, left, id[left], id[next[left]]});
+  };
+  for (std::int32_t i = 0; i + 1 < n; ++i) consider(i);
+  while (!heap.empty()) {
+    const Candidate c = heap.top();
+    heap.pop();
+    const std::int32_t right = next[c.left];
+    if (id[c.left] != c.left_id || right < 0 || id[right] != c.right_id) continue;  // stale
+    id[c.left] = merges_.at(pair_key(c.left_id, c.right_id)).merged;
+    id[right] = -1;
+    next[c.left] = next[right];
+    if (next[right] >= 0) prev[next[right]] = c.left;
+    consider(prev[c.left]);
+    consider(c.left);
+  }
   std::vector<std::int32_t> word;
-  word.reserve(piece.size());
-  for (std::size_t i = 0; i < piece.size(); ++i) {
-    const auto b = static_cast<unsigned char>(piece[i]);
-    word.push_back(i + 1 == piece.size() ? byte_end_id_[b] : byte_id_[b]);
-  }
-  // Repeatedly merge every occurrence of the best-ranked adjacent pair, left to right.
-  while (word.size() > 1) {
-    std::int32_t best_rank = std::numeric_limits<std::int32_t>::max();
-    Merge best{};
-    std::int32_t left = 0, right = 0;
-    for (std::size_t i = 0; i + 1 < word.size(); ++i) {
-      const auto it = merges_.find(pair_key(word[i], word[i + 1]));
-      if (it != merges_.end() && it->second.rank < best_rank) {
-        best_rank = it->second.rank;
-        best = it->second;
-        left = word[i];
-        right = word[i + 1];
-      }
-    }
-    if (best_rank == std::numeric_limits<std::int32_t>::max()) break;
-    std::size_t out = 0;
-    for (std::size_t i = 0; i < word.size();) {
-      if (i + 1 < word.size() && word[i] == left && word[i + 1] == right) {
-        word[out++] = best.merged;
-        i += 2;
-      } else {
-        word[out++] = word[i++];
-      }
-    }
-    word.resize(out);
-  }
+  for (std::int32_t i = 0; i >= 0 && i < n; i = next[i]) word.push_back(id[i]);
   return word;
 }
 
-void BpeVocabulary::encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
-  if (piece == "<|startoftext|>") {
-    out.push_back(start_of_text_);
-    return;
-  }
-  if (piece == "<|endoftext|>") {
-    out.push_back(end_of_text_);
-    return;
-  }
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (const auto it = cache_.find(piece); it != cache_.end()) {
+void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces,
+                                  std::vector<std::int32_t>& out) const {
+  // One lock per text: a miss runs BPE under the lock, which is rare once the cache is warm.
+  std::lock_guard lock(cache_mutex_);
+  for (std::string_view piece : pieces) {
+    if (piece == "<|startoftext|>") {
+      out.push_back(start_of_text_);
+    } else if (piece == "<|endoftext|>") {
+      out.push_back(end_of_text_);
+    } else if (const auto it = cache_.find(piece); it != cache_.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
+    } else {
+      std::vector<std::int32_t> ids = bpe(piece);
+      out.insert(out.end(), ids.begin(), ids.end());
+      if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+      cache_.emplace(std::string(piece), std::move(ids));
     }
   }
-  std::vector<std::int32_t> ids = bpe(piece);
-  out.insert(out.end(), ids.begin(), ids.end());
-  std::lock_guard lock(cache_mutex_);
-  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.emplace(std::string(piece), std::move(ids));
 }
 
 }  // namespace clip::text

@@ -20,8 +20,9 @@ class BpeVocabulary {
   std::int32_t end_of_text() const { return end_of_text_; }
   std::size_t size() const { return token_bytes_.size(); }
 
-  // Appends the ids of one pre-tokenized piece (UTF-8). Thread-safe; results are cached.
-  void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
+  // Appends the ids of each pre-tokenized piece (UTF-8), in order. Thread-safe; results
+  // are cached.
+  void encode_pieces(const std::vector<std::string_view>& pieces, std::vector<std::int32_t>& out) const;
 
   // The bytes of token `id` ("</w>" kept), or nullptr when the reference has no such id.
   const std::string* token_bytes(std::int32_t id) const;

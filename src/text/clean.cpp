@@ -10,10 +10,10 @@
 namespace clip::text {
 namespace {
 
-// True when ftfy.fix_text provably leaves the text unchanged: printable ASCII, tab, LF
-// and FF only, and no '&' (HTML entities).
-bool ftfy_is_identity(const std::u32string& text) {
-  for (char32_t c : text) {
+template <typename Char>
+bool plain_ascii(std::basic_string_view<Char> text) {
+  for (Char ch : text) {
+    const auto c = static_cast<char32_t>(static_cast<std::make_unsigned_t<Char>>(ch));
     if (c >= 0x7F || c == U'&') return false;
     if (c < 0x20 && c != U'\t' && c != U'\n' && c != U'\f') return false;
   }
@@ -21,23 +21,45 @@ bool ftfy_is_identity(const std::u32string& text) {
 }
 
 // The `regex` module's \s (the White_Space property).
-bool is_regex_space(char32_t c) { return u_isUWhiteSpace(static_cast<UChar32>(c)); }
-
-std::u32string strip(const std::u32string& s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && is_python_space(s[b])) ++b;
-  while (e > b && is_python_space(s[e - 1])) --e;
-  return s.substr(b, e - b);
+bool is_regex_space(char32_t c) {
+  if (c < 0x80) return c == U' ' || (c >= U'\t' && c <= U'\r');
+  return u_isUWhiteSpace(static_cast<UChar32>(c));
 }
 
-std::u32string lower(const std::u32string& s) {
+// text.strip(); re.sub(r'\s+', ' ', text); text.strip()
+template <typename Char>
+std::basic_string<Char> strip_and_collapse(std::basic_string_view<Char> s) {
+  const auto code = [](Char ch) { return static_cast<char32_t>(static_cast<std::make_unsigned_t<Char>>(ch)); };
+  std::size_t b = 0, e = s.size();
+  while (b < e && is_python_space(code(s[b]))) ++b;
+  while (e > b && is_python_space(code(s[e - 1]))) --e;
+  std::basic_string<Char> out;
+  out.reserve(e - b);
+  for (std::size_t i = b; i < e;) {
+    if (is_regex_space(code(s[i]))) {
+      out.push_back(Char(' '));
+      while (i < e && is_regex_space(code(s[i]))) ++i;
+    } else {
+      out.push_back(s[i++]);
+    }
+  }
+  // A second strip only matters for characters that are \s but not str.isspace(); none
+  // exist, and both ends were stripped of str.isspace() above.
+  return out;
+}
+
+template <typename Char>
+void lower_ascii(std::basic_string<Char>& s) {
+  for (Char& c : s)
+    if (c >= Char('A') && c <= Char('Z')) c = static_cast<Char>(c + 32);
+}
+
+std::u32string lower(std::u32string s) {
   bool ascii = true;
   for (char32_t c : s) ascii = ascii && c < 0x80;
   if (ascii) {
-    std::u32string out = s;
-    for (char32_t& c : out)
-      if (c >= U'A' && c <= U'Z') c += 32;
-    return out;
+    lower_ascii(s);
+    return s;
   }
   icu::UnicodeString u = icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()),
                                                        static_cast<int32_t>(s.size()));
@@ -57,22 +79,17 @@ bool is_python_space(char32_t c) {
 }
 
 std::u32string clean_text(const std::u32string& text) {
-  // basic_clean
-  std::u32string s = ftfy_is_identity(text) ? text : ftfy_fix_text(text);
-  s = html_unescape(html_unescape(s));
-  s = strip(s);
-  // whitespace_clean
-  std::u32string collapsed;
-  collapsed.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    if (is_regex_space(s[i])) {
-      collapsed.push_back(U' ');
-      while (i < s.size() && is_regex_space(s[i])) ++i;
-    } else {
-      collapsed.push_back(s[i++]);
-    }
-  }
-  return lower(strip(collapsed));
+  const std::u32string fixed =
+      plain_ascii(std::u32string_view(text)) ? text : html_unescape(html_unescape(ftfy_fix_text(text)));
+  return lower(strip_and_collapse(std::u32string_view(fixed)));
+}
+
+bool is_plain_ascii(std::string_view text) { return plain_ascii(text); }
+
+std::string clean_plain_ascii(std::string_view text) {
+  std::string out = strip_and_collapse(text);
+  lower_ascii(out);
+  return out;
 }
 
 }  // namespace clip::text

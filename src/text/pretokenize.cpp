@@ -2,6 +2,8 @@
 
 #include <unicode/uchar.h>
 
+#include <type_traits>
+
 namespace clip::text {
 namespace {
 
@@ -33,12 +35,18 @@ bool is_other(char32_t c) {
   return true;
 }
 
+template <typename Char>
+char32_t code_point(Char c) {
+  return static_cast<char32_t>(static_cast<std::make_unsigned_t<Char>>(c));
+}
+
 // Case-insensitive match of an ASCII literal (IGNORECASE uses simple case folding, so
 // U+017F LONG S matches 's').
-bool matches_at(std::u32string_view text, std::size_t i, std::u32string_view literal) {
+template <typename Char>
+bool matches_at(std::basic_string_view<Char> text, std::size_t i, std::u32string_view literal) {
   if (text.size() - i < literal.size()) return false;
   for (std::size_t k = 0; k < literal.size(); ++k) {
-    const char32_t c = text[i + k];
+    const char32_t c = code_point(text[i + k]);
     if (c == literal[k]) continue;
     const UChar32 folded = u_foldCase(static_cast<UChar32>(c), U_FOLD_CASE_DEFAULT);
     if (static_cast<char32_t>(folded) != literal[k]) return false;
@@ -46,31 +54,31 @@ bool matches_at(std::u32string_view text, std::size_t i, std::u32string_view lit
   return true;
 }
 
-std::size_t special_or_contraction_length(std::u32string_view text, std::size_t i) {
+template <typename Char>
+std::size_t special_or_contraction_length(std::basic_string_view<Char> text, std::size_t i) {
   static constexpr std::u32string_view kLiterals[] = {
       U"<|startoftext|>", U"<|endoftext|>", U"'s", U"'t", U"'re", U"'ve", U"'m", U"'ll", U"'d"};
-  const char32_t c = text[i];
+  const char32_t c = code_point(text[i]);
   if (c != U'<' && c != U'\'') return 0;
   for (std::u32string_view lit : kLiterals)
     if (lit[0] == c && matches_at(text, i, lit)) return lit.size();
   return 0;
 }
 
-}  // namespace
-
-std::vector<std::u32string_view> pretokenize(std::u32string_view text) {
-  std::vector<std::u32string_view> pieces;
+template <typename Char>
+std::vector<std::basic_string_view<Char>> split(std::basic_string_view<Char> text) {
+  std::vector<std::basic_string_view<Char>> pieces;
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
     if (const std::size_t n = special_or_contraction_length(text, i)) {
       i += n;
-    } else if (is_letter(text[i])) {
-      while (i < text.size() && is_letter(text[i])) ++i;
-    } else if (is_number(text[i])) {
+    } else if (is_letter(code_point(text[i]))) {
+      while (i < text.size() && is_letter(code_point(text[i]))) ++i;
+    } else if (is_number(code_point(text[i]))) {
       ++i;
-    } else if (is_other(text[i])) {
-      while (i < text.size() && is_other(text[i])) ++i;
+    } else if (is_other(code_point(text[i]))) {
+      while (i < text.size() && is_other(code_point(text[i]))) ++i;
     } else {
       ++i;  // whitespace, or a character no alternative matches
       continue;
@@ -79,5 +87,11 @@ std::vector<std::u32string_view> pretokenize(std::u32string_view text) {
   }
   return pieces;
 }
+
+}  // namespace
+
+std::vector<std::u32string_view> pretokenize(std::u32string_view text) { return split(text); }
+
+std::vector<std::string_view> pretokenize_ascii(std::string_view text) { return split(text); }
 
 }  // namespace clip::text

@@ -11,5 +11,7 @@ namespace clip::text {
 
 // Pieces of `text` in order, as views into it.
 std::vector<std::u32string_view> pretokenize(std::u32string_view text);
+// The same for ASCII text (the tokenizer's fast path).
+std::vector<std::string_view> pretokenize_ascii(std::string_view text);
 
 }  // namespace clip::text

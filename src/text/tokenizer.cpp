@@ -69,14 +69,28 @@ const SimpleTokenizer& SimpleTokenizer::official() {
 }
 
 std::vector<std::int32_t> SimpleTokenizer::encode(std::string_view text) const {
-  const std::u32string cleaned = text::clean_text(text::utf8_to_u32(text, "input text"));
   std::vector<std::int32_t> ids;
-  std::string piece_bytes;
-  for (std::u32string_view piece : text::pretokenize(cleaned)) {
-    piece_bytes.clear();
-    for (char32_t c : piece) text::append_utf8(piece_bytes, c);
-    impl_->vocab.encode_piece(piece_bytes, ids);
+  if (text::is_plain_ascii(text)) {
+    const std::string cleaned = text::clean_plain_ascii(text);
+    impl_->vocab.encode_pieces(text::pretokenize_ascii(cleaned), ids);
+    return ids;
   }
+  const std::u32string cleaned = text::clean_text(text::utf8_to_u32(text, "input text"));
+  const std::vector<std::u32string_view> pieces = text::pretokenize(cleaned);
+  // The BPE works on UTF-8 bytes: re-encode the pieces into one buffer.
+  std::string buffer;
+  std::vector<std::size_t> ends;
+  for (std::u32string_view piece : pieces) {
+    for (char32_t c : piece) text::append_utf8(buffer, c);
+    ends.push_back(buffer.size());
+  }
+  std::vector<std::string_view> views;
+  std::size_t begin = 0;
+  for (std::size_t end : ends) {
+    views.push_back(std::string_view(buffer).substr(begin, end - begin));
+    begin = end;
+  }
+  impl_->vocab.encode_pieces(views, ids);
   return ids;
 }
 
