@@ -63,9 +63,8 @@ bool cesu_pair(std::string_view bytes, std::size_t i, char32_t* cp) {
   return true;
 }
 
-}  // namespace
-
-std::optional<std::u32string> decode_utf8(std::string_view bytes, bool variants) {
+// Decodes, or returns nullopt and the offset of the first undecodable byte.
+std::optional<std::u32string> decode(std::string_view bytes, bool variants, std::size_t* error_offset) {
   std::u32string out;
   out.reserve(bytes.size());
   std::size_t i = 0;
@@ -83,27 +82,27 @@ std::optional<std::u32string> decode_utf8(std::string_view bytes, bool variants)
       out.push_back(0);
       i += 2;
     } else {
+      *error_offset = i;
       return std::nullopt;
     }
   }
   return out;
 }
 
+}  // namespace
+
+std::optional<std::u32string> decode_utf8(std::string_view bytes, bool variants) {
+  std::size_t error_offset;
+  return decode(bytes, variants, &error_offset);
+}
+
 std::u32string utf8_to_u32(std::string_view bytes, std::string_view what) {
-  std::u32string out;
-  out.reserve(bytes.size());
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    char32_t cp;
-    std::size_t bad;
-    const std::size_t n = valid_sequence_length(bytes, i, &cp, &bad);
-    if (n == 0)
-      throw Error(std::string(what) + " is not valid UTF-8 (invalid byte sequence at offset " +
-                  std::to_string(i) + ")");
-    out.push_back(cp);
-    i += n;
-  }
-  return out;
+  std::size_t error_offset = 0;
+  std::optional<std::u32string> out = decode(bytes, false, &error_offset);
+  if (!out)
+    throw Error(std::string(what) + " is not valid UTF-8 (invalid byte sequence at offset " +
+                std::to_string(error_offset) + ")");
+  return std::move(*out);
 }
 
 std::string utf8_replace_invalid(std::string_view bytes) {

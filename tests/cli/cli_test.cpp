@@ -12,8 +12,7 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(CLIP_CLI_PATH) + " " + args + " 2>&1";
+Result run_command(const std::string& cmd) {
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -21,6 +20,8 @@ Result run(const std::string& args) {
   const int status = pclose(pipe);
   return {WEXITSTATUS(status), out};
 }
+
+Result run(const std::string& args) { return run_command(std::string(CLIP_CLI_PATH) + " " + args + " 2>&1"); }
 
 }  // namespace
 
@@ -53,11 +54,8 @@ TEST(Cli, HelpAndUsageErrors) {
 }
 
 TEST(Examples, TokenizeDemoPrintsWhatTheReadmeSays) {
-  FILE* pipe = popen(CLIP_TOKENIZE_DEMO_PATH, "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  EXPECT_EQ(pclose(pipe), 0);
+  const auto [status, out] = run_command(CLIP_TOKENIZE_DEMO_PATH);
+  EXPECT_EQ(status, 0);
   EXPECT_EQ(out.substr(0, out.find("Input")),
             "[3, 77] 1929\n3306 267 1002 256 \n[hello , world ! ]\n");
   EXPECT_NE(out.find(" is too long for context length 77\n49407\n"), std::string::npos);
