@@ -48,6 +48,24 @@ int tokenize_jsonl(const TokenizeOptions& opt) {
   return 0;
 }
 
+struct PreprocessOptions {
+  std::string image;
+  int size = 224;
+  std::string out, uint8_out;
+  bool exif = false;
+};
+
+int run_preprocess(const PreprocessOptions& opt) {
+  clip::ImageOptions image_options;
+  image_options.apply_exif_orientation = opt.exif;
+  const clip::Image image = clip::Image::open(opt.image, image_options);
+  const clip::Preprocess preprocess(opt.size);
+  const clip::Image rgb = preprocess.resize_crop_rgb(image);
+  clip::save_npy(opt.out, clip::Preprocess::to_float_tensor(rgb));
+  if (!opt.uint8_out.empty()) clip::save_npy(opt.uint8_out, clip::Preprocess::to_uint8_tensor(rgb));
+  return 0;
+}
+
 int run_tokenize(const TokenizeOptions& opt) {
   if (opt.jsonl) return tokenize_jsonl(opt);
   const clip::Tensor rows = clip::tokenize(opt.texts, opt.context_length, opt.truncate);
@@ -75,6 +93,17 @@ int main(int argc, char** argv) {
     if (!tok.jsonl && tok.texts.empty()) throw CLI::ValidationError("tokenize", "give at least one TEXT, or --jsonl");
   });
 
+  PreprocessOptions pre;
+  CLI::App* preprocess = app.add_subcommand(
+      "preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
+  preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF)")->required();
+  preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(CLI::PositiveNumber);
+  preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy")->required();
+  preprocess->add_option("--uint8-out", pre.uint8_out,
+                         "Also write the uint8 RGB image [N, N, 3] after resize and crop as .npy");
+  preprocess->add_flag("--exif-orientation", pre.exif,
+                       "Rotate the image upright by its EXIF orientation (the reference does not)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -82,6 +111,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*tokenize) return run_tokenize(tok);
+    if (*preprocess) return run_preprocess(pre);
   } catch (const clip::Error& e) {
     std::cerr << "clip: error: " << e.what() << '\n';
     return 1;

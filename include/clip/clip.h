@@ -2,5 +2,7 @@
 #pragma once
 
 #include "clip/error.h"
+#include "clip/image.h"
+#include "clip/npy.h"
 #include "clip/tensor.h"
 #include "clip/tokenizer.h"

@@ -14,17 +14,18 @@
 
 namespace clip {
 
-enum class DType { Int32, Int64, Float32 };
+enum class DType { UInt8, Int32, Int64, Float32 };
 
 std::size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 
 template <typename T>
 constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, std::int32_t>) return DType::Int32;
+  if constexpr (std::is_same_v<T, std::uint8_t>) return DType::UInt8;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::Int32;
   else if constexpr (std::is_same_v<T, std::int64_t>) return DType::Int64;
   else {
-    static_assert(std::is_same_v<T, float>, "clip::Tensor holds int32, int64 or float");
+    static_assert(std::is_same_v<T, float>, "clip::Tensor holds uint8, int32, int64 or float");
     return DType::Float32;
   }
 }
@@ -67,6 +68,10 @@ class Tensor {
     return reinterpret_cast<const T*>(storage_.data());
   }
 
+  // The storage as bytes, whatever the dtype (for I/O).
+  std::byte* raw_data() { return storage_.data(); }
+  const std::byte* raw_data() const { return storage_.data(); }
+
   // Bounds-checked element access: t.at<int32_t>({row, col}).
   template <typename T>
   T& at(std::initializer_list<std::int64_t> index) {
@@ -92,5 +97,9 @@ class Tensor {
   std::int64_t numel_ = 0;
   std::vector<std::byte> storage_;
 };
+
+// Stacks tensors of one shape and dtype along a new first dimension: N x [3, 224, 224]
+// images give [N, 3, 224, 224], as torch.stack does. An empty list is a clip::Error.
+Tensor stack(const std::vector<Tensor>& tensors);
 
 }  // namespace clip

@@ -6,6 +6,7 @@ namespace clip {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
+    case DType::UInt8: return 1;
     case DType::Int32: return 4;
     case DType::Int64: return 8;
     case DType::Float32: return 4;
@@ -15,6 +16,7 @@ std::size_t dtype_size(DType dtype) {
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
+    case DType::UInt8: return "uint8";
     case DType::Int32: return "int32";
     case DType::Int64: return "int64";
     case DType::Float32: return "float32";
@@ -72,6 +74,23 @@ std::int64_t Tensor::offset(std::initializer_list<std::int64_t> index) const {
     ++d;
   }
   return off;
+}
+
+Tensor stack(const std::vector<Tensor>& tensors) {
+  if (tensors.empty()) throw Error("stack: no tensors to stack");
+  const Tensor& first = tensors.front();
+  Tensor::Shape shape{static_cast<std::int64_t>(tensors.size())};
+  shape.insert(shape.end(), first.shape().begin(), first.shape().end());
+  Tensor out(shape, first.dtype());
+  std::byte* dst = out.raw_data();
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    if (t.shape() != first.shape() || t.dtype() != first.dtype())
+      throw Error("stack: tensor " + std::to_string(i) + " is " + dtype_name(t.dtype()) + " " +
+                  t.shape_string() + ", tensor 0 is " + dtype_name(first.dtype()) + " " + first.shape_string());
+    std::copy(t.raw_data(), t.raw_data() + t.nbytes(), dst + i * first.nbytes());
+  }
+  return out;
 }
 
 }  // namespace clip

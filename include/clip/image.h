@@ -1,0 +1,109 @@
+// Images as the reference sees them (PIL.Image.open) and the reference preprocess
+// (torchvision Resize(n, BICUBIC), CenterCrop(n), convert("RGB"), ToTensor, Normalize),
+// reproduced pixel for pixel.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clip/tensor.h"
+
+namespace clip {
+
+// Pillow's image modes. 8-bit modes keep their bands interleaved; I and I16 keep one
+// int32 per pixel.
+enum class ImageMode {
+  One,   // "1": bilevel, stored as 0 or 255
+  L,     // 8-bit gray
+  LA,    // gray + alpha
+  P,     // palette indices (see Image::palette)
+  RGB,
+  RGBA,
+  CMYK,
+  I,     // 32-bit signed gray (16-bit PNGs open this way)
+  I16,   // "I;16": 16-bit gray (16-bit TIFFs open this way)
+};
+const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
+
+struct ImageOptions {
+  // Like the reference, EXIF orientation is ignored unless asked for; when set, JPEG and
+  // WebP/PNG/TIFF images with an EXIF Orientation tag are rotated/flipped upright.
+  bool apply_exif_orientation = false;
+  // Pillow's decompression-bomb guard: images with more pixels are refused before their
+  // pixels are decoded. 0 disables the check.
+  std::int64_t max_pixels = 178956970;
+};
+
+class Image {
+ public:
+  Image() = default;
+  // A zero-filled image.
+  Image(ImageMode mode, int width, int height);
+
+  // Decodes JPEG, PNG, GIF (first frame), WebP, BMP or TIFF. Every failure (missing file,
+  // truncated or corrupt data, unsupported format, too many pixels) is a clip::Error
+  // naming the file.
+  static Image open(const std::filesystem::path& path, const ImageOptions& options = {});
+  static Image decode(std::span<const std::uint8_t> data, std::string_view name = "<memory>",
+                      const ImageOptions& options = {});
+
+  int width() const { return width_; }
+  int height() const { return height_; }
+  ImageMode mode() const { return mode_; }
+  const std::string& format() const { return format_; }  // "JPEG", "PNG", ... ("" if built)
+  int bands() const;  // samples per pixel
+
+  // 8-bit modes: width*height*bands() bytes, row-major, bands interleaved.
+  std::span<std::uint8_t> pixels() { return pixels_; }
+  std::span<const std::uint8_t> pixels() const { return pixels_; }
+  // Modes I and I16: width*height values.
+  std::span<std::int32_t> wide_pixels() { return wide_; }
+  std::span<const std::int32_t> wide_pixels() const { return wide_; }
+  // Mode P: the colours of the indices (missing entries read as black).
+  std::vector<std::array<std::uint8_t, 3>>& palette() { return palette_; }
+  const std::vector<std::array<std::uint8_t, 3>>& palette() const { return palette_; }
+
+  // Pillow's convert("RGB") (no alpha compositing, naive CMYK, I clipped to 0..255).
+  Image to_rgb() const;
+  // A copy of the region [left, left+w) x [top, top+h), which must lie inside the image.
+  Image crop(int left, int top, int w, int h) const;
+
+  void set_format(std::string format) { format_ = std::move(format); }
+
+ private:
+  ImageMode mode_ = ImageMode::RGB;
+  int width_ = 0, height_ = 0;
+  std::string format_;
+  std::vector<std::uint8_t> pixels_;
+  std::vector<std::int32_t> wide_;
+  std::vector<std::array<std::uint8_t, 3>> palette_;
+};
+
+// The reference's `_transform(n_px)`.
+class Preprocess {
+ public:
+  static constexpr std::array<float, 3> kMean{0.48145466f, 0.4578275f, 0.40821073f};
+  static constexpr std::array<float, 3> kStd{0.26862954f, 0.26130258f, 0.27577711f};
+
+  explicit Preprocess(int n_px = 224);
+  int size() const { return n_px_; }
+
+  // float32 [3, n_px, n_px], normalised. Batch with clip::stack({...}).
+  Tensor operator()(const Image& image) const;
+  Tensor operator()(const std::filesystem::path& path, const ImageOptions& options = {}) const;
+  // The RGB image just before ToTensor: Resize, CenterCrop and convert("RGB").
+  Image resize_crop_rgb(const Image& image) const;
+  // uint8 [n_px, n_px, 3] of resize_crop_rgb, and the float tensor made from it.
+  static Tensor to_uint8_tensor(const Image& rgb);
+  static Tensor to_float_tensor(const Image& rgb);
+
+ private:
+  int n_px_;
+};
+
+}  // namespace clip

@@ -1,0 +1,18 @@
+// NumPy .npy files (format 1.0/2.0, little-endian, C order): the interchange format of the
+// CLI and of the test data.
+#pragma once
+
+#include <filesystem>
+
+#include "clip/tensor.h"
+
+namespace clip {
+
+// Reads uint8, int32, int64 or float32 arrays. Anything else (Fortran order, big-endian,
+// other dtypes, a truncated file) is a clip::Error naming the file.
+Tensor load_npy(const std::filesystem::path& path);
+
+// Writes the tensor to a temporary file beside `path`, then renames it over `path`.
+void save_npy(const std::filesystem::path& path, const Tensor& tensor);
+
+}  // namespace clip

@@ -1,0 +1,38 @@
+// One decoder per file format; each returns the image as Pillow opens it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "clip/image.h"
+
+namespace clip::image {
+
+struct DecodeContext {
+  std::string_view name;  // file name for messages
+  const ImageOptions& options;
+
+  // "cannot decode NAME: what"
+  [[noreturn]] void fail(const std::string& what) const;
+  // Refuses sizes that are zero, or above options.max_pixels, before any pixel is decoded.
+  void check_size(std::int64_t width, std::int64_t height) const;
+};
+
+using Bytes = std::span<const std::uint8_t>;
+
+Image decode_jpeg(Bytes data, const DecodeContext& ctx);
+Image decode_png(Bytes data, const DecodeContext& ctx);
+Image decode_gif(Bytes data, const DecodeContext& ctx);
+Image decode_webp(Bytes data, const DecodeContext& ctx);
+Image decode_bmp(Bytes data, const DecodeContext& ctx);
+Image decode_tiff(Bytes data, const DecodeContext& ctx);
+
+// EXIF orientation (1..8) from a TIFF-structured EXIF block ("Exif\0\0" prefix allowed);
+// 1 when absent or unreadable.
+int exif_orientation(Bytes exif);
+// Rotates/flips the image so that an EXIF orientation of 1 describes it.
+Image apply_orientation(const Image& image, int orientation);
+
+}  // namespace clip::image

@@ -1,0 +1,159 @@
+#include "clip/image.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "clip/error.h"
+#include "image/decoders.h"
+
+namespace clip {
+
+const char* mode_name(ImageMode mode) {
+  switch (mode) {
+    case ImageMode::One: return "1";
+    case ImageMode::L: return "L";
+    case ImageMode::LA: return "LA";
+    case ImageMode::P: return "P";
+    case ImageMode::RGB: return "RGB";
+    case ImageMode::RGBA: return "RGBA";
+    case ImageMode::CMYK: return "CMYK";
+    case ImageMode::I: return "I";
+    case ImageMode::I16: return "I;16";
+  }
+  return "?";
+}
+
+namespace {
+
+int bands_of(ImageMode mode) {
+  switch (mode) {
+    case ImageMode::LA: return 2;
+    case ImageMode::RGB: return 3;
+    case ImageMode::RGBA:
+    case ImageMode::CMYK: return 4;
+    default: return 1;
+  }
+}
+
+bool is_wide(ImageMode mode) { return mode == ImageMode::I || mode == ImageMode::I16; }
+
+inline std::uint8_t muldiv255(int a, int b) {
+  const int t = a * b + 128;
+  return static_cast<std::uint8_t>(((t >> 8) + t) >> 8);
+}
+
+inline std::uint8_t clip8(int v) { return static_cast<std::uint8_t>(std::clamp(v, 0, 255)); }
+
+}  // namespace
+
+Image::Image(ImageMode mode, int width, int height) : mode_(mode), width_(width), height_(height) {
+  if (width < 0 || height < 0) throw Error("Image: negative size");
+  const std::size_t n = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
+  if (is_wide(mode)) wide_.assign(n, 0);
+  else pixels_.assign(n * static_cast<std::size_t>(bands_of(mode)), 0);
+}
+
+int Image::bands() const { return bands_of(mode_); }
+
+Image Image::crop(int left, int top, int w, int h) const {
+  if (left < 0 || top < 0 || w < 0 || h < 0 || left + w > width_ || top + h > height_)
+    throw Error("Image::crop: box outside the " + std::to_string(width_) + "x" + std::to_string(height_) + " image");
+  Image out(mode_, w, h);
+  out.format_ = format_;
+  out.palette_ = palette_;
+  const int b = bands();
+  for (int y = 0; y < h; ++y) {
+    const std::size_t src = (static_cast<std::size_t>(top + y) * width_ + left);
+    const std::size_t dst = static_cast<std::size_t>(y) * w;
+    if (is_wide(mode_))
+      std::copy_n(wide_.begin() + src, w, out.wide_.begin() + dst);
+    else
+      std::copy_n(pixels_.begin() + src * b, static_cast<std::size_t>(w) * b, out.pixels_.begin() + dst * b);
+  }
+  return out;
+}
+
+Image Image::to_rgb() const {
+  Image out(ImageMode::RGB, width_, height_);
+  out.format_ = format_;
+  const std::size_t n = static_cast<std::size_t>(width_) * height_;
+  std::uint8_t* d = out.pixels_.data();
+  const std::uint8_t* s = pixels_.data();
+  for (std::size_t i = 0; i < n; ++i, d += 3) {
+    switch (mode_) {
+      case ImageMode::RGB: std::copy_n(s + i * 3, 3, d); break;
+      case ImageMode::RGBA: std::copy_n(s + i * 4, 3, d); break;  // alpha dropped, not composited
+      case ImageMode::L:
+      case ImageMode::One: d[0] = d[1] = d[2] = s[i] ? (mode_ == ImageMode::One ? 255 : s[i]) : 0; break;
+      case ImageMode::LA: d[0] = d[1] = d[2] = s[i * 2]; break;
+      case ImageMode::P: {
+        const std::size_t idx = s[i];
+        if (idx < palette_.size()) std::copy_n(palette_[idx].data(), 3, d);
+        else d[0] = d[1] = d[2] = 0;
+        break;
+      }
+      case ImageMode::CMYK: {
+        const int nk = 255 - s[i * 4 + 3];
+        for (int c = 0; c < 3; ++c) d[c] = clip8(nk - muldiv255(s[i * 4 + c], nk));
+        break;
+      }
+      case ImageMode::I: d[0] = d[1] = d[2] = clip8(wide_[i]); break;                         // clipped
+      case ImageMode::I16: d[0] = d[1] = d[2] = static_cast<std::uint8_t>(std::min(wide_[i], 255)); break;
+    }
+  }
+  return out;
+}
+
+namespace image {
+
+void DecodeContext::fail(const std::string& what) const {
+  throw Error("cannot decode " + std::string(name) + ": " + what);
+}
+
+void DecodeContext::check_size(std::int64_t width, std::int64_t height) const {
+  if (width <= 0 || height <= 0)
+    fail("invalid image size " + std::to_string(width) + "x" + std::to_string(height));
+  if (width > (1 << 24) || height > (1 << 24) ||
+      (options.max_pixels > 0 && width * height > options.max_pixels))
+    fail("image size " + std::to_string(width) + "x" + std::to_string(height) +
+         " exceeds the limit of " + std::to_string(options.max_pixels) +
+         " pixels (possible decompression bomb; raise ImageOptions::max_pixels to allow it)");
+}
+
+}  // namespace image
+
+Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, const ImageOptions& options) {
+  const image::DecodeContext ctx{name, options};
+  const auto starts_with = [&](std::string_view magic) {
+    return data.size() >= magic.size() && std::memcmp(data.data(), magic.data(), magic.size()) == 0;
+  };
+  Image img;
+  if (starts_with("\xFF\xD8\xFF")) img = image::decode_jpeg(data, ctx);
+  else if (starts_with("\x89PNG\r\n\x1A\n")) img = image::decode_png(data, ctx);
+  else if (starts_with("GIF87a") || starts_with("GIF89a")) img = image::decode_gif(data, ctx);
+  else if (starts_with("RIFF") && data.size() >= 12 && std::memcmp(data.data() + 8, "WEBP", 4) == 0)
+    img = image::decode_webp(data, ctx);
+  else if (starts_with("BM")) img = image::decode_bmp(data, ctx);
+  else if (starts_with(std::string_view("II*\0", 4)) || starts_with(std::string_view("MM\0*", 4)))
+    img = image::decode_tiff(data, ctx);
+  else if (data.empty()) ctx.fail("the file is empty");
+  else ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF)");
+  return img;
+}
+
+Image Image::open(const std::filesystem::path& path, const ImageOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open image " + path.string() + ": " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error("cannot read image " + path.string());
+  in.seekg(0);
+  std::vector<std::uint8_t> data(static_cast<std::size_t>(size));
+  if (!in.read(reinterpret_cast<char*>(data.data()), size))
+    throw Error("cannot read image " + path.string() + ": " + std::strerror(errno));
+  return decode(data, path.string(), options);
+}
+
+}  // namespace clip

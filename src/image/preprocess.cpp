@@ -1,0 +1,117 @@
+// The reference's _transform(n_px): Resize(n_px, BICUBIC) -> CenterCrop(n_px) ->
+// convert("RGB") -> ToTensor -> Normalize, following torchvision 0.14 and Pillow 9.4.
+#include <cmath>
+
+#include "clip/error.h"
+#include "clip/image.h"
+#include "image/resample.h"
+
+namespace clip {
+namespace {
+
+inline std::uint8_t muldiv255(int a, int b) {
+  const int t = a * b + 128;
+  return static_cast<std::uint8_t>(((t >> 8) + t) >> 8);
+}
+
+// Pillow's Image.resize(size, BICUBIC) for every mode.
+Image resize(const Image& in, int w, int h) {
+  if (w == in.width() && h == in.height()) return in;  // Pillow returns a copy
+  Image out(in.mode(), w, h);
+  out.set_format(in.format());
+  const int bands = in.bands();
+  switch (in.mode()) {
+    case ImageMode::P:
+    case ImageMode::One: {  // Pillow forces NEAREST for these modes
+      out.palette() = in.palette();
+      const auto px = image::resample_nearest_u8(in.pixels().data(), in.width(), in.height(), 1, w, h);
+      std::copy(px.begin(), px.end(), out.pixels().begin());
+      return out;
+    }
+    case ImageMode::I16:
+      throw Error("cannot resize a mode I;16 image (16-bit TIFF) to " + std::to_string(w) + "x" +
+                  std::to_string(h) + ": the reference fails here too (ValueError: image has wrong mode)");
+    case ImageMode::I: {
+      const auto px = image::resample_bicubic_i32(in.wide_pixels().data(), in.width(), in.height(), w, h);
+      std::copy(px.begin(), px.end(), out.wide_pixels().begin());
+      return out;
+    }
+    case ImageMode::LA:
+    case ImageMode::RGBA: {
+      // Resized premultiplied ("La"/"RGBa"), then un-premultiplied.
+      std::vector<std::uint8_t> pre(in.pixels().begin(), in.pixels().end());
+      for (std::size_t i = 0; i < pre.size(); i += bands)
+        for (int c = 0; c < bands - 1; ++c) pre[i + c] = muldiv255(pre[i + c], pre[i + bands - 1]);
+      auto px = image::resample_bicubic_u8(pre.data(), in.width(), in.height(), bands, w, h);
+      for (std::size_t i = 0; i < px.size(); i += bands) {
+        const int a = px[i + bands - 1];
+        if (a == 0 || a == 255) continue;
+        for (int c = 0; c < bands - 1; ++c) px[i + c] = static_cast<std::uint8_t>(std::min(255, 255 * px[i + c] / a));
+      }
+      std::copy(px.begin(), px.end(), out.pixels().begin());
+      return out;
+    }
+    default: {
+      const auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h);
+      std::copy(px.begin(), px.end(), out.pixels().begin());
+      return out;
+    }
+  }
+}
+
+// Python 3's round(d / 2.0): half to even.
+int half_even_half(int d) {
+  const int q = d / 2;
+  return d % 2 == 0 || q % 2 == 0 ? q : q + 1;
+}
+
+}  // namespace
+
+Preprocess::Preprocess(int n_px) : n_px_(n_px) {
+  if (n_px <= 0) throw Error("Preprocess: size must be positive, got " + std::to_string(n_px));
+}
+
+Image Preprocess::resize_crop_rgb(const Image& image) const {
+  const int w = image.width(), h = image.height();
+  if (w <= 0 || h <= 0) throw Error("Preprocess: the image is empty");
+  // torchvision's _compute_resized_output_size: the short side becomes n_px.
+  const int short_side = std::min(w, h), long_side = std::max(w, h);
+  const double scaled = static_cast<double>(n_px_) * long_side / short_side;
+  if (scaled > (1 << 24)) throw Error("Preprocess: the image is too elongated to resize (" + std::to_string(w) + "x" + std::to_string(h) + ")");
+  const int new_long = static_cast<int>(scaled);
+  const int new_w = w <= h ? n_px_ : new_long, new_h = w <= h ? new_long : n_px_;
+  const Image resized = resize(image, new_w, new_h);
+  const int top = half_even_half(new_h - n_px_), left = half_even_half(new_w - n_px_);
+  return resized.crop(left, top, n_px_, n_px_).to_rgb();
+}
+
+Tensor Preprocess::to_uint8_tensor(const Image& rgb) {
+  if (rgb.mode() != ImageMode::RGB) throw Error("to_uint8_tensor: expected an RGB image");
+  Tensor t({rgb.height(), rgb.width(), 3}, DType::UInt8);
+  std::copy(rgb.pixels().begin(), rgb.pixels().end(), t.data<std::uint8_t>());
+  return t;
+}
+
+Tensor Preprocess::to_float_tensor(const Image& rgb) {
+  if (rgb.mode() != ImageMode::RGB) throw Error("to_float_tensor: expected an RGB image");
+  const int h = rgb.height(), w = rgb.width();
+  Tensor t({3, h, w}, DType::Float32);
+  float* out = t.data<float>();
+  const std::uint8_t* px = rgb.pixels().data();
+  const std::size_t plane = static_cast<std::size_t>(h) * w;
+  for (int c = 0; c < 3; ++c) {
+    // Float32 operations in the reference's order: /255, -mean, /std (no reciprocals).
+    float lut[256];
+    for (int v = 0; v < 256; ++v) lut[v] = (static_cast<float>(v) / 255.0f - kMean[c]) / kStd[c];
+    for (std::size_t i = 0; i < plane; ++i) out[c * plane + i] = lut[px[i * 3 + c]];
+  }
+  return t;
+}
+
+Tensor Preprocess::operator()(const Image& image) const { return to_float_tensor(resize_crop_rgb(image)); }
+
+Tensor Preprocess::operator()(const std::filesystem::path& path, const ImageOptions& options) const {
+  return (*this)(Image::open(path, options));
+}
+
+}  // namespace clip

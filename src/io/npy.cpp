@@ -1,0 +1,136 @@
+#include "clip/npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <regex>
+
+#include "clip/error.h"
+
+namespace clip {
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr std::size_t kMaxHeader = 1 << 16;
+
+const char* descr_of(DType dtype) {
+  switch (dtype) {
+    case DType::UInt8: return "|u1";
+    case DType::Int32: return "<i4";
+    case DType::Int64: return "<i8";
+    case DType::Float32: return "<f4";
+  }
+  throw Error("npy: unknown dtype");
+}
+
+DType dtype_of_descr(const std::string& descr, const std::string& where) {
+  if (descr == "|u1" || descr == "<u1" || descr == "u1") return DType::UInt8;
+  if (descr == "<i4") return DType::Int32;
+  if (descr == "<i8") return DType::Int64;
+  if (descr == "<f4") return DType::Float32;
+  throw Error(where + ": unsupported dtype '" + descr + "' (expected uint8, <i4, <i8 or <f4)");
+}
+
+}  // namespace
+
+Tensor load_npy(const std::filesystem::path& path) {
+  const std::string where = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + where + ": " + std::strerror(errno));
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 6) != 0)
+    throw Error(where + ": not a .npy file (bad magic)");
+  const int major = static_cast<unsigned char>(magic[6]);
+  std::size_t header_len;
+  if (major == 1) {
+    unsigned char b[2];
+    if (!in.read(reinterpret_cast<char*>(b), 2)) throw Error(where + ": truncated .npy header");
+    header_len = b[0] | (b[1] << 8);
+  } else if (major == 2 || major == 3) {
+    unsigned char b[4];
+    if (!in.read(reinterpret_cast<char*>(b), 4)) throw Error(where + ": truncated .npy header");
+    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::size_t>(b[3]) << 24);
+  } else {
+    throw Error(where + ": unsupported .npy version " + std::to_string(major));
+  }
+  if (header_len > kMaxHeader) throw Error(where + ": .npy header is too large");
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(header_len)))
+    throw Error(where + ": truncated .npy header");
+
+  std::smatch m;
+  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']+)')")))
+    throw Error(where + ": .npy header has no descr");
+  const DType dtype = dtype_of_descr(m[1], where);
+  if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")) || m[1] == "True")
+    throw Error(where + ": only C-order .npy arrays are supported");
+  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
+    throw Error(where + ": .npy header has no shape");
+  Tensor::Shape shape;
+  const std::string dims = m[1];
+  const std::regex number(R"(\d+)");
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+    if (it->str().size() > 12) throw Error(where + ": .npy dimension too large");
+    shape.push_back(std::stoll(it->str()));
+  }
+
+  // Check the payload size against the file before allocating.
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_size = in.tellg();
+  in.seekg(data_start);
+  long double expected = static_cast<long double>(dtype_size(dtype));
+  for (std::int64_t d : shape) expected *= static_cast<long double>(d);
+  if (expected > static_cast<long double>(file_size - data_start))
+    throw Error(where + ": truncated .npy data (shape needs " + std::to_string(static_cast<double>(expected)) +
+                " bytes, file has " + std::to_string(file_size - data_start) + ")");
+
+  Tensor t(shape, dtype);
+  if (!in.read(reinterpret_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes())))
+    throw Error(where + ": truncated .npy data");
+  return t;
+}
+
+void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
+  // The shape as Python writes a tuple: (), (3,), (3, 224, 224).
+  std::string dims;
+  for (std::size_t i = 0; i < tensor.shape().size(); ++i)
+    dims += (i ? ", " : "") + std::to_string(tensor.shape()[i]);
+  if (tensor.shape().size() == 1) dims += ",";
+  std::string header = std::string("{'descr': '") + descr_of(tensor.dtype()) +
+                       "', 'fortran_order': False, 'shape': (" + dims + ")";
+  header += ", }";
+  // Pad with spaces so that the data starts on a 64-byte boundary; end with '\n'.
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+
+  std::filesystem::path tmp = path;
+  tmp += ".tmp" + std::to_string(std::random_device{}());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    out.write(kMagic, 6);
+    const char version[2] = {1, 0};
+    out.write(version, 2);
+    const auto len = static_cast<std::uint16_t>(header.size());
+    const char len_bytes[2] = {static_cast<char>(len & 0xFF), static_cast<char>(len >> 8)};
+    out.write(len_bytes, 2);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.nbytes()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw Error("cannot write " + path.string() + " (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("cannot write " + path.string() + ": " + ec.message());
+  }
+}
+
+}  // namespace clip

@@ -1,0 +1,120 @@
+// Bad image input: every truncated copy of every fixture image, random bytes, empty and
+// missing files, decompression bombs. Each must be a clip::Error, never a crash.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "clip/image.h"
+#include "test_data.h"
+
+namespace {
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST(ImageRobustness, TruncatedFixturesAreErrors) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/preprocess/images");
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::vector<std::uint8_t> data = read_file(entry.path());
+    ++files;
+    for (double fraction : {0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99}) {
+      const auto cut = static_cast<std::size_t>(data.size() * fraction);
+      const std::span<const std::uint8_t> part(data.data(), cut);
+      EXPECT_THROW(clip::Image::decode(part, entry.path().filename().string()), clip::Error)
+          << entry.path().filename() << " cut at " << cut << " of " << data.size();
+    }
+  }
+  EXPECT_GE(files, 25);
+}
+
+TEST(ImageRobustness, RandomBytesAreErrors) {
+  std::mt19937 rng(42);
+  for (const std::string_view magic : {"", "\xFF\xD8\xFF", "\x89PNG\r\n\x1A\n", "GIF89a", "BM", "II*\0", "RIFF\0\0\0\0WEBP"}) {
+    for (int i = 0; i < 20; ++i) {
+      std::vector<std::uint8_t> data(magic.begin(), magic.end());
+      const std::size_t n = 1 + rng() % 2000;
+      for (std::size_t k = 0; k < n; ++k) data.push_back(static_cast<std::uint8_t>(rng()));
+      EXPECT_THROW(clip::Image::decode(data, "random"), clip::Error);
+    }
+  }
+}
+
+TEST(ImageRobustness, MissingAndEmptyFiles) {
+  try {
+    clip::Image::open("/nonexistent/cat.jpg");
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/cat.jpg"), std::string::npos);
+  }
+  EXPECT_THROW(clip::Image::decode({}, "empty.png"), clip::Error);
+}
+
+TEST(ImageRobustness, PixelLimitIsCheckedBeforeDecoding) {
+  CLIP_REQUIRE_SHARED_FILE(path, "fixtures/preprocess/images/scene_jpeg420_1920x1080.jpg");
+  clip::ImageOptions options;
+  options.max_pixels = 1920 * 1080 - 1;
+  try {
+    clip::Image::open(path, options);
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("decompression bomb"), std::string::npos) << e.what();
+  }
+  options.max_pixels = 1920 * 1080;
+  EXPECT_EQ(clip::Image::open(path, options).width(), 1920);
+}
+
+TEST(ImageRobustness, BombHeaderIsRefused) {
+  // A PNG header claiming 100000 x 100000 pixels, with nothing after it.
+  const std::uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                              0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0, 8, 2, 0, 0, 0, 0x5C, 0x76, 0x3A, 0x8C};
+  EXPECT_THROW(clip::Image::decode(png, "bomb.png"), clip::Error);
+}
+
+TEST(ImageExif, OrientationIsIgnoredUnlessAsked) {
+  CLIP_REQUIRE_SHARED_FILE(path, "fixtures/preprocess/images/arrow_jpeg_exif6_300x200.jpg");
+  const clip::Image stored = clip::Image::open(path);
+  EXPECT_EQ(stored.width(), 300);
+  clip::ImageOptions options;
+  options.apply_exif_orientation = true;
+  const clip::Image upright = clip::Image::open(path, options);
+  ASSERT_EQ(upright.width(), 200);
+  ASSERT_EQ(upright.height(), 300);
+  // Orientation 6: the stored image is rotated 90 degrees clockwise to display it, so the
+  // upright top-left pixel is the stored bottom-left one.
+  for (int b = 0; b < 3; ++b)
+    EXPECT_EQ(upright.pixels()[b], stored.pixels()[(static_cast<std::size_t>(199) * 300) * 3 + b]);
+}
+
+TEST(ImageConvert, ModesToRgbFollowPillow) {
+  clip::Image cmyk(clip::ImageMode::CMYK, 1, 1);
+  const std::uint8_t c[] = {10, 200, 0, 50};
+  std::copy(std::begin(c), std::end(c), cmyk.pixels().begin());
+  const clip::Image rgb = cmyk.to_rgb();
+  // nk = 205; R = 205 - MULDIV255(10, 205) = 197; G = 205 - 161 = 44; B = 205
+  EXPECT_EQ(rgb.pixels()[0], 197);
+  EXPECT_EQ(rgb.pixels()[1], 44);
+  EXPECT_EQ(rgb.pixels()[2], 205);
+
+  clip::Image wide(clip::ImageMode::I, 2, 1);
+  wide.wide_pixels()[0] = -5;
+  wide.wide_pixels()[1] = 4000;
+  EXPECT_EQ(wide.to_rgb().pixels()[0], 0);
+  EXPECT_EQ(wide.to_rgb().pixels()[3], 255);
+}
+
+TEST(Preprocess, BatchesWithStack) {
+  clip::Image red(clip::ImageMode::RGB, 300, 200);
+  for (std::size_t i = 0; i < red.pixels().size(); i += 3) red.pixels()[i] = 255;
+  const clip::Preprocess preprocess(32);
+  const clip::Tensor batch = clip::stack({preprocess(red), preprocess(red)});
+  EXPECT_EQ(batch.shape(), (clip::Tensor::Shape{2, 3, 32, 32}));
+  EXPECT_FLOAT_EQ(batch.at<float>({1, 0, 5, 5}), (1.0f - 0.48145466f) / 0.26862954f);
+  EXPECT_THROW(clip::Preprocess(0), clip::Error);
+  EXPECT_THROW(clip::stack({}), clip::Error);
+}
+
+}  // namespace

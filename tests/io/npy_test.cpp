@@ -1,0 +1,33 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "clip/npy.h"
+
+TEST(Npy, RoundTripsEveryDtype) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto f = clip::Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6.5f});
+  clip::save_npy(dir / "clip_f.npy", f);
+  const clip::Tensor g = clip::load_npy(dir / "clip_f.npy");
+  EXPECT_EQ(g.shape(), f.shape());
+  EXPECT_EQ(g.to_vector<float>(), f.to_vector<float>());
+
+  const auto v = clip::Tensor::from_vector<std::int32_t>({4}, {1, -2, 3, 4});
+  clip::save_npy(dir / "clip_i.npy", v);
+  EXPECT_EQ(clip::load_npy(dir / "clip_i.npy").to_vector<std::int32_t>(), v.to_vector<std::int32_t>());
+
+  const auto u = clip::Tensor::from_vector<std::uint8_t>({1, 1, 2}, {7, 255});
+  clip::save_npy(dir / "clip_u.npy", u);
+  EXPECT_EQ(clip::load_npy(dir / "clip_u.npy").shape(), (clip::Tensor::Shape{1, 1, 2}));
+}
+
+TEST(Npy, BadFilesAreClearErrors) {
+  const auto dir = std::filesystem::temp_directory_path();
+  EXPECT_THROW(clip::load_npy(dir / "clip_does_not_exist.npy"), clip::Error);
+  std::ofstream(dir / "clip_bad.npy") << "not numpy";
+  EXPECT_THROW(clip::load_npy(dir / "clip_bad.npy"), clip::Error);
+  // A header that promises more data than the file holds.
+  clip::save_npy(dir / "clip_trunc.npy", clip::Tensor({100}, clip::DType::Float32));
+  std::filesystem::resize_file(dir / "clip_trunc.npy", 200);
+  EXPECT_THROW(clip::load_npy(dir / "clip_trunc.npy"), clip::Error);
+}
