@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libicu-dev zlib1g-dev            # Unicode (tokenizer cleaning), .gz merges files
-  libjpeg62-turbo-dev libpng-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
+  libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libgtest-dev libgmock-dev libbenchmark-dev
   python3                          # build-time table generators only

@@ -45,6 +45,10 @@ class Image {
   // A zero-filled image.
   Image(ImageMode mode, int width, int height);
 
+  // Wraps existing 8-bit pixels (width*height*bands bytes, bands interleaved, row-major),
+  // e.g. an RGB buffer from another library. A size mismatch is a clip::Error.
+  static Image from_pixels(ImageMode mode, int width, int height, std::vector<std::uint8_t> pixels);
+
   // Decodes JPEG, PNG, GIF (first frame), WebP, BMP or TIFF. Every failure (missing file,
   // truncated or corrupt data, unsupported format, too many pixels) is a clip::Error
   // naming the file.

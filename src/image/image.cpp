@@ -57,6 +57,20 @@ Image::Image(ImageMode mode, int width, int height) : mode_(mode), width_(width)
 
 int Image::bands() const { return bands_of(mode_); }
 
+Image Image::from_pixels(ImageMode mode, int width, int height, std::vector<std::uint8_t> pixels) {
+  if (is_wide(mode)) throw Error(std::string("Image::from_pixels: mode ") + mode_name(mode) + " is not 8-bit");
+  if (width < 0 || height < 0 ||
+      pixels.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * bands_of(mode))
+    throw Error("Image::from_pixels: " + std::to_string(pixels.size()) + " bytes do not make a " +
+                std::to_string(width) + "x" + std::to_string(height) + " " + mode_name(mode) + " image");
+  Image image;
+  image.mode_ = mode;
+  image.width_ = width;
+  image.height_ = height;
+  image.pixels_ = std::move(pixels);
+  return image;
+}
+
 Image Image::crop(int left, int top, int w, int h) const {
   if (left < 0 || top < 0 || w < 0 || h < 0 || left + w > width_ || top + h > height_)
     throw Error("Image::crop: box outside the " + std::to_string(width_) + "x" + std::to_string(height_) + " image");

@@ -9,11 +9,6 @@
 namespace clip {
 namespace {
 
-inline std::uint8_t muldiv255(int a, int b) {
-  const int t = a * b + 128;
-  return static_cast<std::uint8_t>(((t >> 8) + t) >> 8);
-}
-
 // Pillow's Image.resize(size, BICUBIC) for every mode.
 Image resize(const Image& in, int w, int h) {
   if (w == in.width() && h == in.height()) return in;  // Pillow returns a copy
@@ -39,14 +34,12 @@ Image resize(const Image& in, int w, int h) {
     case ImageMode::LA:
     case ImageMode::RGBA: {
       // Resized premultiplied ("La"/"RGBa"), then un-premultiplied.
-      std::vector<std::uint8_t> pre(in.pixels().begin(), in.pixels().end());
-      for (std::size_t i = 0; i < pre.size(); i += bands)
-        for (int c = 0; c < bands - 1; ++c) pre[i + c] = muldiv255(pre[i + c], pre[i + bands - 1]);
-      auto px = image::resample_bicubic_u8(pre.data(), in.width(), in.height(), bands, w, h);
+      auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, true);
+      const int alpha = bands - 1;
       for (std::size_t i = 0; i < px.size(); i += bands) {
-        const int a = px[i + bands - 1];
+        const int a = px[i + alpha];
         if (a == 0 || a == 255) continue;
-        for (int c = 0; c < bands - 1; ++c) px[i + c] = static_cast<std::uint8_t>(std::min(255, 255 * px[i + c] / a));
+        for (int c = 0; c < alpha; ++c) px[i + c] = static_cast<std::uint8_t>(std::min(255, 255 * px[i + c] / a));
       }
       std::copy(px.begin(), px.end(), out.pixels().begin());
       return out;

@@ -1,7 +1,10 @@
 #include "image/resample.h"
 
+#include "image/resample_simd.h"
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace clip::image {
 namespace {
@@ -30,7 +33,9 @@ Coefficients precompute(int in_size, int out_size) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = kSupport * filterscale;
-  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  // Pillow's ksize, rounded up to a multiple of 4 so that SIMD code can always take four
+  // taps at a time (the extra weights are zero).
+  c.ksize = (static_cast<int>(std::ceil(support)) * 2 + 1 + 3) & ~3;
   c.first.resize(out_size);
   c.count.resize(out_size);
   c.weights.assign(static_cast<std::size_t>(out_size) * c.ksize, 0.0);
@@ -74,56 +79,94 @@ inline std::int32_t round_half_away(double v) {
   return static_cast<std::int32_t>(v >= 0.0 ? v + 0.5 : v - 0.5);
 }
 
-// One separable pass for any pixel type. `stride` is the distance between taps
-// (bands for horizontal, row length for vertical); `step` moves to the next output.
-template <typename Pixel, typename Weight, typename Store>
-void horizontal_pass(const Pixel* in, int in_w, int rows, int bands, const Coefficients& c,
-                     const std::vector<Weight>& k, Pixel* out, int out_w, Store store) {
+// Horizontal pass: for each output pixel, the weighted sum of `count` neighbouring source
+// pixels, all bands at once. `Pixel` int32 (mode I) or uint8; Bands known at compile time.
+template <int Bands, typename Pixel, typename Weight, typename Store>
+void horizontal_pass_bands(const Pixel* in, int in_w, int rows, const Coefficients& c, const Weight* k,
+                           Pixel* out, int out_w, Store store) {
   for (int y = 0; y < rows; ++y) {
-    const Pixel* row = in + static_cast<std::size_t>(y) * in_w * bands;
-    Pixel* dst = out + static_cast<std::size_t>(y) * out_w * bands;
+    const Pixel* row = in + static_cast<std::size_t>(y) * in_w * Bands;
+    Pixel* dst = out + static_cast<std::size_t>(y) * out_w * Bands;
     for (int xx = 0; xx < out_w; ++xx) {
-      const Weight* kk = &k[static_cast<std::size_t>(xx) * c.ksize];
-      const Pixel* src = row + static_cast<std::size_t>(c.first[xx]) * bands;
-      for (int b = 0; b < bands; ++b) {
-        auto acc = store.init();
-        for (int x = 0; x < c.count[xx]; ++x) acc += src[x * bands + b] * kk[x];
-        dst[xx * bands + b] = store(acc);
-      }
+      const Weight* kk = k + static_cast<std::size_t>(xx) * c.ksize;
+      const Pixel* src = row + static_cast<std::size_t>(c.first[xx]) * Bands;
+      decltype(store.init()) acc[Bands];
+      for (int b = 0; b < Bands; ++b) acc[b] = store.init();
+      for (int x = 0; x < c.count[xx]; ++x)
+        for (int b = 0; b < Bands; ++b) acc[b] += src[x * Bands + b] * kk[x];
+      for (int b = 0; b < Bands; ++b) dst[xx * Bands + b] = store(acc[b]);
     }
   }
 }
 
-template <typename Pixel, typename Weight, typename Store>
-void vertical_pass(const Pixel* in, int width, int bands, const Coefficients& c, const std::vector<Weight>& k,
-                   Pixel* out, int out_h, Store store) {
-  const std::size_t row_len = static_cast<std::size_t>(width) * bands;
+// Vertical pass: each output row is a weighted sum of `count` source rows; the inner loop
+// runs along the row, which vectorises.
+void vertical_u8(const std::uint8_t* in, std::size_t row_len, const Coefficients& c, const std::int32_t* k,
+                 std::uint8_t* out, int out_h) {
+  if (vertical_u8_simd(in, row_len, {c.first.data(), c.count.data(), c.ksize, reinterpret_cast<const std::uint32_t*>(k)},
+                       out, out_h))
+    return;
+  std::vector<std::uint32_t> acc(row_len);  // unsigned: wrap-around sums are exact and defined
   for (int yy = 0; yy < out_h; ++yy) {
-    const Weight* kk = &k[static_cast<std::size_t>(yy) * c.ksize];
-    const Pixel* src = in + static_cast<std::size_t>(c.first[yy]) * row_len;
-    Pixel* dst = out + static_cast<std::size_t>(yy) * row_len;
+    const std::int32_t* kk = k + static_cast<std::size_t>(yy) * c.ksize;
+    std::fill(acc.begin(), acc.end(), 1u << (kPrecisionBits - 1));
+    for (int y = 0; y < c.count[yy]; ++y) {
+      const std::uint8_t* src = in + (static_cast<std::size_t>(c.first[yy]) + y) * row_len;
+      const auto w = static_cast<std::uint32_t>(kk[y]);
+      for (std::size_t i = 0; i < row_len; ++i) acc[i] += src[i] * w;
+    }
+    std::uint8_t* dst = out + static_cast<std::size_t>(yy) * row_len;
     for (std::size_t i = 0; i < row_len; ++i) {
-      auto acc = store.init();
-      for (int y = 0; y < c.count[yy]; ++y) acc += src[y * row_len + i] * kk[y];
-      dst[i] = store(acc);
+      const auto v = static_cast<std::int32_t>(acc[i]);
+      dst[i] = static_cast<std::uint8_t>(v <= 0 ? 0 : v >= (255 << kPrecisionBits) ? 255 : v >> kPrecisionBits);
     }
   }
 }
 
-struct StoreU8 {
-  std::int32_t init() const { return 1 << (kPrecisionBits - 1); }
-  std::uint8_t operator()(std::int32_t acc) const { return clip8(acc); }
-};
+void vertical_i32(const std::int32_t* in, std::size_t row_len, const Coefficients& c, const double* k,
+                  std::int32_t* out, int out_h) {
+  std::vector<double> acc(row_len);
+  for (int yy = 0; yy < out_h; ++yy) {
+    const double* kk = k + static_cast<std::size_t>(yy) * c.ksize;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int y = 0; y < c.count[yy]; ++y) {
+      const std::int32_t* src = in + (static_cast<std::size_t>(c.first[yy]) + y) * row_len;
+      for (std::size_t i = 0; i < row_len; ++i) acc[i] += src[i] * kk[y];  // tap order kept
+    }
+    std::int32_t* dst = out + static_cast<std::size_t>(yy) * row_len;
+    for (std::size_t i = 0; i < row_len; ++i) dst[i] = round_half_away(acc[i]);
+  }
+}
+
 struct StoreI32 {
   double init() const { return 0.0; }
   std::int32_t operator()(double acc) const { return round_half_away(acc); }
 };
 
+struct StoreU32 {  // 8-bit fixed point, summed in unsigned arithmetic (exact, no UB)
+  std::uint32_t init() const { return 1u << (kPrecisionBits - 1); }
+  std::uint8_t operator()(std::uint32_t acc) const { return clip8(static_cast<std::int32_t>(acc)); }
+};
+
+void horizontal_u8(const std::uint8_t* in, int in_w, int rows, int bands, const Coefficients& c,
+                   const std::int32_t* k, std::uint8_t* out, int out_w) {
+  const auto* uk = reinterpret_cast<const std::uint32_t*>(k);
+  switch (bands) {
+    case 1: return horizontal_pass_bands<1>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
+    case 2: return horizontal_pass_bands<2>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
+    default:
+      if (horizontal_u8_simd(in, in_w, rows, bands, {c.first.data(), c.count.data(), c.ksize, uk}, out, out_w))
+        return;
+      if (bands == 3) return horizontal_pass_bands<3>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
+      return horizontal_pass_bands<4>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
+  }
+}
+
 // ImagingResampleInner: horizontal then vertical, each only when that size changes; the
 // horizontal pass only produces the source rows the vertical pass reads.
-template <typename Pixel, typename Weight, typename Store, typename MakeWeights>
+template <typename Pixel, typename Horizontal, typename Vertical>
 std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int out_w, int out_h,
-                            MakeWeights make_weights, Store store) {
+                            Horizontal horizontal, Vertical vertical) {
   const Coefficients horiz = precompute(in_w, out_w);
   Coefficients vert = precompute(in_h, out_h);
   const bool need_h = out_w != in_w, need_v = out_h != in_h;
@@ -138,15 +181,27 @@ std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int 
     for (int& f : vert.first) f -= first_row;
     const int rows = last_row - first_row;
     temp.resize(static_cast<std::size_t>(out_w) * rows * bands);
-    horizontal_pass(in + static_cast<std::size_t>(first_row) * in_w * bands, in_w, rows, bands, horiz,
-                    make_weights(horiz), temp.data(), out_w, store);
+    horizontal(first_row, rows, horiz, temp.data(), out_w);
     if (!need_v) return temp;
     src = temp.data();
     width = out_w;
   }
   std::vector<Pixel> out(static_cast<std::size_t>(width) * out_h * bands);
-  vertical_pass(src, width, bands, vert, make_weights(vert), out.data(), out_h, store);
+  vertical(src, static_cast<std::size_t>(width) * bands, vert, out.data(), out_h);
   return out;
+}
+
+// Pillow's convert("RGBa") / convert("La") of `n` pixels: colour times alpha, MULDIV255.
+void premultiply(const std::uint8_t* in, std::uint8_t* out, std::size_t n, int bands) {
+  if (bands == 4 && premultiply_rgba_simd(in, out, n)) return;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t a = in[i * bands + bands - 1];
+    for (int c = 0; c < bands - 1; ++c) {
+      const std::uint32_t t = in[i * bands + c] * a + 128;
+      out[i * bands + c] = static_cast<std::uint8_t>(((t >> 8) + t) >> 8);
+    }
+    out[i * bands + bands - 1] = static_cast<std::uint8_t>(a);
+  }
 }
 
 // Pillow's NEAREST affine scale: the source coordinate is accumulated, not recomputed.
@@ -164,13 +219,47 @@ std::vector<int> nearest_indices(int in_size, int out_size) {
 }  // namespace
 
 std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w,
-                                              int out_h) {
-  return resample<std::uint8_t, std::int32_t>(in, in_w, in_h, bands, out_w, out_h, fixed_point, StoreU8{});
+                                              int out_h, bool premultiplied_alpha) {
+  const std::size_t row_len = static_cast<std::size_t>(in_w) * bands;
+  std::vector<std::uint8_t> whole;  // premultiplied copy, when only the vertical pass runs
+  if (premultiplied_alpha && out_w == in_w) {
+    whole.resize(row_len * in_h);
+    premultiply(in, whole.data(), static_cast<std::size_t>(in_w) * in_h, bands);
+    in = whole.data();
+    premultiplied_alpha = false;
+  }
+  return resample(
+      in, in_w, in_h, bands, out_w, out_h,
+      [&](int first_row, int rows, const Coefficients& c, std::uint8_t* dst, int dst_w) {
+        const std::vector<std::int32_t> k = fixed_point(c);
+        if (!premultiplied_alpha) {
+          horizontal_u8(in + first_row * row_len, in_w, rows, bands, c, k.data(), dst, dst_w);
+          return;
+        }
+        // Premultiply a block of rows at a time, so the copy stays in cache.
+        constexpr int kBlock = 32;
+        std::vector<std::uint8_t> block(row_len * kBlock);
+        for (int r = 0; r < rows; r += kBlock) {
+          const int n = std::min(kBlock, rows - r);
+          premultiply(in + (first_row + r) * row_len, block.data(), static_cast<std::size_t>(in_w) * n, bands);
+          horizontal_u8(block.data(), in_w, n, bands, c, k.data(), dst + static_cast<std::size_t>(r) * dst_w * bands, dst_w);
+        }
+      },
+      [](const std::uint8_t* src, std::size_t len, const Coefficients& c, std::uint8_t* dst, int dst_h) {
+        vertical_u8(src, len, c, fixed_point(c).data(), dst, dst_h);
+      });
 }
 
 std::vector<std::int32_t> resample_bicubic_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h) {
-  return resample<std::int32_t, double>(
-      in, in_w, in_h, 1, out_w, out_h, [](const Coefficients& c) { return c.weights; }, StoreI32{});
+  return resample(
+      in, in_w, in_h, 1, out_w, out_h,
+      [&](int first_row, int rows, const Coefficients& c, std::int32_t* dst, int dst_w) {
+        horizontal_pass_bands<1>(in + static_cast<std::size_t>(first_row) * in_w, in_w, rows, c, c.weights.data(), dst,
+                                 dst_w, StoreI32{});
+      },
+      [](const std::int32_t* src, std::size_t len, const Coefficients& c, std::int32_t* dst, int dst_h) {
+        vertical_i32(src, len, c, c.weights.data(), dst, dst_h);
+      });
 }
 
 std::vector<std::uint8_t> resample_nearest_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w,

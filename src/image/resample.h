@@ -8,9 +8,11 @@
 namespace clip::image {
 
 // BICUBIC (a = -0.5), antialiased when downscaling, for 8-bit images with `bands`
-// interleaved channels: horizontal pass first, rounded to uint8 between the passes.
+// interleaved channels: horizontal pass first, rounded to uint8 between the passes. With
+// `premultiplied_alpha` (LA, RGBA) the input is first premultiplied as Pillow's
+// convert("La"/"RGBa") does; the result stays premultiplied.
 std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, int in_h, int bands,
-                                              int out_w, int out_h);
+                                              int out_w, int out_h, bool premultiplied_alpha = false);
 
 // The same filter for mode I (int32): double weights, rounded half away from zero after
 // each pass, no clipping.
