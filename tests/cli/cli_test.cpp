@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <string>
 
+#include "clip/npy.h"
+#include "test_data.h"
+
 namespace {
 
 struct Result {
@@ -59,4 +62,18 @@ TEST(Examples, TokenizeDemoPrintsWhatTheReadmeSays) {
   EXPECT_EQ(out.substr(0, out.find("Input")),
             "[3, 77] 1929\n3306 267 1002 256 \n[hello , world ! ]\n");
   EXPECT_NE(out.find(" is too long for context length 77\n49407\n"), std::string::npos);
+}
+
+TEST(Cli, PreprocessWritesNpyFiles) {
+  const std::string image = clip::test::shared_dir().string() + "/fixtures/preprocess/images/noise_png_7x5.png";
+  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  const auto dir = std::filesystem::temp_directory_path();
+  const Result r = run("preprocess " + image + " --size 32 --out " + (dir / "clip_cli_f.npy").string() +
+                       " --uint8-out " + (dir / "clip_cli_u8.npy").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(clip::load_npy(dir / "clip_cli_f.npy").shape(), (clip::Tensor::Shape{3, 32, 32}));
+  EXPECT_EQ(clip::load_npy(dir / "clip_cli_u8.npy").shape(), (clip::Tensor::Shape{32, 32, 3}));
+  const Result missing = run("preprocess /nonexistent.png --out " + (dir / "x.npy").string());
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.output, "clip: error: cannot open image /nonexistent.png: No such file or directory\n");
 }
