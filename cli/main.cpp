@@ -66,6 +66,29 @@ int run_preprocess(const PreprocessOptions& opt) {
   return 0;
 }
 
+struct InspectOptions {
+  std::string file;
+  bool json = false;
+};
+
+int run_inspect(const InspectOptions& opt) {
+  const clip::Checkpoint checkpoint = clip::Checkpoint::load(opt.file);
+  const clip::ModelConfig config = checkpoint.config();
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(config.to_json());
+  j["format"] = checkpoint.format();
+  j["parameter_count"] = checkpoint.parameter_count();
+  j["tensors"] = checkpoint.keys().size();
+  j["dtypes"] = checkpoint.dtype_counts();
+  if (opt.json) {
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::cout << opt.file << " (" << checkpoint.format() << ")\n";
+  for (const auto& [key, value] : j.items())
+    if (key != "format") std::cout << "  " << key << ": " << value.dump() << '\n';
+  return 0;
+}
+
 int run_tokenize(const TokenizeOptions& opt) {
   if (opt.jsonl) return tokenize_jsonl(opt);
   const clip::Tensor rows = clip::tokenize(opt.texts, opt.context_length, opt.truncate);
@@ -104,6 +127,12 @@ int main(int argc, char** argv) {
   preprocess->add_flag("--exif-orientation", pre.exif,
                        "Rotate the image upright by its EXIF orientation (the reference does not)");
 
+  InspectOptions ins;
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "Show the model configuration inferred from a checkpoint (.pt or .safetensors)");
+  inspect->add_option("file", ins.file, "Checkpoint file")->required();
+  inspect->add_flag("--json", ins.json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,6 +141,7 @@ int main(int argc, char** argv) {
   try {
     if (*tokenize) return run_tokenize(tok);
     if (*preprocess) return run_preprocess(pre);
+    if (*inspect) return run_inspect(ins);
   } catch (const clip::Error& e) {
     std::cerr << "clip: error: " << e.what() << '\n';
     return 1;

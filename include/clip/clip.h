@@ -1,6 +1,7 @@
 // The whole public API of the CLIP library.
 #pragma once
 
+#include "clip/checkpoint.h"
 #include "clip/error.h"
 #include "clip/image.h"
 #include "clip/npy.h"

@@ -1,11 +1,14 @@
 // clip::Tensor: a small dense, contiguous, row-major array. It is the currency of the
-// public API (token rows, images, features), not a general tensor library.
+// public API (token rows, images, features), not a general tensor library. Like a torch
+// tensor, copies share their storage (clone() makes an independent copy); storage may be
+// a view into a memory-mapped checkpoint, kept alive as long as a tensor uses it.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -14,7 +17,9 @@
 
 namespace clip {
 
-enum class DType { UInt8, Int32, Int64, Float32 };
+// Float16, BFloat16 and Float64 are storage types (weights as a checkpoint holds them):
+// read them through to(DType::Float32).
+enum class DType { UInt8, Int32, Int64, Float32, Float16, BFloat16, Float64 };
 
 std::size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
@@ -37,6 +42,8 @@ class Tensor {
   Tensor() = default;  // empty: rank 1, zero elements, float32
   // Zero-filled tensor of the given shape. Negative dimensions are a clip::Error.
   Tensor(Shape shape, DType dtype);
+  // A tensor over existing memory (e.g. a mapped file) that `owner` keeps alive.
+  static Tensor view(Shape shape, DType dtype, std::shared_ptr<void> owner, std::byte* data);
 
   template <typename T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values) {
@@ -53,24 +60,31 @@ class Tensor {
   std::int64_t size(std::int64_t d) const;  // negative d counts from the end
   std::int64_t numel() const { return numel_; }
   DType dtype() const { return dtype_; }
-  std::size_t nbytes() const { return storage_.size(); }
+  std::size_t nbytes() const { return nbytes_; }
+  Tensor clone() const;  // an independent copy
+  // A converted copy (any dtype to float32; float32 to float16/bfloat16, rounding to
+  // nearest even; integer dtypes to each other). Same dtype: the tensor itself.
+  Tensor to(DType dtype) const;
+  // The same storage with another shape of the same number of elements.
+  Tensor reshape(Shape shape) const;
   std::string shape_string() const;  // "[2, 77]"
+  static std::string shape_string_of(const Shape& shape);
 
   // Typed access to the contiguous storage; T must match dtype().
   template <typename T>
   T* data() {
     check_dtype(dtype_of<T>());
-    return reinterpret_cast<T*>(storage_.data());
+    return reinterpret_cast<T*>(data_);
   }
   template <typename T>
   const T* data() const {
     check_dtype(dtype_of<T>());
-    return reinterpret_cast<const T*>(storage_.data());
+    return reinterpret_cast<const T*>(data_);
   }
 
   // The storage as bytes, whatever the dtype (for I/O).
-  std::byte* raw_data() { return storage_.data(); }
-  const std::byte* raw_data() const { return storage_.data(); }
+  std::byte* raw_data() { return data_; }
+  const std::byte* raw_data() const { return data_; }
 
   // Bounds-checked element access: t.at<int32_t>({row, col}).
   template <typename T>
@@ -90,12 +104,15 @@ class Tensor {
 
  private:
   void check_dtype(DType requested) const;
+  static std::int64_t checked_numel(const Shape& shape);
   std::int64_t offset(std::initializer_list<std::int64_t> index) const;
 
   Shape shape_{0};
   DType dtype_ = DType::Float32;
   std::int64_t numel_ = 0;
-  std::vector<std::byte> storage_;
+  std::size_t nbytes_ = 0;
+  std::shared_ptr<void> owner_;  // keeps data_ alive
+  std::byte* data_ = nullptr;
 };
 
 // Stacks tensors of one shape and dtype along a new first dimension: N x [3, 224, 224]

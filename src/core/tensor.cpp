@@ -1,5 +1,8 @@
 #include "clip/tensor.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace clip {
@@ -10,6 +13,9 @@ std::size_t dtype_size(DType dtype) {
     case DType::Int32: return 4;
     case DType::Int64: return 8;
     case DType::Float32: return 4;
+    case DType::Float16: return 2;
+    case DType::BFloat16: return 2;
+    case DType::Float64: return 8;
   }
   throw Error("unknown dtype");
 }
@@ -20,20 +26,51 @@ const char* dtype_name(DType dtype) {
     case DType::Int32: return "int32";
     case DType::Int64: return "int64";
     case DType::Float32: return "float32";
+    case DType::Float16: return "float16";
+    case DType::BFloat16: return "bfloat16";
+    case DType::Float64: return "float64";
   }
   return "unknown";
 }
 
-Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
+std::int64_t Tensor::checked_numel(const Shape& shape) {
   std::int64_t n = 1;
-  for (std::int64_t d : shape_) {
-    if (d < 0) throw Error("Tensor: negative dimension in shape " + shape_string());
+  for (std::int64_t d : shape) {
+    if (d < 0) throw Error("Tensor: negative dimension in shape " + shape_string_of(shape));
     if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / 8 / d)
-      throw Error("Tensor: shape " + shape_string() + " is too large");
+      throw Error("Tensor: shape " + shape_string_of(shape) + " is too large");
     n *= d;
   }
-  numel_ = n;
-  storage_.assign(static_cast<std::size_t>(n) * dtype_size(dtype), std::byte{0});
+  return n;
+}
+
+Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
+  numel_ = checked_numel(shape_);
+  nbytes_ = static_cast<std::size_t>(numel_) * dtype_size(dtype);
+  // 64-byte aligned, zero-filled storage.
+  const std::size_t capacity = (nbytes_ + 63) / 64 * 64 + 64;
+  void* memory = std::aligned_alloc(64, capacity);
+  if (!memory) throw Error("Tensor: out of memory for shape " + shape_string());
+  std::memset(memory, 0, capacity);
+  owner_ = std::shared_ptr<void>(memory, std::free);
+  data_ = static_cast<std::byte*>(memory);
+}
+
+Tensor Tensor::view(Shape shape, DType dtype, std::shared_ptr<void> owner, std::byte* data) {
+  Tensor t;
+  t.numel_ = checked_numel(shape);
+  t.shape_ = std::move(shape);
+  t.dtype_ = dtype;
+  t.nbytes_ = static_cast<std::size_t>(t.numel_) * dtype_size(dtype);
+  t.owner_ = std::move(owner);
+  t.data_ = data;
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(shape_, dtype_);
+  if (nbytes_) std::memcpy(t.data_, data_, nbytes_);
+  return t;
 }
 
 std::int64_t Tensor::size(std::int64_t d) const {
@@ -45,11 +82,13 @@ std::int64_t Tensor::size(std::int64_t d) const {
   return shape_[static_cast<std::size_t>(i)];
 }
 
-std::string Tensor::shape_string() const {
+std::string Tensor::shape_string() const { return shape_string_of(shape_); }
+
+std::string Tensor::shape_string_of(const Shape& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape_.size(); ++i) {
+  for (std::size_t i = 0; i < shape.size(); ++i) {
     if (i) s += ", ";
-    s += std::to_string(shape_[i]);
+    s += std::to_string(shape[i]);
   }
   return s + "]";
 }
@@ -74,6 +113,112 @@ std::int64_t Tensor::offset(std::initializer_list<std::int64_t> index) const {
     ++d;
   }
   return off;
+}
+
+namespace {
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+  std::uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000 | (mantissa << 13);  // inf / nan
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    int e = -1;
+    std::uint32_t m = mantissa;
+    do {
+      ++e;
+      m <<= 1;
+    } while (!(m & 0x400));
+    bits = sign | ((112 - e) << 23) | ((m & 0x3FF) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+std::uint16_t float_to_half(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const std::uint32_t sign = (x >> 16) & 0x8000;
+  const std::uint32_t abs = x & 0x7FFFFFFF;
+  if (abs >= 0x7F800000) return static_cast<std::uint16_t>(sign | 0x7C00 | (abs > 0x7F800000 ? 0x200 : 0));
+  if (abs >= 0x477FF000) return static_cast<std::uint16_t>(sign | 0x7C00);  // rounds to inf
+  if (abs < 0x38800000) {  // subnormal or zero half
+    const float scaled = std::fabs(f) * 16777216.0f;  // 2^24: units of the smallest subnormal
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(scaled)));
+  }
+  const std::uint32_t rounded = abs + 0xFFF + ((abs >> 13) & 1);  // round to nearest even
+  return static_cast<std::uint16_t>(sign | ((rounded - 0x38000000) >> 13));
+}
+
+float bf16_to_float(std::uint16_t b) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+std::uint16_t float_to_bf16(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7FFFFFFF) > 0x7F800000) return static_cast<std::uint16_t>((x >> 16) | 0x40);  // quiet nan
+  return static_cast<std::uint16_t>((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
+}
+
+// Element i of `t` as a double (for any dtype).
+double element(const Tensor& t, std::int64_t i) {
+  const std::byte* p = t.raw_data() + i * static_cast<std::int64_t>(dtype_size(t.dtype()));
+  switch (t.dtype()) {
+    case DType::UInt8: return static_cast<double>(*reinterpret_cast<const std::uint8_t*>(p));
+    case DType::Int32: { std::int32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::Int64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case DType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
+    case DType::Float16: { std::uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
+    case DType::BFloat16: { std::uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
+    case DType::Float64: { double v; std::memcpy(&v, p, 8); return v; }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_) return *this;
+  Tensor out(shape_, dtype);
+  std::byte* dst = out.data_;
+  if (dtype_ == DType::Float16 && dtype == DType::Float32) {  // the common case, kept tight
+    const auto* src = reinterpret_cast<const std::uint16_t*>(data_);
+    float* f = reinterpret_cast<float*>(dst);
+    for (std::int64_t i = 0; i < numel_; ++i) f[i] = half_to_float(src[i]);
+    return out;
+  }
+  for (std::int64_t i = 0; i < numel_; ++i) {
+    const double v = element(*this, i);
+    std::byte* p = dst + i * static_cast<std::int64_t>(dtype_size(dtype));
+    switch (dtype) {
+      case DType::UInt8: *reinterpret_cast<std::uint8_t*>(p) = static_cast<std::uint8_t>(v); break;
+      case DType::Int32: { const auto x = static_cast<std::int32_t>(v); std::memcpy(p, &x, 4); break; }
+      case DType::Int64: { const auto x = static_cast<std::int64_t>(v); std::memcpy(p, &x, 8); break; }
+      case DType::Float32: { const auto x = static_cast<float>(v); std::memcpy(p, &x, 4); break; }
+      case DType::Float16: { const auto x = float_to_half(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
+      case DType::BFloat16: { const auto x = float_to_bf16(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
+      case DType::Float64: std::memcpy(p, &v, 8); break;
+    }
+  }
+  return out;
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  if (checked_numel(shape) != numel_)
+    throw Error("Tensor::reshape: cannot view " + shape_string() + " as " + shape_string_of(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
 }
 
 Tensor stack(const std::vector<Tensor>& tensors) {

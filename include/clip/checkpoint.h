@@ -1,0 +1,83 @@
+// CLIP weights from the files users hold: the official TorchScript archives
+// (ViT-B-32.pt ...), torch.save(state_dict) files, and safetensors with the OpenAI /
+// open_clip key names or the Hugging Face transformers names. The model configuration is
+// inferred from the tensor shapes exactly as the reference's build_model does.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clip/tensor.h"
+
+namespace clip {
+
+enum class Activation { QuickGELU, GELU };
+const char* activation_name(Activation activation);  // "quick_gelu", "gelu"
+
+struct ModelConfig {
+  int embed_dim = 0;
+  int image_resolution = 0;
+  bool vision_is_vit = true;
+  std::vector<int> vision_layers;  // ViT: {layers}; ModifiedResNet: the four stage depths
+  int vision_width = 0;
+  int vision_patch_size = 0;  // 0 for ModifiedResNet
+  int vision_heads = 0;       // ViT: width / 64; ModifiedResNet: width * 32 / 64
+  int context_length = 0;
+  int vocab_size = 0;
+  int transformer_width = 0;
+  int transformer_heads = 0;
+  int transformer_layers = 0;
+  Activation activation = Activation::QuickGELU;
+
+  bool operator==(const ModelConfig&) const = default;
+  std::string to_json() const;  // the keys of the reference's build_model arguments, + activation
+};
+
+// build_model's inference, from key -> shape. Missing or inconsistent keys are a
+// clip::Error naming them.
+ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes,
+                         Activation activation = Activation::QuickGELU);
+
+class Checkpoint {
+ public:
+  // Reads a .pt (TorchScript archive or torch.save zip) or .safetensors file. Tensors are
+  // views into the memory-mapped file (fp16 stays fp16: use Tensor::to). A Hugging Face
+  // model.safetensors is renamed to the OpenAI keys (q/k/v fused, projections
+  // transposed); its config.json, when beside it, gives the activation.
+  static Checkpoint load(const std::filesystem::path& path);
+
+  // The OpenAI state-dict names, in file order (TorchScript archives also carry the 0-dim
+  // int64 input_resolution, context_length and vocab_size, as torch's state_dict() does).
+  const std::vector<std::string>& keys() const { return keys_; }
+  bool contains(const std::string& key) const { return tensors_.count(key) != 0; }
+  const Tensor& at(const std::string& key) const;  // clip::Error when absent
+  const std::string& format() const { return format_; }  // "torchscript", "torch.save", "safetensors", "safetensors (Hugging Face)"
+  const std::filesystem::path& path() const { return path_; }
+
+  ModelConfig config() const;
+  // Sum of the elements of the model's parameters (buffers such as BatchNorm statistics
+  // and the int64 scalars excluded), as the reference counts them.
+  std::int64_t parameter_count() const;
+  // Number of tensors of each dtype ("float16" -> 160 ...).
+  std::map<std::string, int> dtype_counts() const;
+
+  // Builds a checkpoint from tensors (used by the readers; also handy for tests).
+  void add(const std::string& key, Tensor tensor);
+
+ private:
+  std::filesystem::path path_;
+  std::string format_;
+  std::vector<std::string> keys_;
+  std::map<std::string, Tensor> tensors_;
+  std::optional<Activation> activation_;
+};
+
+// Writes tensors as a .safetensors file (temporary file, then rename), keys in the given
+// order. With `metadata` entries in "__metadata__".
+void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace clip

@@ -1,0 +1,43 @@
+// A restricted unpickler for the pickles inside PyTorch checkpoints. It understands the
+// opcodes and the few globals needed to rebuild tensors, dicts, lists and module objects;
+// anything else is a clip::Error. Nothing from the file is ever executed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "clip/tensor.h"
+
+namespace clip::io {
+
+struct PickleValue;
+using PickleRef = std::shared_ptr<PickleValue>;
+
+// A tensor as _rebuild_tensor_v2 describes it: a slice of a storage ("data/<key>").
+struct TensorRecord {
+  std::string storage_key;
+  DType dtype = DType::Float32;
+  std::int64_t storage_numel = 0;
+  std::int64_t offset = 0;  // in elements
+  Tensor::Shape shape, stride;
+};
+
+struct PickleValue {
+  enum class Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Object, Storage, Tensor };
+  Kind kind = Kind::None;
+  std::int64_t integer = 0;  // Int, Bool
+  double real = 0;
+  std::string text;  // String, Bytes, Global ("module name"), Object (class name)
+  std::vector<PickleRef> items;                        // Tuple, List
+  std::vector<std::pair<PickleRef, PickleRef>> entries;  // Dict (in insertion order); Object state
+  TensorRecord tensor;                                 // Storage (key, dtype, numel), Tensor
+};
+
+// Unpickles `data`; `what` names the file in error messages.
+PickleRef unpickle(std::span<const std::uint8_t> data, const std::string& what);
+
+}  // namespace clip::io

@@ -1,0 +1,233 @@
+// safetensors: an 8-byte little-endian header length, a JSON header naming each tensor's
+// dtype, shape and byte range, then the data. Files with the Hugging Face transformers
+// names (openai/clip-vit-*) are renamed to the OpenAI state-dict names.
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+
+#include "clip/error.h"
+#include "io/mapped_file.h"
+#include "io/readers.h"
+
+namespace clip {
+namespace io {
+namespace {
+
+constexpr std::uint64_t kMaxHeader = 100 << 20;  // the format's own limit
+
+const std::map<std::string, DType>& dtype_names() {
+  static const std::map<std::string, DType> names = {{"F32", DType::Float32}, {"F16", DType::Float16},
+                                                     {"BF16", DType::BFloat16}, {"F64", DType::Float64},
+                                                     {"I64", DType::Int64}, {"I32", DType::Int32},
+                                                     {"U8", DType::UInt8}, {"BOOL", DType::UInt8}};
+  return names;
+}
+
+// Concatenates along the first dimension (q, k, v -> the fused in_proj).
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+  Tensor::Shape shape = parts.at(0).shape();
+  shape[0] = 0;
+  for (const Tensor& p : parts) shape[0] += p.shape().at(0);
+  Tensor out(shape, parts[0].dtype());
+  std::size_t at = 0;
+  for (const Tensor& p : parts) {
+    if (p.dtype() != out.dtype()) throw Error("q/k/v projections have different dtypes");
+    std::memcpy(out.raw_data() + at, p.raw_data(), p.nbytes());
+    at += p.nbytes();
+  }
+  return out;
+}
+
+Tensor transpose2d(const Tensor& t) {
+  if (t.dim() != 2) throw Error("expected a matrix, got shape " + t.shape_string());
+  const std::int64_t rows = t.size(0), cols = t.size(1);
+  const std::size_t elem = dtype_size(t.dtype());
+  Tensor out({cols, rows}, t.dtype());
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c)
+      std::memcpy(out.raw_data() + (c * rows + r) * elem, t.raw_data() + (r * cols + c) * elem, elem);
+  return out;
+}
+
+// Hugging Face CLIPModel names -> OpenAI names.
+std::vector<std::pair<std::string, Tensor>> from_hugging_face(std::vector<std::pair<std::string, Tensor>> hf,
+                                                              const std::string& where) {
+  std::map<std::string, Tensor> in(hf.begin(), hf.end());
+  const auto take = [&](const std::string& key) -> Tensor {
+    const auto it = in.find(key);
+    if (it == in.end()) throw Error(where + ": Hugging Face CLIP tensor '" + key + "' is missing");
+    Tensor t = it->second;
+    in.erase(it);
+    return t;
+  };
+  std::vector<std::pair<std::string, Tensor>> out;
+  const auto tower = [&](const std::string& hf_prefix, const std::string& prefix) {
+    for (int i = 0;; ++i) {
+      const std::string l = hf_prefix + "encoder.layers." + std::to_string(i) + ".";
+      if (!in.count(l + "self_attn.q_proj.weight")) break;
+      const std::string o = prefix + "transformer.resblocks." + std::to_string(i) + ".";
+      out.emplace_back(o + "attn.in_proj_weight", concat_rows({take(l + "self_attn.q_proj.weight"),
+                                                               take(l + "self_attn.k_proj.weight"),
+                                                               take(l + "self_attn.v_proj.weight")}));
+      out.emplace_back(o + "attn.in_proj_bias", concat_rows({take(l + "self_attn.q_proj.bias"),
+                                                             take(l + "self_attn.k_proj.bias"),
+                                                             take(l + "self_attn.v_proj.bias")}));
+      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "attn.out_proj." + p, take(l + "self_attn.out_proj." + p));
+      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "ln_1." + p, take(l + "layer_norm1." + p));
+      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "mlp.c_fc." + p, take(l + "mlp.fc1." + p));
+      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "mlp.c_proj." + p, take(l + "mlp.fc2." + p));
+      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "ln_2." + p, take(l + "layer_norm2." + p));
+    }
+  };
+  out.emplace_back("positional_embedding", take("text_model.embeddings.position_embedding.weight"));
+  out.emplace_back("text_projection", transpose2d(take("text_projection.weight")));
+  out.emplace_back("logit_scale", take("logit_scale"));
+  out.emplace_back("visual.class_embedding", take("vision_model.embeddings.class_embedding"));
+  out.emplace_back("visual.positional_embedding", take("vision_model.embeddings.position_embedding.weight"));
+  out.emplace_back("visual.proj", transpose2d(take("visual_projection.weight")));
+  out.emplace_back("visual.conv1.weight", take("vision_model.embeddings.patch_embedding.weight"));
+  for (const char* p : {"weight", "bias"}) out.emplace_back(std::string("visual.ln_pre.") + p, take(std::string("vision_model.pre_layrnorm.") + p));
+  tower("vision_model.", "visual.");
+  for (const char* p : {"weight", "bias"}) out.emplace_back(std::string("visual.ln_post.") + p, take(std::string("vision_model.post_layernorm.") + p));
+  tower("text_model.", "");
+  out.emplace_back("token_embedding.weight", take("text_model.embeddings.token_embedding.weight"));
+  for (const char* p : {"weight", "bias"}) out.emplace_back(std::string("ln_final.") + p, take(std::string("text_model.final_layer_norm.") + p));
+  // Position-id buffers are not weights.
+  for (auto it = in.begin(); it != in.end();) it = it->first.ends_with("position_ids") ? in.erase(it) : std::next(it);
+  if (!in.empty()) throw Error(where + ": unexpected Hugging Face tensor '" + in.begin()->first + "'");
+  return out;
+}
+
+// The activation a config beside the weights declares, if any.
+std::optional<Activation> sidecar_activation(const std::filesystem::path& weights) {
+  const auto dir = weights.parent_path();
+  try {
+    if (std::ifstream hf(dir / "config.json"); hf) {
+      const auto j = nlohmann::json::parse(hf);
+      for (const char* part : {"text_config", "vision_config"})
+        if (j.contains(part) && j[part].contains("hidden_act"))
+          return j[part]["hidden_act"] == "quick_gelu" ? Activation::QuickGELU : Activation::GELU;
+    }
+    if (std::ifstream oc(dir / "open_clip_config.json"); oc) {
+      const auto j = nlohmann::json::parse(oc);
+      if (j.contains("model_cfg"))
+        return j["model_cfg"].value("quick_gelu", false) ? Activation::QuickGELU : Activation::GELU;
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("cannot read the model config beside " + weights.string() + ": " + e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+LoadedTensors read_safetensors(const std::filesystem::path& path) {
+  const auto file = MappedFile::open(path);
+  const auto bytes = file->bytes();
+  const std::string where = "cannot read " + path.string();
+  if (bytes.size() < 8) throw Error(where + ": truncated safetensors header");
+  std::uint64_t header_len;
+  std::memcpy(&header_len, bytes.data(), 8);
+  if (header_len > kMaxHeader || header_len > bytes.size() - 8) throw Error(where + ": bad safetensors header length");
+  nlohmann::ordered_json header;
+  try {
+    header = nlohmann::ordered_json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": corrupt safetensors header (" + e.what() + ")");
+  }
+  if (!header.is_object()) throw Error(where + ": corrupt safetensors header");
+  const std::uint64_t data_start = 8 + header_len, data_size = bytes.size() - data_start;
+
+  LoadedTensors loaded;
+  loaded.format = "safetensors";
+  // Tensors in file (offset) order, so keys come out as the writer laid them down.
+  std::vector<std::tuple<std::uint64_t, std::uint64_t, std::string, DType, Tensor::Shape>> items;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") continue;
+    try {
+      const auto dtype = dtype_names().find(info.at("dtype").get<std::string>());
+      if (dtype == dtype_names().end()) throw Error("unsupported dtype " + info.at("dtype").get<std::string>());
+      Tensor::Shape shape = info.at("shape").get<Tensor::Shape>();
+      const auto offsets = info.at("data_offsets").get<std::vector<std::uint64_t>>();
+      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) throw Error("byte range outside the file");
+      long double need = static_cast<long double>(dtype_size(dtype->second));
+      for (std::int64_t d : shape) {
+        if (d < 0) throw Error("negative dimension");
+        need *= static_cast<long double>(d);
+      }
+      if (need != static_cast<long double>(offsets[1] - offsets[0])) throw Error("shape does not match its byte range");
+      items.emplace_back(offsets[0], offsets[1], name, dtype->second, std::move(shape));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(where + ": tensor '" + name + "': bad header entry (" + e.what() + ")");
+    } catch (const Error& e) {
+      throw Error(where + ": tensor '" + name + "': " + e.what());
+    }
+  }
+  std::sort(items.begin(), items.end());
+  for (std::size_t i = 1; i < items.size(); ++i)
+    if (std::get<0>(items[i]) < std::get<1>(items[i - 1])) throw Error(where + ": tensors overlap (corrupt file)");
+  for (auto& [begin, end, name, dtype, shape] : items) {
+    std::byte* data = reinterpret_cast<std::byte*>(bytes.data() + data_start + begin);
+    if (reinterpret_cast<std::uintptr_t>(data) % dtype_size(dtype) != 0) {
+      Tensor t(shape, dtype);
+      std::memcpy(t.raw_data(), data, t.nbytes());
+      loaded.tensors.emplace_back(name, std::move(t));
+    } else {
+      loaded.tensors.emplace_back(name, Tensor::view(shape, dtype, file, data));
+    }
+  }
+  const bool hugging_face = std::any_of(loaded.tensors.begin(), loaded.tensors.end(), [](const auto& kv) {
+    return kv.first.rfind("text_model.", 0) == 0 || kv.first.rfind("vision_model.", 0) == 0;
+  });
+  if (hugging_face) {
+    loaded.format = "safetensors (Hugging Face)";
+    loaded.tensors = from_hugging_face(std::move(loaded.tensors), where);
+  }
+  loaded.activation = sidecar_activation(path);
+  return loaded;
+}
+
+}  // namespace io
+
+void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    std::string dtype;
+    for (const auto& [n, d] : io::dtype_names())
+      if (d == t.dtype() && n != "BOOL") dtype = n;
+    header[name] = {{"dtype", dtype}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}};
+    offset += t.nbytes();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
+  std::filesystem::path tmp = path;
+  tmp += ".tmp" + std::to_string(std::random_device{}());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot write " + tmp.string());
+    const std::uint64_t len = text.size();
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& [name, t] : tensors) out.write(reinterpret_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw Error("cannot write " + path.string() + " (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("cannot write " + path.string() + ": " + ec.message());
+  }
+}
+
+}  // namespace clip

@@ -1,0 +1,108 @@
+// PyTorch zip checkpoints: data.pkl (a module tree for TorchScript archives, an
+// OrderedDict for torch.save) read with the restricted unpickler; tensor storages in
+// data/<key> entries, used in place from the mapped file.
+#include <cstring>
+#include <map>
+
+#include "clip/error.h"
+#include "io/pickle.h"
+#include "io/readers.h"
+#include "io/zip.h"
+
+namespace clip::io {
+namespace {
+
+using Kind = PickleValue::Kind;
+
+class TensorMaker {
+ public:
+  TensorMaker(const ZipReader& zip, std::string prefix) : zip_(zip), prefix_(std::move(prefix)) {}
+
+  Tensor make(const TensorRecord& r, const std::string& key) {
+    const std::string where = zip_.file()->path().string() + ": tensor '" + key + "'";
+    const ZipEntry* entry = zip_.find(prefix_ + "data/" + r.storage_key);
+    if (!entry) throw Error(where + " refers to missing storage data/" + r.storage_key);
+    const auto bytes = zip_.stored_bytes(*entry);
+    const std::size_t elem = dtype_size(r.dtype);
+    if (static_cast<std::uint64_t>(r.storage_numel) * elem != bytes.size())
+      throw Error(where + ": storage size does not match its entry (corrupt file)");
+    // Contiguous, row-major: the only layout CLIP checkpoints use.
+    std::int64_t expected = 1, numel = 1;
+    for (std::size_t i = r.shape.size(); i-- > 0;) {
+      if (r.shape[i] != 1 && r.stride[i] != expected)
+        throw Error(where + " is not contiguous (stride " + Tensor::shape_string_of(r.stride) + "), unsupported");
+      expected *= r.shape[i];
+      if (r.shape[i] != 0 && numel > (std::int64_t{1} << 40) / r.shape[i]) throw Error(where + ": shape too large");
+      numel *= r.shape[i];
+    }
+    if (r.offset > r.storage_numel || numel > r.storage_numel - r.offset)
+      throw Error(where + " lies outside its storage (corrupt file)");
+    std::byte* data = reinterpret_cast<std::byte*>(bytes.data()) + r.offset * static_cast<std::int64_t>(elem);
+    if (reinterpret_cast<std::uintptr_t>(data) % elem != 0) {  // misaligned: copy
+      Tensor t(r.shape, r.dtype);
+      std::memcpy(t.raw_data(), data, t.nbytes());
+      return t;
+    }
+    return Tensor::view(r.shape, r.dtype, zip_.file(), data);
+  }
+
+ private:
+  const ZipReader& zip_;
+  std::string prefix_;
+};
+
+// Depth-first over the module tree: the dotted attribute path of every tensor is its
+// state-dict key, in the order torch's state_dict() gives.
+void walk_module(const PickleValue& module, const std::string& prefix, TensorMaker& maker,
+                 std::vector<std::pair<std::string, Tensor>>& out, int depth) {
+  if (depth > 64) throw Error("module tree too deep");
+  for (const auto& [name, value] : module.entries) {
+    if (name->kind != Kind::String) continue;
+    if (value->kind == Kind::Tensor) out.emplace_back(prefix + name->text, maker.make(value->tensor, prefix + name->text));
+    else if (value->kind == Kind::Object) walk_module(*value, prefix + name->text + ".", maker, out, depth + 1);
+  }
+}
+
+}  // namespace
+
+LoadedTensors read_torch_zip(const std::filesystem::path& path) {
+  const ZipReader zip(MappedFile::open(path));
+  // <prefix>/data.pkl at the top level of the archive; the prefix comes from the file name
+  // at save time, so it is found, not assumed.
+  const ZipEntry* pickle = nullptr;
+  for (const ZipEntry& e : zip.entries()) {
+    const std::size_t slash = e.name.find('/');
+    if (slash != std::string::npos && e.name.compare(slash, std::string::npos, "/data.pkl") == 0) pickle = &e;
+  }
+  if (!pickle) throw Error("cannot read " + path.string() + ": no data.pkl (not a PyTorch checkpoint)");
+  const std::string prefix = pickle->name.substr(0, pickle->name.size() - 8);
+  // Every entry's CRC, so that damage anywhere in the archive is reported, not only in the
+  // parts the weights come from.
+  for (const ZipEntry& e : zip.entries()) {
+    if (e.method == 0) zip.verify(e);
+    else zip.read(e);
+  }
+  const std::vector<std::uint8_t> bytes = zip.read(*pickle);
+  const PickleRef root = unpickle(bytes, path.string() + " (" + pickle->name + ")");
+
+  LoadedTensors loaded;
+  TensorMaker maker(zip, prefix);
+  if (root->kind == Kind::Object) {
+    loaded.format = "torchscript";
+    walk_module(*root, "", maker, loaded.tensors, 0);
+  } else if (root->kind == Kind::Dict) {
+    loaded.format = "torch.save";
+    for (const auto& [key, value] : root->entries) {
+      if (key->kind != Kind::String || value->kind != Kind::Tensor)
+        throw Error("cannot read " + path.string() + ": the state dict holds something other than named tensors");
+      loaded.tensors.emplace_back(key->text, maker.make(value->tensor, key->text));
+    }
+  } else {
+    throw Error("cannot read " + path.string() + ": data.pkl holds neither a module nor a state dict");
+  }
+  // OpenAI's weights (the only TorchScript CLIP archives) use QuickGELU.
+  if (loaded.format == "torchscript") loaded.activation = Activation::QuickGELU;
+  return loaded;
+}
+
+}  // namespace clip::io

@@ -1,0 +1,115 @@
+// build_model's hyper-parameter inference (clip/model.py), from tensor shapes alone.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "clip/checkpoint.h"
+#include "clip/error.h"
+
+namespace clip {
+
+const char* activation_name(Activation activation) {
+  return activation == Activation::QuickGELU ? "quick_gelu" : "gelu";
+}
+
+namespace {
+
+const Tensor::Shape& shape_of(const std::map<std::string, Tensor::Shape>& shapes, const std::string& key,
+                              std::size_t rank) {
+  const auto it = shapes.find(key);
+  if (it == shapes.end()) throw Error("not a CLIP checkpoint: tensor '" + key + "' is missing");
+  if (it->second.size() != rank)
+    throw Error("not a CLIP checkpoint: '" + key + "' has shape " + Tensor::shape_string_of(it->second) +
+                ", expected rank " + std::to_string(rank));
+  return it->second;
+}
+
+int to_int(std::int64_t v, const std::string& what) {
+  if (v <= 0 || v > (1 << 30)) throw Error("not a CLIP checkpoint: implausible " + what + " " + std::to_string(v));
+  return static_cast<int>(v);
+}
+
+// Distinct values of the dotted component `index` among keys starting with `prefix`.
+std::size_t distinct_component(const std::map<std::string, Tensor::Shape>& shapes, const std::string& prefix,
+                               std::size_t index) {
+  std::set<std::string> seen;
+  for (const auto& [key, shape] : shapes) {
+    if (key.rfind(prefix, 0) != 0) continue;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < index; ++i) {
+      start = key.find('.', start);
+      if (start == std::string::npos) break;
+      ++start;
+    }
+    if (start == std::string::npos) continue;
+    seen.insert(key.substr(start, key.find('.', start) - start));
+  }
+  return seen.size();
+}
+
+// round(sqrt(n - 1)), checked to be exact as build_model asserts for the ResNet case.
+int grid_of(std::int64_t tokens, const std::string& key, bool exact) {
+  const int grid = static_cast<int>(std::lround(std::sqrt(static_cast<double>(tokens - 1))));
+  if (grid <= 0 || (exact && static_cast<std::int64_t>(grid) * grid + 1 != tokens))
+    throw Error("not a CLIP checkpoint: '" + key + "' has " + std::to_string(tokens) + " positions, not grid^2 + 1");
+  return grid;
+}
+
+}  // namespace
+
+ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes, Activation activation) {
+  ModelConfig c;
+  c.activation = activation;
+  c.vision_is_vit = shapes.count("visual.proj") != 0;
+  if (c.vision_is_vit) {
+    const auto& conv = shape_of(shapes, "visual.conv1.weight", 4);
+    c.vision_width = to_int(conv[0], "vision width");
+    std::size_t layers = 0;
+    for (const auto& [key, shape] : shapes)
+      if (key.rfind("visual.", 0) == 0 && key.ends_with(".attn.in_proj_weight")) ++layers;
+    c.vision_layers = {to_int(static_cast<std::int64_t>(layers), "vision layer count")};
+    c.vision_patch_size = to_int(conv[3], "patch size");
+    const int grid = grid_of(shape_of(shapes, "visual.positional_embedding", 2)[0], "visual.positional_embedding", true);
+    c.image_resolution = c.vision_patch_size * grid;
+    c.vision_heads = c.vision_width / 64;
+  } else {
+    for (int b = 1; b <= 4; ++b)
+      c.vision_layers.push_back(to_int(static_cast<std::int64_t>(distinct_component(shapes, "visual.layer" + std::to_string(b) + ".", 2)),
+                                       "visual.layer" + std::to_string(b) + " block count"));
+    c.vision_width = to_int(shape_of(shapes, "visual.layer1.0.conv1.weight", 4)[0], "vision width");
+    const auto& pos = shape_of(shapes, "visual.attnpool.positional_embedding", 2);
+    c.image_resolution = grid_of(pos[0], "visual.attnpool.positional_embedding", true) * 32;
+    c.vision_heads = c.vision_width * 32 / 64;
+  }
+  c.embed_dim = to_int(shape_of(shapes, "text_projection", 2)[1], "embed dim");
+  c.context_length = to_int(shape_of(shapes, "positional_embedding", 2)[0], "context length");
+  c.vocab_size = to_int(shape_of(shapes, "token_embedding.weight", 2)[0], "vocabulary size");
+  c.transformer_width = to_int(shape_of(shapes, "ln_final.weight", 1)[0], "text width");
+  c.transformer_heads = c.transformer_width / 64;
+  c.transformer_layers = to_int(static_cast<std::int64_t>(distinct_component(shapes, "transformer.resblocks.", 2)),
+                                "text layer count");
+  if (c.vision_heads <= 0 || c.transformer_heads <= 0)
+    throw Error("not a CLIP checkpoint: widths below 64 give no attention heads");
+  return c;
+}
+
+std::string ModelConfig::to_json() const {
+  nlohmann::ordered_json j;
+  j["embed_dim"] = embed_dim;
+  j["image_resolution"] = image_resolution;
+  if (vision_is_vit) j["vision_layers"] = vision_layers.at(0);
+  else j["vision_layers"] = vision_layers;
+  j["vision_width"] = vision_width;
+  if (vision_is_vit) j["vision_patch_size"] = vision_patch_size;
+  else j["vision_patch_size"] = nullptr;
+  j["context_length"] = context_length;
+  j["vocab_size"] = vocab_size;
+  j["transformer_width"] = transformer_width;
+  j["transformer_heads"] = transformer_heads;
+  j["transformer_layers"] = transformer_layers;
+  j["vision_heads"] = vision_heads;
+  j["activation"] = activation_name(activation);
+  return j.dump();
+}
+
+}  // namespace clip
