@@ -89,6 +89,23 @@ int run_inspect(const InspectOptions& opt) {
   return 0;
 }
 
+int run_models(const std::string& root) {
+  clip::DownloadOptions options;
+  options.root = root;
+  for (const std::string& name : clip::available_models()) {
+    const auto cached = clip::cached_model(name, options);
+    std::cout << name << (cached.empty() ? "" : "  (cached: " + cached.string() + ")") << '\n';
+  }
+  return 0;
+}
+
+int run_download(const std::string& name, const std::string& root) {
+  clip::DownloadOptions options;
+  options.root = root;
+  std::cout << clip::download_model(name, options).string() << '\n';
+  return 0;
+}
+
 int run_tokenize(const TokenizeOptions& opt) {
   if (opt.jsonl) return tokenize_jsonl(opt);
   const clip::Tensor rows = clip::tokenize(opt.texts, opt.context_length, opt.truncate);
@@ -133,6 +150,16 @@ int main(int argc, char** argv) {
   inspect->add_option("file", ins.file, "Checkpoint file")->required();
   inspect->add_flag("--json", ins.json, "Print JSON");
 
+  std::string models_root;
+  CLI::App* models = app.add_subcommand("models", "List the official CLIP models and which are cached");
+  models->add_option("--root", models_root, "Cache folder (default: ~/.cache/clip)");
+
+  std::string download_name, download_root;
+  CLI::App* download = app.add_subcommand(
+      "download", "Download an official model into the cache (mirror: $CLIP_MIRROR) and print its path");
+  download->add_option("name", download_name, "Model name, e.g. ViT-B/32")->required();
+  download->add_option("--root", download_root, "Cache folder (default: ~/.cache/clip)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,6 +169,8 @@ int main(int argc, char** argv) {
     if (*tokenize) return run_tokenize(tok);
     if (*preprocess) return run_preprocess(pre);
     if (*inspect) return run_inspect(ins);
+    if (*models) return run_models(models_root);
+    if (*download) return run_download(download_name, download_root);
   } catch (const clip::Error& e) {
     std::cerr << "clip: error: " << e.what() << '\n';
     return 1;

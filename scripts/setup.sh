@@ -8,6 +8,7 @@ packages=(
   libicu-dev zlib1g-dev            # Unicode (tokenizer cleaning), .gz merges files
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
+  libcurl4-openssl-dev libssl-dev  # model download, SHA256
   libgtest-dev libgmock-dev libbenchmark-dev
   python3                          # build-time table generators only
 )

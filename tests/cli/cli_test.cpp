@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <string>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "clip/npy.h"
 #include "test_data.h"
 
@@ -76,4 +79,26 @@ TEST(Cli, PreprocessWritesNpyFiles) {
   const Result missing = run("preprocess /nonexistent.png --out " + (dir / "x.npy").string());
   EXPECT_EQ(missing.status, 1);
   EXPECT_EQ(missing.output, "clip: error: cannot open image /nonexistent.png: No such file or directory\n");
+}
+
+TEST(Cli, InspectJsonMatchesTheFixtureConfig) {
+  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  for (const char* name : {"vit-b32-tiny", "rn50-tiny"}) {
+    const auto dir = clip::test::shared_dir() / "fixtures/models" / name;
+    const Result r = run("inspect --json " + (dir / "model.pt").string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto got = nlohmann::json::parse(r.output);
+    std::ifstream in(dir / "config.json");
+    const auto expected = nlohmann::json::parse(in);
+    for (const auto& [key, value] : expected["hyperparameters"].items()) EXPECT_EQ(got[key], value) << name << " " << key;
+    EXPECT_EQ(got["parameter_count"], expected["parameter_count"]) << name;
+    EXPECT_EQ(got["activation"], "quick_gelu");
+  }
+  EXPECT_EQ(run("inspect /nonexistent.pt").status, 1);
+}
+
+TEST(Cli, ModelsListsTheNineNames) {
+  const Result r = run("models --root /nonexistent-cache");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(r.output, "RN50\nRN101\nRN50x4\nRN50x16\nRN50x64\nViT-B/32\nViT-B/16\nViT-L/14\nViT-L/14@336px\n");
 }

@@ -1,0 +1,48 @@
+// The nine official CLIP models: names, where their weights live, download and cache.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace clip {
+
+// "RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14",
+// "ViT-L/14@336px", in the reference's order.
+std::vector<std::string> available_models();
+
+struct DownloadOptions {
+  // Cache folder; empty: $CLIP_CACHE_DIR, else $XDG_CACHE_HOME/clip, else ~/.cache/clip.
+  std::filesystem::path root;
+  // Base URL of a mirror holding the official files (<mirror>/ViT-B-32.pt ...), tried first
+  // and checked against the official SHA256. Empty: $CLIP_MIRROR.
+  std::string mirror;
+  // Use only the mirror, never the public hosts (air-gapped sites). Also set by
+  // $CLIP_MIRROR_ONLY=1.
+  bool mirror_only = false;
+  // A progress bar on stderr while downloading, when stderr is a terminal.
+  bool progress = true;
+};
+
+std::filesystem::path default_download_root();
+
+// The cached file for `name` (ViT-B-32.pt or ViT-B-32.safetensors under the root), or an
+// empty path when it is not cached.
+std::filesystem::path cached_model(const std::string& name, const DownloadOptions& options = {});
+
+// Returns the cached file for `name`, downloading it first if needed: from the mirror,
+// then the Hugging Face copies open_clip publishes (open_clip_model.safetensors, checked
+// against the hub's published SHA256), then the original OpenAI URLs (checked against the
+// SHA256 in the URL). An interrupted download resumes where the server allows. Every
+// failure is a clip::Error that lists what each source answered.
+std::filesystem::path download_model(const std::string& name, const DownloadOptions& options = {});
+
+// Downloads `url` to `destination` through `destination.part` (resumed if present),
+// checks `sha256` when given (hex), then renames. Returns the SHA256 of the file.
+std::string download_file(const std::string& url, const std::filesystem::path& destination,
+                          const std::string& sha256 = "", bool progress = true);
+
+// Hex SHA256 of a file.
+std::string sha256_file(const std::filesystem::path& path);
+
+}  // namespace clip

@@ -1,0 +1,136 @@
+// Downloads end to end against a local HTTP server: success, checksum mismatch, truncated
+// body and resume, 404, the hub's published hash, the model registry and cache.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "clip/error.h"
+#include "clip/models.h"
+#include "http_test_server.h"
+
+namespace {
+
+using clip::test::HttpTestServer;
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string payload() {
+  std::string s;
+  for (unsigned i = 0; i < 300000; ++i) s.push_back(static_cast<char>((i * 7919u) % 251u));
+  return s;
+}
+
+// SHA256 of payload(), computed through the library on a local copy.
+std::string payload_sha(const std::filesystem::path& dir) {
+  std::ofstream(dir / "ref.bin", std::ios::binary) << payload();
+  return clip::sha256_file(dir / "ref.bin");
+}
+
+class Download : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::filesystem::temp_directory_path() / ("clip_download_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::filesystem::path dir;
+  HttpTestServer server;
+};
+
+TEST_F(Download, SucceedsAndVerifies) {
+  server.route("/model.pt", {200, payload()});
+  const std::string sha = payload_sha(dir);
+  EXPECT_EQ(clip::download_file(server.url("/model.pt"), dir / "model.pt", sha, false), sha);
+  EXPECT_EQ(read_file(dir / "model.pt"), payload());
+  EXPECT_FALSE(std::filesystem::exists(dir / "model.pt.part"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "model.pt.sha256"));
+}
+
+TEST_F(Download, ChecksumMismatchLeavesNothing) {
+  server.route("/model.pt", {200, payload()});
+  const std::string wrong(64, 'a');
+  try {
+    clip::download_file(server.url("/model.pt"), dir / "model.pt", wrong, false);
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not match"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "model.pt"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "model.pt.part"));
+}
+
+TEST_F(Download, HubPublishedHashIsChecked) {
+  server.route("/hub.safetensors", {200, payload(), {{"X-Linked-Etag", "\"" + std::string(64, 'b') + "\""}}});
+  EXPECT_THROW(clip::download_file(server.url("/hub.safetensors"), dir / "hub.safetensors", "", false), clip::Error);
+  server.route("/hub.safetensors", {200, payload(), {{"X-Linked-Etag", "\"" + payload_sha(dir) + "\""}}});
+  EXPECT_EQ(clip::download_file(server.url("/hub.safetensors"), dir / "hub.safetensors", "", false), payload_sha(dir));
+}
+
+TEST_F(Download, TruncatedBodyThenResume) {
+  const std::string sha = payload_sha(dir);
+  HttpTestServer::Response cut{200, payload()};
+  cut.cut_after = 100000;
+  server.route("/model.pt", cut);
+  EXPECT_THROW(clip::download_file(server.url("/model.pt"), dir / "model.pt", sha, false), clip::Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "model.pt"));
+  EXPECT_EQ(std::filesystem::file_size(dir / "model.pt.part"), 100000u);
+
+  server.route("/model.pt", {200, payload()});
+  EXPECT_EQ(clip::download_file(server.url("/model.pt"), dir / "model.pt", sha, false), sha);
+  EXPECT_EQ(read_file(dir / "model.pt"), payload());
+  EXPECT_NE(server.requests().back().find("Range: bytes=100000-"), std::string::npos);
+}
+
+TEST_F(Download, ServerWithoutRangesRestarts) {
+  const std::string sha = payload_sha(dir);
+  std::ofstream(dir / "model.pt.part", std::ios::binary) << "stale bytes";
+  HttpTestServer::Response no_ranges{200, payload()};
+  no_ranges.ranges = false;
+  server.route("/model.pt", no_ranges);
+  EXPECT_EQ(clip::download_file(server.url("/model.pt"), dir / "model.pt", sha, false), sha);
+  EXPECT_EQ(read_file(dir / "model.pt"), payload());
+}
+
+TEST_F(Download, NotFoundIsAClearError) {
+  try {
+    clip::download_file(server.url("/missing.pt"), dir / "missing.pt", "", false);
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("HTTP 404"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Download, ModelsFromAMirror) {
+  EXPECT_EQ(clip::available_models(),
+            (std::vector<std::string>{"RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14",
+                                      "ViT-L/14@336px"}));
+  clip::DownloadOptions options;
+  options.root = dir / "cache";
+  options.mirror = server.url("");
+  options.mirror_only = true;
+  options.progress = false;
+  EXPECT_TRUE(clip::cached_model("ViT-B/32", options).empty());
+  // The mirror's file is not the official one: refused by the pinned SHA256.
+  server.route("/ViT-B-32.pt", {200, payload()});
+  try {
+    clip::download_model("ViT-B/32", options);
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not match the expected 40d36571"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "cache" / "ViT-B-32.pt"));
+  EXPECT_THROW(clip::download_model("ViT-B/64", options), clip::Error);
+  // A verified file in the cache is used without any request.
+  std::filesystem::create_directories(dir / "cache");
+  std::ofstream(dir / "cache" / "RN50.safetensors") << "weights";
+  std::ofstream(dir / "cache" / "RN50.safetensors.sha256") << std::string(64, 'c') << " 7\n";
+  const auto before = server.requests().size();
+  EXPECT_EQ(clip::download_model("RN50", options), dir / "cache" / "RN50.safetensors");
+  EXPECT_EQ(server.requests().size(), before);
+}
+
+}  // namespace
