@@ -9,6 +9,7 @@ packages=(
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libcurl4-openssl-dev libssl-dev  # model download, SHA256
+  libdnnl-dev                      # the CPU inference engine (oneDNN)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3                          # build-time table generators only
 )

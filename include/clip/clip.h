@@ -4,6 +4,7 @@
 #include "clip/checkpoint.h"
 #include "clip/error.h"
 #include "clip/image.h"
+#include "clip/model.h"
 #include "clip/models.h"
 #include "clip/npy.h"
 #include "clip/tensor.h"

@@ -1,0 +1,69 @@
+// The CLIP model: encode_image, encode_text and the logits, as the reference computes them.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "clip/checkpoint.h"
+#include "clip/image.h"
+#include "clip/tensor.h"
+
+namespace clip {
+
+class Model {
+ public:
+  // Builds the model a checkpoint describes. With `jit` the weights are prepared once for
+  // the backend (float32, BatchNorm folded into the convolutions) and are read-only;
+  // without, the model keeps its named parameters, which can be read and replaced.
+  static Model from_checkpoint(const Checkpoint& checkpoint, const std::string& device = "cpu", bool jit = false);
+
+  // images float32 [N, 3, R, R] (R = input_resolution()) -> float32 [N, embed_dim].
+  Tensor encode_image(const Tensor& images) const;
+  // tokens int32 or int64 [N, context_length] -> float32 [N, embed_dim], the features at
+  // the end-of-text token (the largest id of each row).
+  Tensor encode_text(const Tensor& tokens) const;
+  // (logits_per_image [N_img, N_txt], logits_per_text [N_txt, N_img]): cosine similarity
+  // of the L2-normalised features times logit_scale.exp().
+  std::pair<Tensor, Tensor> operator()(const Tensor& images, const Tensor& tokens) const;
+
+  const ModelConfig& config() const;
+  int input_resolution() const { return config().image_resolution; }
+  int context_length() const { return config().context_length; }
+  float logit_scale() const;  // the parameter (before exp)
+  bool jit() const;
+  const std::string& device() const;
+
+  // Threads used by this model (default: all cores).
+  void set_num_threads(int threads);
+  int num_threads() const;
+
+  // Named parameters (the state-dict names), jit = false only. set_parameter checks the
+  // shape and converts to float32.
+  std::vector<std::string> parameter_names() const;
+  Tensor parameter(const std::string& name) const;
+  void set_parameter(const std::string& name, const Tensor& value);
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// The device a model runs on when none is named: "cpu" (this build has no GPU backend).
+std::string default_device();
+
+// clip.load: a name from available_models() (downloaded and cached, see models.h) or the
+// path of a checkpoint file; returns the model and its preprocess transform.
+std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device = default_device(),
+                                  bool jit = false, const std::filesystem::path& download_root = {});
+
+// Softmax of a float32 tensor along `dim` (negative counts from the end).
+Tensor softmax(const Tensor& x, int dim = -1);
+// Each row (last dimension) divided by its L2 norm.
+Tensor normalize(const Tensor& x);
+
+}  // namespace clip

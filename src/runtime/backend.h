@@ -1,0 +1,52 @@
+// The compute backend behind the model code: every operation the CLIP towers need, on
+// float32 buffers the backend can address. The model code (src/model) only talks to this
+// interface, so a GPU backend can sit beside the CPU one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace clip::runtime {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual void set_num_threads(int threads) = 0;
+  virtual int num_threads() const = 0;
+
+  // y[m, n] = sum_k x[m, k] * w(k, n) + bias[n], where w is stored [n, k] (a PyTorch Linear
+  // weight) or, with `w_is_kn`, [k, n] (a projection matrix). bias may be null.
+  virtual void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n,
+                      const float* bias, float* y, bool w_is_kn = false) = 0;
+  // For each of `batch` pairs: c[m, n] = scale * sum_k a[m, k] * b(k, n), with b stored
+  // [n, k] when b_is_nk (attention scores, q k^T) or [k, n] otherwise.
+  virtual void batched_matmul(const float* a, const float* b, float* c, std::int64_t batch, std::int64_t m,
+                              std::int64_t k, std::int64_t n, bool b_is_nk, float scale) = 0;
+  // NCHW convolution, square kernel, no dilation; weight [out, in, kh, kw]; bias may be null.
+  virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                      const float* weight, std::int64_t out_c, std::int64_t kernel, std::int64_t stride,
+                      std::int64_t pad, const float* bias, float* y) = 0;
+
+  // Row-wise LayerNorm over the last `d` values (eps 1e-5), in place allowed.
+  virtual void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
+                          float* y) = 0;
+  // Row-wise softmax over `n` values; with `causal`, row i only sees columns <= i % rows_per_matrix.
+  virtual void softmax(float* x, std::int64_t rows, std::int64_t n, bool causal, std::int64_t rows_per_matrix) = 0;
+  enum class Activation { QuickGELU, GELU, ReLU };
+  virtual void activation(float* x, std::int64_t count, Activation kind) = 0;
+  // y = x + y
+  virtual void add(const float* x, float* y, std::int64_t count) = 0;
+  // Per channel of NCHW: y = (x - mean) / sqrt(var + eps) * gamma + beta (eps 1e-5).
+  virtual void batch_norm(float* x, std::int64_t n, std::int64_t c, std::int64_t hw, const float* mean,
+                          const float* var, const float* gamma, const float* beta) = 0;
+  // AvgPool2d(k) (stride k, no padding) on NCHW.
+  virtual void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                        std::int64_t k, float* y) = 0;
+};
+
+// The CPU backend (oneDNN); threads default to all cores.
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace clip::runtime

@@ -1,0 +1,219 @@
+// CPU backend: oneDNN matmul and convolution (primitives created once per shape and
+// cached), plain loops for the cheap element-wise work, OpenMP threads.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+
+#include "clip/error.h"
+#include "runtime/backend.h"
+
+namespace clip::runtime {
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+using Tag = memory::format_tag;
+using DT = memory::data_type;
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0), threads_(omp_get_num_procs()) {}
+
+  std::string name() const override { return "cpu"; }
+  void set_num_threads(int threads) override {
+    if (threads < 1) throw Error("number of threads must be at least 1, got " + std::to_string(threads));
+    threads_ = threads;
+  }
+  int num_threads() const override { return threads_; }
+
+  void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n, const float* bias,
+              float* y, bool w_is_kn) override {
+    // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
+    const memory::desc src({m, k}, DT::f32, Tag::ab);
+    const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
+    const memory::desc dst({m, n}, DT::f32, Tag::ab);
+    const memory::desc bia({1, n}, DT::f32, Tag::ab);
+    auto& p = matmul_primitive({0, m, k, n, w_is_kn, bias != nullptr, 1.0f}, src, wei, bias ? bia : memory::desc(), dst, 1.0f);
+    run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, w)}, {DNNL_ARG_DST, mem(dst, y)}},
+        bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
+  }
+
+  void batched_matmul(const float* a, const float* b, float* c, std::int64_t batch, std::int64_t m, std::int64_t k,
+                      std::int64_t n, bool b_is_nk, float scale) override {
+    const memory::desc src({batch, m, k}, DT::f32, Tag::abc);
+    const memory::desc wei({batch, k, n}, DT::f32, b_is_nk ? Dims{n * k, 1, k} : Dims{k * n, n, 1});
+    const memory::desc dst({batch, m, n}, DT::f32, Tag::abc);
+    auto& p = matmul_primitive({batch, m, k, n, !b_is_nk, false, scale}, src, wei, memory::desc(), dst, scale);
+    run(p, {{DNNL_ARG_SRC, mem(src, a)}, {DNNL_ARG_WEIGHTS, mem(wei, b)}, {DNNL_ARG_DST, mem(dst, c)}}, std::nullopt);
+  }
+
+  void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, const float* weight,
+              std::int64_t out_c, std::int64_t kernel, std::int64_t stride, std::int64_t pad, const float* bias,
+              float* y) override {
+    const std::int64_t oh = (h + 2 * pad - kernel) / stride + 1, ow = (w + 2 * pad - kernel) / stride + 1;
+    const memory::desc src({n, c, h, w}, DT::f32, Tag::nchw);
+    const memory::desc wei({out_c, c, kernel, kernel}, DT::f32, Tag::oihw);
+    const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nchw);
+    const memory::desc bia({out_c}, DT::f32, Tag::a);
+    const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr};
+    dnnl::convolution_forward* prim;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = convs_.find(key);
+      if (it == convs_.end()) {
+        const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                                 dnnl::algorithm::convolution_direct, src, wei, bia, dst,
+                                                                 {stride, stride}, {pad, pad}, {pad, pad})
+                               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                                 dnnl::algorithm::convolution_direct, src, wei, dst,
+                                                                 {stride, stride}, {pad, pad}, {pad, pad});
+        it = convs_.emplace(key, dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(desc, engine_))).first;
+      }
+      prim = &it->second;
+    }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, weight)},
+                                         {DNNL_ARG_DST, mem(dst, y)}};
+    if (bias) args.emplace(DNNL_ARG_BIAS, mem(bia, bias));
+    execute(*prim, args);
+  }
+
+  void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
+                  float* y) override {
+#pragma omp parallel for num_threads(threads_) if (rows > 8)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* in = x + r * d;
+      float* out = y + r * d;
+      double mean = 0, var = 0;
+      for (std::int64_t i = 0; i < d; ++i) mean += in[i];
+      mean /= static_cast<double>(d);
+      for (std::int64_t i = 0; i < d; ++i) var += (in[i] - mean) * (in[i] - mean);
+      var /= static_cast<double>(d);
+      const float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
+      const float m = static_cast<float>(mean);
+      for (std::int64_t i = 0; i < d; ++i) out[i] = (in[i] - m) * inv * gamma[i] + beta[i];
+    }
+  }
+
+  void softmax(float* x, std::int64_t rows, std::int64_t n, bool causal, std::int64_t rows_per_matrix) override {
+#pragma omp parallel for num_threads(threads_) if (rows > 8)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* row = x + r * n;
+      const std::int64_t visible = causal ? std::min(n, r % rows_per_matrix + 1) : n;
+      float max = row[0];
+      for (std::int64_t i = 1; i < visible; ++i) max = std::max(max, row[i]);
+      float sum = 0;
+      for (std::int64_t i = 0; i < visible; ++i) sum += row[i] = std::exp(row[i] - max);
+      for (std::int64_t i = 0; i < visible; ++i) row[i] /= sum;
+      for (std::int64_t i = visible; i < n; ++i) row[i] = 0;
+    }
+  }
+
+  void activation(float* x, std::int64_t count, Activation kind) override {
+#pragma omp parallel for num_threads(threads_) if (count > 65536)
+    for (std::int64_t i = 0; i < count; ++i) {
+      const float v = x[i];
+      switch (kind) {
+        case Activation::QuickGELU: x[i] = v / (1.0f + std::exp(-1.702f * v)); break;
+        case Activation::GELU: x[i] = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); break;
+        case Activation::ReLU: x[i] = v > 0 ? v : 0; break;
+      }
+    }
+  }
+
+  void add(const float* x, float* y, std::int64_t count) override {
+#pragma omp parallel for num_threads(threads_) if (count > 65536)
+    for (std::int64_t i = 0; i < count; ++i) y[i] += x[i];
+  }
+
+  void batch_norm(float* x, std::int64_t n, std::int64_t c, std::int64_t hw, const float* mean, const float* var,
+                  const float* gamma, const float* beta) override {
+#pragma omp parallel for num_threads(threads_) collapse(2) if (n * c > 8)
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t ch = 0; ch < c; ++ch) {
+        const float inv = 1.0f / std::sqrt(var[ch] + 1e-5f);
+        float* p = x + (b * c + ch) * hw;
+        for (std::int64_t i = 0; i < hw; ++i) p[i] = (p[i] - mean[ch]) * inv * gamma[ch] + beta[ch];
+      }
+  }
+
+  void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k,
+                float* y) override {
+    const std::int64_t oh = h / k, ow = w / k;
+    const float inv = 1.0f / static_cast<float>(k * k);
+#pragma omp parallel for num_threads(threads_) if (n * c > 8)
+    for (std::int64_t p = 0; p < n * c; ++p)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j) {
+          float s = 0;
+          for (std::int64_t a = 0; a < k; ++a)
+            for (std::int64_t b = 0; b < k; ++b) s += x[(p * h + i * k + a) * w + j * k + b];
+          y[(p * oh + i) * ow + j] = s * inv;
+        }
+  }
+
+ private:
+  struct MatmulKey {
+    std::int64_t batch, m, k, n;
+    bool kn, bias;
+    float scale;
+    bool operator<(const MatmulKey& o) const {
+      return std::tie(batch, m, k, n, kn, bias, scale) < std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale);
+    }
+  };
+  struct ConvKey {
+    std::int64_t n, c, h, w, out_c, kernel, stride, pad;
+    bool bias;
+    bool operator<(const ConvKey& o) const {
+      return std::tie(n, c, h, w, out_c, kernel, stride, pad, bias) <
+             std::tie(o.n, o.c, o.h, o.w, o.out_c, o.kernel, o.stride, o.pad, o.bias);
+    }
+  };
+
+  dnnl::matmul& matmul_primitive(const MatmulKey& key, const memory::desc& src, const memory::desc& wei,
+                                 const memory::desc& bia, const memory::desc& dst, float scale) {
+    std::lock_guard lock(mutex_);
+    auto it = matmuls_.find(key);
+    if (it == matmuls_.end()) {
+      dnnl::primitive_attr attr;
+      if (scale != 1.0f) attr.set_output_scales(0, {scale});
+      const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
+      it = matmuls_.emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, engine_))).first;
+    }
+    return it->second;
+  }
+
+  memory mem(const memory::desc& d, const float* p) const { return memory(d, engine_, const_cast<float*>(p)); }
+
+  void run(dnnl::matmul& p, std::unordered_map<int, memory> args, std::optional<memory> bias) {
+    if (bias) args.emplace(DNNL_ARG_BIAS, *bias);
+    execute(p, args);
+  }
+
+  // oneDNN parallelises with OpenMP on the calling thread; its team size follows
+  // omp_set_num_threads, set here from this backend's setting.
+  void execute(const dnnl::primitive& p, const std::unordered_map<int, memory>& args) {
+    omp_set_num_threads(threads_);
+    dnnl::stream stream(engine_);
+    p.execute(stream, args);
+    stream.wait();
+  }
+
+  dnnl::engine engine_;
+  int threads_;
+  std::mutex mutex_;
+  std::map<MatmulKey, dnnl::matmul> matmuls_;
+  std::map<ConvKey, dnnl::convolution_forward> convs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace clip::runtime

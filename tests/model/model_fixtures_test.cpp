@@ -1,0 +1,134 @@
+// encode_image, encode_text and the logits of every fixture model against the reference's
+// goldens, within the fp32 tolerances of ../shared/fixtures/models/README.md, for jit =
+// false and jit = true; the end-to-end demo through our own preprocess and tokenizer; and
+// consistency across thread counts and batch sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "clip/model.h"
+#include "clip/npy.h"
+#include "clip/tokenizer.h"
+#include "test_data.h"
+
+namespace {
+
+const char* kModels[] = {"vit-b32-tiny", "vit-p16-tiny", "vit-p14-tiny", "rn50-tiny", "rn-wide-tiny"};
+
+// |a - b| <= atol + rtol * |b| everywhere; atol may be relative to max |golden|.
+void expect_close(const clip::Tensor& got, const clip::Tensor& golden, double rtol, double atol, const std::string& what) {
+  ASSERT_EQ(got.shape(), golden.shape()) << what;
+  double worst = 0;
+  std::int64_t bad = 0;
+  for (std::int64_t i = 0; i < golden.numel(); ++i) {
+    const double a = got.data<float>()[i], b = golden.data<float>()[i];
+    const double excess = std::fabs(a - b) - (atol + rtol * std::fabs(b));
+    worst = std::max(worst, std::fabs(a - b));
+    bad += excess > 0;
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " values out of tolerance, max |diff| " << worst;
+}
+
+double max_abs(const clip::Tensor& t) {
+  double m = 0;
+  for (std::int64_t i = 0; i < t.numel(); ++i) m = std::max(m, static_cast<double>(std::fabs(t.data<float>()[i])));
+  return m;
+}
+
+void check_model(const clip::Model& model, const std::filesystem::path& dir, const std::string& what) {
+  const clip::Tensor images = clip::load_npy(dir / "images.f32.npy");
+  const clip::Tensor tokens = clip::load_npy(dir / "tokens.i32.npy");
+  const clip::Tensor golden_img = clip::load_npy(dir / "image_features.f32.npy");
+  const clip::Tensor golden_txt = clip::load_npy(dir / "text_features.f32.npy");
+  expect_close(model.encode_image(images), golden_img, 1e-4, 1e-4 * max_abs(golden_img), what + " image_features");
+  expect_close(model.encode_text(tokens), golden_txt, 1e-4, 1e-4 * max_abs(golden_txt), what + " text_features");
+  const auto [per_image, per_text] = model(images, tokens);
+  expect_close(per_image, clip::load_npy(dir / "logits_per_image.f32.npy"), 1e-4, 1e-3, what + " logits_per_image");
+  expect_close(per_text, clip::load_npy(dir / "logits_per_text.f32.npy"), 1e-4, 1e-3, what + " logits_per_text");
+}
+
+TEST(ModelFixtures, AllModelsBothFilesBothModes) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
+  for (const char* name : kModels) {
+    for (const char* file : {"model.pt", "state_dict.pt"}) {
+      if (!std::filesystem::exists(dir / name / file)) continue;
+      const clip::Checkpoint ckpt = clip::Checkpoint::load(dir / name / file);
+      for (bool jit : {false, true}) {
+        const clip::Model model = clip::Model::from_checkpoint(ckpt, "cpu", jit);
+        check_model(model, dir / name, std::string(name) + "/" + file + (jit ? " jit" : ""));
+      }
+    }
+  }
+}
+
+TEST(ModelFixtures, EndToEndDemo) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models/vit-b32-tiny");
+  CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
+  const auto [model, preprocess] = clip::load((dir / "model.pt").string());
+  const clip::Tensor image = clip::stack({preprocess(clip::Image::open(png))});
+  expect_close(image, clip::load_npy(dir / "e2e_image.f32.npy"), 0, 0, "e2e image (our preprocess)");
+  const clip::Tensor text = clip::tokenize(std::vector<std::string>{"a diagram", "a dog", "a cat"});
+  const clip::Tensor golden_tokens = clip::load_npy(dir / "tokens.i32.npy");
+  EXPECT_EQ(text.to_vector<std::int32_t>(), golden_tokens.to_vector<std::int32_t>());
+  const auto [logits_per_image, logits_per_text] = model(image, text);
+  expect_close(logits_per_image, clip::load_npy(dir / "e2e_logits_per_image.f32.npy"), 1e-4, 1e-3, "e2e logits");
+  expect_close(clip::softmax(logits_per_image, -1), clip::load_npy(dir / "e2e_probs.f32.npy"), 0, 1e-4, "e2e probs");
+}
+
+TEST(ModelConsistency, ThreadsAndBatchesAgree) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
+  for (const char* name : {"vit-b32-tiny", "rn50-tiny"}) {
+    clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"));
+    const clip::Tensor images = clip::load_npy(dir / name / "images.f32.npy");
+    const clip::Tensor tokens = clip::load_npy(dir / name / "tokens.i32.npy");
+    model.set_num_threads(1);
+    const clip::Tensor img1 = model.encode_image(images), txt1 = model.encode_text(tokens);
+    model.set_num_threads(2);
+    expect_close(model.encode_image(images), img1, 1e-5, 1e-5 * max_abs(img1), std::string(name) + " 2 threads image");
+    expect_close(model.encode_text(tokens), txt1, 1e-5, 1e-5 * max_abs(txt1), std::string(name) + " 2 threads text");
+    // Each row of the batch equals that row computed alone.
+    for (std::int64_t i = 0; i < images.size(0); ++i) {
+      const std::int64_t per = images.numel() / images.size(0);
+      clip::Tensor one({1, images.size(1), images.size(2), images.size(3)}, clip::DType::Float32);
+      std::copy_n(images.data<float>() + i * per, per, one.data<float>());
+      const clip::Tensor alone = model.encode_image(one);
+      for (std::int64_t k = 0; k < alone.numel(); ++k)
+        EXPECT_NEAR(alone.data<float>()[k], img1.data<float>()[i * alone.numel() + k], 1e-4 * max_abs(img1)) << name;
+    }
+  }
+}
+
+TEST(ModelInputs, BadShapesAndIdsAreClearErrors) {
+  CLIP_REQUIRE_SHARED_FILE(path, "fixtures/models/vit-p16-tiny/model.pt");
+  clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(path));
+  EXPECT_THROW(model.encode_image(clip::Tensor({1, 3, 32, 32}, clip::DType::Float32)), clip::Error);
+  EXPECT_THROW(model.encode_image(clip::Tensor({0, 3, 48, 48}, clip::DType::Float32)), clip::Error);
+  EXPECT_THROW(model.encode_image(clip::Tensor({3, 48, 48}, clip::DType::Float32)), clip::Error);
+  EXPECT_THROW(model.encode_text(clip::Tensor({1, 76}, clip::DType::Int32)), clip::Error);
+  clip::Tensor bad_ids({1, 77}, clip::DType::Int64);
+  bad_ids.data<std::int64_t>()[3] = 1000;  // vocab is 1000
+  EXPECT_THROW(model.encode_text(bad_ids), clip::Error);
+  EXPECT_THROW(clip::Model::from_checkpoint(clip::Checkpoint::load(path), "cuda"), clip::Error);
+  EXPECT_THROW(model.set_num_threads(0), clip::Error);
+  EXPECT_THROW(clip::load("ViT-Z/99"), clip::Error);
+}
+
+TEST(ModelParameters, ReadableAndReplaceableWithoutJit) {
+  CLIP_REQUIRE_SHARED_FILE(path, "fixtures/models/vit-p16-tiny/model.pt");
+  const clip::Checkpoint ckpt = clip::Checkpoint::load(path);
+  clip::Model model = clip::Model::from_checkpoint(ckpt);
+  const auto names = model.parameter_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "visual.proj"), names.end());
+  const clip::Tensor tokens = clip::load_npy(path.parent_path() / "tokens.i32.npy");
+  const clip::Tensor before = model.encode_text(tokens);
+  clip::Tensor proj = model.parameter("text_projection").clone();
+  for (std::int64_t i = 0; i < proj.numel(); ++i) proj.data<float>()[i] *= 2;
+  model.set_parameter("text_projection", proj);
+  const clip::Tensor after = model.encode_text(tokens);
+  EXPECT_NEAR(after.data<float>()[0], 2 * before.data<float>()[0], 1e-4);
+  EXPECT_THROW(model.set_parameter("text_projection", clip::Tensor({2, 2}, clip::DType::Float32)), clip::Error);
+  const clip::Model jit = clip::Model::from_checkpoint(ckpt, "cpu", true);
+  EXPECT_THROW(jit.parameter("visual.proj"), clip::Error);
+}
+
+}  // namespace
