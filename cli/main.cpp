@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -106,6 +107,93 @@ int run_download(const std::string& name, const std::string& root) {
   return 0;
 }
 
+struct EncodeOptions {
+  std::string model;
+  std::string input_npy;  // images [N,3,R,R] or tokens [N,77]
+  std::vector<std::string> inputs;  // image files or texts
+  std::string out;
+  bool normalize = false;
+  int threads = 0;
+};
+
+clip::Model load_model(const std::string& name_or_path, int threads, clip::Preprocess* preprocess = nullptr) {
+  auto [model, pre] = clip::load(name_or_path);
+  if (threads > 0) model.set_num_threads(threads);
+  if (preprocess) *preprocess = pre;
+  return model;
+}
+
+clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess) {
+  std::vector<clip::Tensor> images;
+  for (const std::string& f : files) images.push_back(preprocess(clip::Image::open(f)));
+  return clip::stack(images);
+}
+
+int run_encode_image(const EncodeOptions& opt) {
+  if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --input-npy or IMAGE files");
+  clip::Preprocess preprocess;
+  const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
+  const clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess);
+  const clip::Tensor features = model.encode_image(images);
+  clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
+  return 0;
+}
+
+int run_encode_text(const EncodeOptions& opt) {
+  if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --tokens-npy or TEXT arguments");
+  const clip::Model model = load_model(opt.model, opt.threads);
+  const clip::Tensor tokens =
+      opt.inputs.empty() ? clip::load_npy(opt.input_npy) : clip::tokenize(opt.inputs, model.context_length());
+  const clip::Tensor features = model.encode_text(tokens);
+  clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
+  return 0;
+}
+
+struct ClassifyOptions {
+  std::string model;
+  std::vector<std::string> images, labels;
+  std::string template_text;
+  bool json = false;
+  int threads = 0;
+};
+
+int run_classify(const ClassifyOptions& opt) {
+  clip::Preprocess preprocess;
+  const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
+  std::vector<std::string> prompts;
+  for (const std::string& label : opt.labels) {
+    std::string prompt = opt.template_text.empty() ? label : opt.template_text;
+    if (const auto at = prompt.find("{}"); !opt.template_text.empty() && at != std::string::npos) prompt.replace(at, 2, label);
+    prompts.push_back(prompt);
+  }
+  const clip::Tensor text = clip::tokenize(prompts, model.context_length());
+  for (const std::string& file : opt.images) {
+    const clip::Tensor image = clip::stack({preprocess(clip::Image::open(file))});
+    const clip::Tensor probs = clip::softmax(model(image, text).first, -1);
+    const std::vector<float> p = probs.to_vector<float>();
+    if (opt.json) {
+      nlohmann::ordered_json j;
+      j["image"] = file;
+      j["labels"] = opt.labels;
+      j["probs"] = p;
+      std::cout << j.dump() << '\n';
+      continue;
+    }
+    std::vector<std::size_t> order(p.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+    std::size_t width = 0;
+    for (const auto& l : opt.labels) width = std::max(width, l.size());
+    std::cout << file << '\n';
+    for (std::size_t i : order) {
+      char prob[32];
+      std::snprintf(prob, sizeof prob, "%.4f", p[i]);
+      std::cout << "  " << opt.labels[i] << std::string(width - opt.labels[i].size() + 2, ' ') << prob << '\n';
+    }
+  }
+  return 0;
+}
+
 int run_tokenize(const TokenizeOptions& opt) {
   if (opt.jsonl) return tokenize_jsonl(opt);
   const clip::Tensor rows = clip::tokenize(opt.texts, opt.context_length, opt.truncate);
@@ -160,6 +248,32 @@ int main(int argc, char** argv) {
   download->add_option("name", download_name, "Model name, e.g. ViT-B/32")->required();
   download->add_option("--root", download_root, "Cache folder (default: ~/.cache/clip)");
 
+  EncodeOptions enc_img, enc_txt;
+  CLI::App* encode_image = app.add_subcommand("encode-image", "Write image features (float32 [N, embed]) as .npy");
+  encode_image->add_option("--model", enc_img.model, "A name from `clip models`, or a checkpoint path")->required();
+  encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] (.npy)");
+  encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does)");
+  encode_image->add_option("--out", enc_img.out, "Output .npy")->required();
+  encode_image->add_flag("--normalize", enc_img.normalize, "Write unit-length features");
+  encode_image->add_option("--threads", enc_img.threads, "Threads (default: all cores)");
+
+  CLI::App* encode_text = app.add_subcommand("encode-text", "Write text features (float32 [N, embed]) as .npy");
+  encode_text->add_option("--model", enc_txt.model, "A name from `clip models`, or a checkpoint path")->required();
+  encode_text->add_option("--tokens-npy", enc_txt.input_npy, "Token ids int32/int64 [N, 77] (.npy)");
+  encode_text->add_option("texts", enc_txt.inputs, "Texts (tokenized as clip.tokenize does)");
+  encode_text->add_option("--out", enc_txt.out, "Output .npy")->required();
+  encode_text->add_flag("--normalize", enc_txt.normalize, "Write unit-length features");
+  encode_text->add_option("--threads", enc_txt.threads, "Threads (default: all cores)");
+
+  ClassifyOptions cls;
+  CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
+  classify->add_option("--model", cls.model, "A name from `clip models`, or a checkpoint path")->required();
+  classify->add_option("images", cls.images, "Image files")->required();
+  classify->add_option("--labels", cls.labels, "Candidate labels")->required();
+  classify->add_option("--template", cls.template_text, "Prompt template, e.g. \"a photo of a {}.\" (default: the labels as given)");
+  classify->add_flag("--json", cls.json, "One JSON object per image: {\"image\", \"labels\", \"probs\"}");
+  classify->add_option("--threads", cls.threads, "Threads (default: all cores)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,6 +284,9 @@ int main(int argc, char** argv) {
     if (*preprocess) return run_preprocess(pre);
     if (*inspect) return run_inspect(ins);
     if (*models) return run_models(models_root);
+    if (*encode_image) return run_encode_image(enc_img);
+    if (*encode_text) return run_encode_text(enc_txt);
+    if (*classify) return run_classify(cls);
     if (*download) return run_download(download_name, download_root);
   } catch (const clip::Error& e) {
     std::cerr << "clip: error: " << e.what() << '\n';

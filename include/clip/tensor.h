@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -114,6 +115,9 @@ class Tensor {
   std::shared_ptr<void> owner_;  // keeps data_ alive
   std::byte* data_ = nullptr;
 };
+
+// Prints like NumPy: [[0.9927937 0.00421068 0.00299572]] (up to 7 significant digits).
+std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
 
 // Stacks tensors of one shape and dtype along a new first dimension: N x [3, 224, 224]
 // images give [N, 3, 224, 224], as torch.stack does. An empty list is a clip::Error.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <limits>
 
 namespace clip {
@@ -219,6 +220,30 @@ Tensor Tensor::reshape(Shape shape) const {
   Tensor t = *this;
   t.shape_ = std::move(shape);
   return t;
+}
+
+namespace {
+void print(std::ostream& out, const Tensor& t, std::size_t dim, std::int64_t& index) {
+  if (dim == t.shape().size()) {
+    const double v = element(t, index++);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7g", v);
+    out << buf;
+    return;
+  }
+  out << '[';
+  for (std::int64_t i = 0; i < t.shape()[dim]; ++i) {
+    if (i) out << (dim + 1 == t.shape().size() ? " " : "\n" + std::string(dim + 1, ' '));
+    print(out, t, dim + 1, index);
+  }
+  out << ']';
+}
+}  // namespace
+
+std::ostream& operator<<(std::ostream& out, const Tensor& tensor) {
+  std::int64_t index = 0;
+  print(out, tensor, 0, index);
+  return out;
 }
 
 Tensor stack(const std::vector<Tensor>& tensors) {

@@ -2,10 +2,10 @@
 
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <regex>
 
 #include "clip/error.h"
+#include "io/atomic_file.h"
 
 namespace clip {
 namespace {
@@ -105,11 +105,7 @@ void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
 
-  std::filesystem::path tmp = path;
-  tmp += ".tmp" + std::to_string(std::random_device{}());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  io::write_atomically(path, [&](std::ostream& out) {
     out.write(kMagic, 6);
     const char version[2] = {1, 0};
     out.write(version, 2);
@@ -118,19 +114,7 @@ void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
     out.write(len_bytes, 2);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(reinterpret_cast<const char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.nbytes()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw Error("cannot write " + path.string() + " (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error("cannot write " + path.string() + ": " + ec.message());
-  }
+  });
 }
 
 }  // namespace clip

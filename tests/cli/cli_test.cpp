@@ -102,3 +102,46 @@ TEST(Cli, ModelsListsTheNineNames) {
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(r.output, "RN50\nRN101\nRN50x4\nRN50x16\nRN50x64\nViT-B/32\nViT-B/16\nViT-L/14\nViT-L/14@336px\n");
 }
+
+TEST(Cli, EncodeAndClassifyMatchTheGoldens) {
+  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  const auto dir = clip::test::shared_dir() / "fixtures/models/vit-b32-tiny";
+  const auto tmp = std::filesystem::temp_directory_path();
+  const std::string model = (dir / "model.pt").string();
+  Result r = run("encode-image --model " + model + " --input-npy " + (dir / "images.f32.npy").string() + " --out " +
+                 (tmp / "clip_cli_img.npy").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const clip::Tensor img = clip::load_npy(tmp / "clip_cli_img.npy"), golden = clip::load_npy(dir / "image_features.f32.npy");
+  ASSERT_EQ(img.shape(), golden.shape());
+  for (std::int64_t i = 0; i < img.numel(); ++i) EXPECT_NEAR(img.data<float>()[i], golden.data<float>()[i], 1e-3);
+
+  r = run("encode-text --model " + model + " --normalize --out " + (tmp / "clip_cli_txt.npy").string() + " 'a diagram' 'a dog'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const clip::Tensor txt = clip::load_npy(tmp / "clip_cli_txt.npy");
+  ASSERT_EQ(txt.shape(), (clip::Tensor::Shape{2, 64}));
+  double norm = 0;
+  for (std::int64_t i = 0; i < 64; ++i) norm += txt.data<float>()[i] * txt.data<float>()[i];
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+
+  r = run("classify --json --model " + model + " " + (clip::test::shared_dir() / "assets/CLIP.png").string() +
+          " --labels 'a diagram' 'a dog' 'a cat'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const clip::Tensor probs = clip::load_npy(dir / "e2e_probs.f32.npy");
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(j["probs"][i].get<double>(), probs.data<float>()[i], 1e-4);
+  EXPECT_EQ(j["labels"][0], "a diagram");
+
+  EXPECT_EQ(run("classify --model /nonexistent.pt x.png --labels a b").status, 1);
+}
+
+TEST(Examples, DemoPrintsTheReferenceProbabilities) {
+  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  const auto dir = clip::test::shared_dir();
+  const auto [status, out] = run_command(std::string(CLIP_DEMO_PATH) + " " + (dir / "fixtures/models/vit-b32-tiny/model.pt").string() +
+                                         " " + (dir / "assets/CLIP.png").string());
+  ASSERT_EQ(status, 0) << out;
+  // The reference's e2e_probs for this model: [[0.02047641 0.1452044 0.8343192]]
+  EXPECT_EQ(out.rfind("Label probs: [[0.02047", 0), 0u) << out;
+  EXPECT_NE(out.find(" 0.14520"), std::string::npos) << out;
+  EXPECT_NE(out.find(" 0.83431"), std::string::npos) << out;
+}
