@@ -8,7 +8,7 @@
 
 namespace clip {
 
-// Reads uint8, int32, int64 or float32 arrays. Anything else (Fortran order, big-endian,
+// Reads uint8, int32, int64, float16, float32 or float64 arrays. Anything else (Fortran order, big-endian,
 // other dtypes, a truncated file) is a clip::Error naming the file.
 Tensor load_npy(const std::filesystem::path& path);
 

@@ -1,5 +1,6 @@
 // GIF through giflib: the first frame on the logical screen, mode P (or L when the
-// palette is the identity gray ramp), as Pillow opens it.
+// palette is the identity gray ramp), as Pillow opens it. Records are read one by one so
+// that no frame is allocated before its size is checked, and later frames are never read.
 #include <gif_lib.h>
 
 #include <algorithm>
@@ -38,40 +39,58 @@ Image decode_gif(Bytes data, const DecodeContext& ctx) {
   int error = 0;
   std::unique_ptr<GifFileType, GifCloser> gif(DGifOpen(&reader, read_bytes, &error));
   if (!gif) ctx.fail(std::string("corrupt GIF (") + GifErrorString(error) + ")");
-  ctx.check_size(gif->SWidth, gif->SHeight);
-  if (DGifSlurp(gif.get()) != GIF_OK)
-    ctx.fail(std::string("corrupt or truncated GIF (") + GifErrorString(gif->Error) + ")");
-  if (gif->ImageCount < 1) ctx.fail("GIF without any image");
-  const SavedImage& frame = gif->SavedImages[0];
-  const GifImageDesc& desc = frame.ImageDesc;
-  const ColorMapObject* colors = desc.ColorMap ? desc.ColorMap : gif->SColorMap;
-  if (!colors) ctx.fail("GIF without a colour table");
-  if (desc.Left < 0 || desc.Top < 0 || desc.Width < 0 || desc.Height < 0 ||
-      desc.Left + desc.Width > gif->SWidth || desc.Top + desc.Height > gif->SHeight || !frame.RasterBits)
-    ctx.fail("GIF frame lies outside the logical screen");
+  GifFileType* g = gif.get();
+  ctx.check_size(g->SWidth, g->SHeight);
+  const auto corrupt = [&](const char* what) { ctx.fail(std::string(what) + " (" + GifErrorString(g->Error) + ")"); };
 
-  GraphicsControlBlock gcb{};
-  gcb.TransparentColor = NO_TRANSPARENT_COLOR;
-  DGifSavedExtensionToGCB(gif.get(), 0, &gcb);
+  int transparent = -1;
+  while (true) {
+    GifRecordType type;
+    if (DGifGetRecordType(g, &type) != GIF_OK) corrupt("corrupt or truncated GIF");
+    if (type == TERMINATE_RECORD_TYPE) ctx.fail("GIF without any image");
+    if (type == EXTENSION_RECORD_TYPE) {
+      int code;
+      GifByteType* ext;
+      if (DGifGetExtension(g, &code, &ext) != GIF_OK) corrupt("corrupt GIF extension");
+      if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4 && (ext[1] & 1)) transparent = ext[4];
+      while (ext)
+        if (DGifGetExtensionNext(g, &ext) != GIF_OK) corrupt("corrupt GIF extension");
+      continue;
+    }
+    if (type != IMAGE_DESC_RECORD_TYPE) continue;
+    if (DGifGetImageDesc(g) != GIF_OK) corrupt("corrupt GIF image descriptor");
+    const GifImageDesc& desc = g->Image;
+    if (desc.Left < 0 || desc.Top < 0 || desc.Width <= 0 || desc.Height <= 0 || desc.Left + desc.Width > g->SWidth ||
+        desc.Top + desc.Height > g->SHeight)
+      ctx.fail("GIF frame lies outside the logical screen");
+    const ColorMapObject* colors = desc.ColorMap ? desc.ColorMap : g->SColorMap;
+    if (!colors) ctx.fail("GIF without a colour table");
 
-  bool gray_ramp = true;
-  for (int i = 0; i < colors->ColorCount; ++i) {
-    const GifColorType& c = colors->Colors[i];
-    gray_ramp = gray_ramp && c.Red == i && c.Green == i && c.Blue == i;
+    bool gray_ramp = true;
+    for (int i = 0; i < colors->ColorCount; ++i) {
+      const GifColorType& c = colors->Colors[i];
+      gray_ramp = gray_ramp && c.Red == i && c.Green == i && c.Blue == i;
+    }
+    Image image(gray_ramp ? ImageMode::L : ImageMode::P, g->SWidth, g->SHeight);
+    if (!gray_ramp)
+      for (int i = 0; i < colors->ColorCount; ++i)
+        image.palette().push_back({colors->Colors[i].Red, colors->Colors[i].Green, colors->Colors[i].Blue});
+    // Outside the first frame Pillow shows the transparent index (or 0).
+    auto px = image.pixels();
+    std::fill(px.begin(), px.end(), static_cast<std::uint8_t>(transparent >= 0 ? transparent : 0));
+    const auto row = [&](int y) { return px.data() + static_cast<std::size_t>(desc.Top + y) * g->SWidth + desc.Left; };
+    if (desc.Interlace) {
+      static constexpr int kOffset[] = {0, 4, 2, 1}, kStep[] = {8, 8, 4, 2};
+      for (int pass = 0; pass < 4; ++pass)
+        for (int y = kOffset[pass]; y < desc.Height; y += kStep[pass])
+          if (DGifGetLine(g, row(y), desc.Width) != GIF_OK) corrupt("corrupt or truncated GIF data");
+    } else {
+      for (int y = 0; y < desc.Height; ++y)
+        if (DGifGetLine(g, row(y), desc.Width) != GIF_OK) corrupt("corrupt or truncated GIF data");
+    }
+    image.set_format("GIF");
+    return image;
   }
-  Image image(gray_ramp ? ImageMode::L : ImageMode::P, gif->SWidth, gif->SHeight);
-  if (!gray_ramp)
-    for (int i = 0; i < colors->ColorCount; ++i)
-      image.palette().push_back({colors->Colors[i].Red, colors->Colors[i].Green, colors->Colors[i].Blue});
-  // Outside the first frame Pillow shows the transparent index (or 0).
-  const std::uint8_t fill = gcb.TransparentColor >= 0 ? static_cast<std::uint8_t>(gcb.TransparentColor) : 0;
-  auto px = image.pixels();
-  std::fill(px.begin(), px.end(), fill);
-  for (int y = 0; y < desc.Height; ++y)
-    std::memcpy(px.data() + static_cast<std::size_t>(desc.Top + y) * gif->SWidth + desc.Left,
-                frame.RasterBits + static_cast<std::size_t>(y) * desc.Width, static_cast<std::size_t>(desc.Width));
-  image.set_format("GIF");
-  return image;
 }
 
 }  // namespace clip::image

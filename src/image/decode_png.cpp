@@ -160,6 +160,9 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
     const std::uint32_t pw = (h.width - p.x0 + p.dx - 1) / p.dx, ph = (h.height - p.y0 + p.dy - 1) / p.dy;
     if (pw && ph) raw_size += static_cast<std::size_t>(ph) * (1 + h.row_bytes(pw));
   }
+  // Deflate expands at most 1032:1; a larger claim is a truncated or hostile file, refused
+  // before the memory for it is taken.
+  if (raw_size / 1032 > compressed.size() + 1) ctx.fail("truncated PNG image data");
   std::vector<std::uint8_t> raw(raw_size);
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(
       libdeflate_alloc_decompressor(), libdeflate_free_decompressor);

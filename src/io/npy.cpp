@@ -19,8 +19,11 @@ const char* descr_of(DType dtype) {
     case DType::Int32: return "<i4";
     case DType::Int64: return "<i8";
     case DType::Float32: return "<f4";
+    case DType::Float16: return "<f2";
+    case DType::Float64: return "<f8";
+    case DType::BFloat16: break;
   }
-  throw Error("npy: unknown dtype");
+  throw Error(std::string("npy: NumPy has no ") + dtype_name(dtype) + " arrays; convert the tensor first");
 }
 
 DType dtype_of_descr(const std::string& descr, const std::string& where) {
@@ -28,7 +31,9 @@ DType dtype_of_descr(const std::string& descr, const std::string& where) {
   if (descr == "<i4") return DType::Int32;
   if (descr == "<i8") return DType::Int64;
   if (descr == "<f4") return DType::Float32;
-  throw Error(where + ": unsupported dtype '" + descr + "' (expected uint8, <i4, <i8 or <f4)");
+  if (descr == "<f2") return DType::Float16;
+  if (descr == "<f8") return DType::Float64;
+  throw Error(where + ": unsupported dtype '" + descr + "' (expected uint8, <i4, <i8, <f2, <f4 or <f8)");
 }
 
 }  // namespace

@@ -203,7 +203,8 @@ class Machine {
     for (std::size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
   }
   void memo_put(std::size_t index) {
-    if (index >= kMaxMemo) fail(pos_, "pickle memo index too large");
+    // Picklers number memo entries in order; a far-away index would only allocate memory.
+    if (index >= kMaxMemo || index > memo_.size()) fail(pos_, "pickle memo index out of sequence");
     if (memo_.size() <= index) memo_.resize(index + 1);
     memo_[index] = top();
   }

@@ -82,6 +82,7 @@ LoadedTensors read_torch_zip(const std::filesystem::path& path) {
     if (e.method == 0) zip.verify(e);
     else zip.read(e);
   }
+  if (pickle->size > (std::uint64_t{256} << 20)) throw Error("cannot read " + path.string() + ": data.pkl is larger than 256 MiB");
   const std::vector<std::uint8_t> bytes = zip.read(*pickle);
   const PickleRef root = unpickle(bytes, path.string() + " (" + pickle->name + ")");
 

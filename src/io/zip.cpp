@@ -119,7 +119,9 @@ std::vector<std::uint8_t> ZipReader::read(const ZipEntry& entry) const {
     return {bytes.begin(), bytes.end()};
   }
   if (entry.method != 8) fail("zip entry " + entry.name + " uses unsupported compression " + std::to_string(entry.method));
-  if (entry.size > (std::uint64_t{1} << 32)) fail("zip entry " + entry.name + " is too large to inflate");
+  // Deflate expands at most 1032:1: check the declared size before allocating for it.
+  if (entry.size > (std::uint64_t{1} << 32) || entry.size / 1032 > entry.compressed_size + 1)
+    fail("zip entry " + entry.name + " declares an impossible size (corrupt file)");
   std::vector<std::uint8_t> out(entry.size);
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(
       libdeflate_alloc_decompressor(), libdeflate_free_decompressor);

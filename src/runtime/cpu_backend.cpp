@@ -9,6 +9,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <tuple>
+#include <vector>
 #include <unordered_map>
 
 #include "clip/error.h"
@@ -24,7 +25,8 @@ using DT = memory::data_type;
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0), threads_(omp_get_num_procs()) {}
+  // Threads default to OpenMP's (all cores, or OMP_NUM_THREADS when set).
+  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0), threads_(omp_get_max_threads()) {}
 
   std::string name() const override { return "cpu"; }
   void set_num_threads(int threads) override {
@@ -63,18 +65,21 @@ class CpuBackend final : public Backend {
     const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nchw);
     const memory::desc bia({out_c}, DT::f32, Tag::a);
     const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr};
-    dnnl::convolution_forward* prim;
+    Prepared* prim;
     {
       std::lock_guard lock(mutex_);
       auto it = convs_.find(key);
       if (it == convs_.end()) {
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                                  dnnl::algorithm::convolution_direct, src, wei, bia, dst,
                                                                  {stride, stride}, {pad, pad}, {pad, pad})
                                : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                                  dnnl::algorithm::convolution_direct, src, wei, dst,
                                                                  {stride, stride}, {pad, pad}, {pad, pad});
-        it = convs_.emplace(key, dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(desc, engine_))).first;
+        const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine_);
+        it = convs_.emplace(key, Prepared{dnnl::convolution_forward(pd), pd.scratchpad_desc()}).first;
       }
       prim = &it->second;
     }
@@ -176,40 +181,51 @@ class CpuBackend final : public Backend {
     }
   };
 
-  dnnl::matmul& matmul_primitive(const MatmulKey& key, const memory::desc& src, const memory::desc& wei,
-                                 const memory::desc& bia, const memory::desc& dst, float scale) {
+  // A primitive with the scratchpad it needs. The scratchpad is passed at each execution
+  // (user mode): oneDNN's own shared scratchpad would make concurrent calls unsafe.
+  struct Prepared {
+    dnnl::primitive primitive;
+    memory::desc scratchpad;
+  };
+
+  Prepared& matmul_primitive(const MatmulKey& key, const memory::desc& src, const memory::desc& wei,
+                             const memory::desc& bia, const memory::desc& dst, float scale) {
     std::lock_guard lock(mutex_);
     auto it = matmuls_.find(key);
     if (it == matmuls_.end()) {
       dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       if (scale != 1.0f) attr.set_output_scales(0, {scale});
       const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
-      it = matmuls_.emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, engine_))).first;
+      const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
+      it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc()}).first;
     }
     return it->second;
   }
 
   memory mem(const memory::desc& d, const float* p) const { return memory(d, engine_, const_cast<float*>(p)); }
 
-  void run(dnnl::matmul& p, std::unordered_map<int, memory> args, std::optional<memory> bias) {
+  void run(Prepared& p, std::unordered_map<int, memory> args, std::optional<memory> bias) {
     if (bias) args.emplace(DNNL_ARG_BIAS, *bias);
     execute(p, args);
   }
 
   // oneDNN parallelises with OpenMP on the calling thread; its team size follows
   // omp_set_num_threads, set here from this backend's setting.
-  void execute(const dnnl::primitive& p, const std::unordered_map<int, memory>& args) {
+  void execute(const Prepared& p, std::unordered_map<int, memory> args) {
+    std::vector<std::uint8_t> scratch(p.scratchpad.get_size());
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad, engine_, scratch.data()));
     omp_set_num_threads(threads_);
     dnnl::stream stream(engine_);
-    p.execute(stream, args);
+    p.primitive.execute(stream, args);
     stream.wait();
   }
 
   dnnl::engine engine_;
   int threads_;
   std::mutex mutex_;
-  std::map<MatmulKey, dnnl::matmul> matmuls_;
-  std::map<ConvKey, dnnl::convolution_forward> convs_;
+  std::map<MatmulKey, Prepared> matmuls_;
+  std::map<ConvKey, Prepared> convs_;
 };
 
 }  // namespace

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer) and
+# runs each for SECONDS, seeded from ../shared/fixtures. Prints one line per target:
+#   FUZZ target=<name> seconds=<s> execs=<n> crashes=<n>
+# Usage: scripts/fuzz.sh SECONDS [TARGET...]   (default: all targets)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
+shift
+targets=("$@")
+# "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp and
+# tiff call one decoder directly and can be named on the command line.
+((${#targets[@]})) || targets=(tokenizer pickle zip torch_checkpoint safetensors image)
+shared=${CLIP_SHARED_DIR:-../shared}
+build=build-fuzz
+work=${CLIP_FUZZ_DIR:-/tmp/clip-fuzz}
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined" \
+  -DCLIP_BUILD_TESTS=OFF -DCLIP_BUILD_BENCHMARKS=OFF -DCLIP_BUILD_FUZZERS=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+
+seed() {  # seed <target> <dir>
+  local t=$1 dir=$2 images="$shared/fixtures/preprocess/images"
+  mkdir -p "$dir"
+  case $t in
+    tokenizer) python3 -c "
+import json, sys
+for i, line in enumerate(open('$shared/fixtures/tokenizer/cases.jsonl')):
+    open(f'$dir/{i}', 'wb').write(json.loads(line)['text'].encode('utf-8', 'surrogatepass'))" ;;
+    pickle) for m in "$shared"/fixtures/models/*/; do
+              for f in model.pt state_dict.pt; do
+                [[ -f $m$f ]] || continue
+                python3 -c "
+import zipfile, sys
+z = zipfile.ZipFile('$m$f')
+name = [n for n in z.namelist() if n.endswith('/data.pkl')][0]
+open('$dir/$(basename "$m")_$f.pkl', 'wb').write(z.read(name))"
+              done
+            done ;;
+    zip|torch_checkpoint) cp "$shared/fixtures/models/vit-p16-tiny/model.pt" "$dir/model.pt"
+                          cp "$shared/fixtures/models/rn50-tiny/state_dict.pt" "$dir/state_dict.pt" ;;
+    safetensors) python3 -c "
+import json, struct
+h = json.dumps({'__metadata__': {'format': 'pt'}, 'visual.proj': {'dtype': 'F16', 'shape': [2, 2], 'data_offsets': [0, 8]},
+                'logit_scale': {'dtype': 'F32', 'shape': [], 'data_offsets': [8, 12]}}).encode()
+open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(12))" ;;
+    image) cp "$images"/* "$dir/" ;;
+    jpeg) cp "$images"/*.jpg "$dir/" ;;
+    png) cp "$images"/*.png "$dir/" ;;
+    gif) cp "$images"/*.gif "$dir/" ;;
+    webp) cp "$images"/*.webp "$dir/" ;;
+    bmp) cp "$images"/*.bmp "$dir/" ;;
+    tiff) cp "$images"/*.tif "$dir/" ;;
+  esac
+}
+
+status=0
+for t in "${targets[@]}"; do
+  corpus="$work/$t/corpus" artifacts="$work/$t/artifacts/"
+  rm -rf "$artifacts" && mkdir -p "$corpus" "$artifacts"
+  [[ -n "$(ls -A "$corpus")" ]] || seed "$t" "$corpus"
+  log="$work/$t/log.txt"
+  "$build/fuzz/fuzz_$t" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -max_len=2200000 \
+    -artifact_prefix="$artifacts" >"$log" 2>&1 || true
+  execs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo 0)
+  crashes=$(find "$artifacts" -type f | wc -l)
+  echo "FUZZ target=$t seconds=$seconds execs=${execs:-0} crashes=$crashes"
+  ((crashes == 0)) || { status=1; ls "$artifacts"; tail -30 "$log"; }
+done
+exit $status
