@@ -11,6 +11,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev  # model download, SHA256
   libdnnl-dev                      # the CPU inference engine (oneDNN)
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev libomp-14-dev  # sanitizer and fuzzing builds
   python3                          # build-time table generators only
 )
 # npm fetches the official BPE merges at configure time; keep a Node.js that is there.
