@@ -14,6 +14,8 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual void set_num_threads(int threads) = 0;
+  // Forget weights prepared for the backend (call when weights change).
+  virtual void clear_weight_cache() = 0;
   virtual int num_threads() const = 0;
 
   // y[m, n] = sum_k x[m, k] * w(k, n) + bias[n], where w is stored [n, k] (a PyTorch Linear

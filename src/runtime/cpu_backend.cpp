@@ -42,8 +42,22 @@ class CpuBackend final : public Backend {
     const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
     const memory::desc dst({m, n}, DT::f32, Tag::ab);
     const memory::desc bia({1, n}, DT::f32, Tag::ab);
-    auto& p = matmul_primitive({0, m, k, n, w_is_kn, bias != nullptr, 1.0f}, src, wei, bias ? bia : memory::desc(), dst, 1.0f);
-    run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, w)}, {DNNL_ARG_DST, mem(dst, y)}},
+    // Weights in the layout the primitive prefers, packed once per (weights, shape).
+    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f};
+    const memory::desc wei_any({k, n}, DT::f32, Tag::any);
+    auto& p = matmul_primitive(key, src, wei_any, bias ? bia : memory::desc(), dst, 1.0f);
+    memory packed;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = packed_matmul_weights_.find({w, key});
+      if (it == packed_matmul_weights_.end()) {
+        memory m_packed(p.weights, engine_);
+        reorder(mem(wei, w), m_packed);
+        it = packed_matmul_weights_.emplace(std::make_pair(w, key), m_packed).first;
+      }
+      packed = it->second;
+    }
+    run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
         bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
   }
 
@@ -56,6 +70,8 @@ class CpuBackend final : public Backend {
     run(p, {{DNNL_ARG_SRC, mem(src, a)}, {DNNL_ARG_WEIGHTS, mem(wei, b)}, {DNNL_ARG_DST, mem(dst, c)}}, std::nullopt);
   }
 
+  // The convolution runs in the layouts oneDNN prefers (blocked); the input and output are
+  // reordered from and to NCHW around it, the weights once and then kept.
   void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, const float* weight,
               std::int64_t out_c, std::int64_t kernel, std::int64_t stride, std::int64_t pad, const float* bias,
               float* y) override {
@@ -66,27 +82,52 @@ class CpuBackend final : public Backend {
     const memory::desc bia({out_c}, DT::f32, Tag::a);
     const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr};
     Prepared* prim;
+    memory packed_weights;
     {
       std::lock_guard lock(mutex_);
       auto it = convs_.find(key);
       if (it == convs_.end()) {
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        const memory::desc src_any({n, c, h, w}, DT::f32, Tag::any), wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any),
+            dst_any({n, out_c, oh, ow}, DT::f32, Tag::any);
         const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                                 dnnl::algorithm::convolution_direct, src, wei, bia, dst,
-                                                                 {stride, stride}, {pad, pad}, {pad, pad})
+                                                                 dnnl::algorithm::convolution_direct, src_any, wei_any,
+                                                                 bia, dst_any, {stride, stride}, {pad, pad}, {pad, pad})
                                : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                                 dnnl::algorithm::convolution_direct, src, wei, dst,
-                                                                 {stride, stride}, {pad, pad}, {pad, pad});
+                                                                 dnnl::algorithm::convolution_direct, src_any, wei_any,
+                                                                 dst_any, {stride, stride}, {pad, pad}, {pad, pad});
         const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine_);
-        it = convs_.emplace(key, Prepared{dnnl::convolution_forward(pd), pd.scratchpad_desc()}).first;
+        it = convs_.emplace(key, Prepared{dnnl::convolution_forward(pd), pd.scratchpad_desc(), pd.src_desc(),
+                                          pd.weights_desc(), pd.dst_desc()}).first;
       }
       prim = &it->second;
+      auto packed = packed_weights_.find({weight, key});
+      if (packed == packed_weights_.end()) {
+        memory m(prim->weights, engine_);
+        reorder(mem(wei, weight), m);
+        packed = packed_weights_.emplace(std::make_pair(weight, key), m).first;
+      }
+      packed_weights = packed->second;
     }
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, weight)},
-                                         {DNNL_ARG_DST, mem(dst, y)}};
+    const bool plain_src = prim->src == src, plain_dst = prim->dst == dst;
+    memory src_mem = mem(src, x), dst_mem = mem(dst, y);
+    if (!plain_src) {
+      memory blocked(prim->src, engine_);
+      reorder(src_mem, blocked);
+      src_mem = blocked;
+    }
+    memory out = plain_dst ? dst_mem : memory(prim->dst, engine_);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed_weights}, {DNNL_ARG_DST, out}};
     if (bias) args.emplace(DNNL_ARG_BIAS, mem(bia, bias));
     execute(*prim, args);
+    if (!plain_dst) reorder(out, dst_mem);
+  }
+
+  void clear_weight_cache() override {
+    std::lock_guard lock(mutex_);
+    packed_weights_.clear();
+    packed_matmul_weights_.clear();
   }
 
   void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
@@ -186,7 +227,15 @@ class CpuBackend final : public Backend {
   struct Prepared {
     dnnl::primitive primitive;
     memory::desc scratchpad;
+    memory::desc src, weights, dst;  // the layouts the primitive chose (convolutions)
   };
+
+  void reorder(const memory& from, const memory& to) {
+    omp_set_num_threads(threads_);
+    dnnl::stream stream(engine_);
+    dnnl::reorder(from, to).execute(stream, const_cast<memory&>(from), const_cast<memory&>(to));
+    stream.wait();
+  }
 
   Prepared& matmul_primitive(const MatmulKey& key, const memory::desc& src, const memory::desc& wei,
                              const memory::desc& bia, const memory::desc& dst, float scale) {
@@ -198,7 +247,8 @@ class CpuBackend final : public Backend {
       if (scale != 1.0f) attr.set_output_scales(0, {scale});
       const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
       const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
-      it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc()}).first;
+      it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
+                                          pd.dst_desc()}).first;
     }
     return it->second;
   }
@@ -226,6 +276,10 @@ class CpuBackend final : public Backend {
   std::mutex mutex_;
   std::map<MatmulKey, Prepared> matmuls_;
   std::map<ConvKey, Prepared> convs_;
+  // Convolution weights in the primitive's layout, by (weights, shape); cleared when a
+  // model's parameters change.
+  std::map<std::pair<const float*, ConvKey>, memory> packed_weights_;
+  std::map<std::pair<const float*, MatmulKey>, memory> packed_matmul_weights_;
 };
 
 }  // namespace
