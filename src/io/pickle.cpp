@@ -14,11 +14,6 @@ constexpr std::size_t kMaxContainer = 1 << 24;
 
 using Kind = PickleValue::Kind;
 
-PickleRef make(Kind kind) {
-  auto v = std::make_shared<PickleValue>();
-  v->kind = kind;
-  return v;
-}
 
 DType storage_dtype(const std::string& name) {
   static const std::unordered_map<std::string, DType> types = {
@@ -33,7 +28,8 @@ DType storage_dtype(const std::string& name) {
 
 class Machine {
  public:
-  Machine(std::span<const std::uint8_t> data, const std::string& what) : d_(data), what_(what) {}
+  Machine(std::span<const std::uint8_t> data, const std::string& what, Unpickled& out)
+      : d_(data), what_(what), out_(out) {}
 
   PickleRef run() {
     while (true) {
@@ -133,7 +129,7 @@ class Machine {
   }
   PickleRef pop() {
     if (stack_.size() <= (marks_.empty() ? 0 : marks_.back())) fail(pos_, "pickle stack underflow");
-    PickleRef v = std::move(stack_.back());
+    PickleRef v = stack_.back();
     stack_.pop_back();
     return v;
   }
@@ -145,8 +141,7 @@ class Machine {
     if (marks_.empty()) fail(pos_, "pickle MARK missing");
     const std::size_t mark = marks_.back();
     marks_.pop_back();
-    std::vector<PickleRef> items(std::make_move_iterator(stack_.begin() + static_cast<std::ptrdiff_t>(mark)),
-                                 std::make_move_iterator(stack_.end()));
+    std::vector<PickleRef> items(stack_.begin() + static_cast<std::ptrdiff_t>(mark), stack_.end());
     stack_.resize(mark);
     return items;
   }
@@ -155,8 +150,14 @@ class Machine {
     return stack_.back();
   }
 
-  static PickleRef boolean(bool b) { auto v = make(Kind::Bool); v->integer = b; return v; }
-  static PickleRef integer(std::int64_t i) { auto v = make(Kind::Int); v->integer = i; return v; }
+  PickleRef make(Kind kind) {
+    if (out_.arena.size() >= kMaxContainer) fail(pos_, "too many pickle objects");
+    out_.arena.push_back(std::make_unique<PickleValue>());
+    out_.arena.back()->kind = kind;
+    return out_.arena.back().get();
+  }
+  PickleRef boolean(bool b) { auto v = make(Kind::Bool); v->integer = b; return v; }
+  PickleRef integer(std::int64_t i) { auto v = make(Kind::Int); v->integer = i; return v; }
   PickleRef long1() {
     const std::uint8_t n = byte();
     if (n > 8) fail(pos_, "integer too large");
@@ -180,7 +181,7 @@ class Machine {
     v->text.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
     return v;
   }
-  static PickleRef sequence(Kind kind, std::vector<PickleRef> items) {
+  PickleRef sequence(Kind kind, std::vector<PickleRef> items) {
     auto v = make(kind);
     v->items = std::move(items);
     return v;
@@ -294,6 +295,7 @@ class Machine {
 
   std::span<const std::uint8_t> d_;
   const std::string& what_;
+  Unpickled& out_;
   std::size_t pos_ = 0;
   std::vector<PickleRef> stack_;
   std::vector<std::size_t> marks_;
@@ -302,8 +304,10 @@ class Machine {
 
 }  // namespace
 
-PickleRef unpickle(std::span<const std::uint8_t> data, const std::string& what) {
-  return Machine(data, what).run();
+Unpickled unpickle(std::span<const std::uint8_t> data, const std::string& what) {
+  Unpickled out;
+  out.root = Machine(data, what, out).run();
+  return out;
 }
 
 }  // namespace clip::io

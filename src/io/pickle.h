@@ -15,7 +15,9 @@
 namespace clip::io {
 
 struct PickleValue;
-using PickleRef = std::shared_ptr<PickleValue>;
+// Values point at each other (the memo shares them, and a hostile pickle can make cycles),
+// so they are owned by one arena, not by each other.
+using PickleRef = PickleValue*;
 
 // A tensor as _rebuild_tensor_v2 describes it: a slice of a storage ("data/<key>").
 struct TensorRecord {
@@ -37,7 +39,12 @@ struct PickleValue {
   TensorRecord tensor;                                 // Storage (key, dtype, numel), Tensor
 };
 
+struct Unpickled {
+  std::vector<std::unique_ptr<PickleValue>> arena;  // owns every value
+  PickleRef root = nullptr;
+};
+
 // Unpickles `data`; `what` names the file in error messages.
-PickleRef unpickle(std::span<const std::uint8_t> data, const std::string& what);
+Unpickled unpickle(std::span<const std::uint8_t> data, const std::string& what);
 
 }  // namespace clip::io

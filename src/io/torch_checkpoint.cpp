@@ -84,7 +84,8 @@ LoadedTensors read_torch_zip(const std::filesystem::path& path) {
   }
   if (pickle->size > (std::uint64_t{256} << 20)) throw Error("cannot read " + path.string() + ": data.pkl is larger than 256 MiB");
   const std::vector<std::uint8_t> bytes = zip.read(*pickle);
-  const PickleRef root = unpickle(bytes, path.string() + " (" + pickle->name + ")");
+  const Unpickled pickled = unpickle(bytes, path.string() + " (" + pickle->name + ")");
+  const PickleRef root = pickled.root;
 
   LoadedTensors loaded;
   TensorMaker maker(zip, prefix);
