@@ -280,7 +280,7 @@ TEST(Pickle, RefusesGlobalsItDoesNotNeed) {
 TEST(Pickle, CyclesDoNotLeak) {
   // Found by fuzz_pickle: a list that contains itself (EMPTY_LIST, BINPUT 0, BINGET 0,
   // APPEND) leaked when values owned each other. Under LeakSanitizer this must stay clean.
-  const std::string cyclic = "\x80\x02]q\x00h\x00a.";
+  const std::string cyclic("\x80\x02]q\x00h\x00" "a.", 9);
   const auto out = clip::io::unpickle(std::span(reinterpret_cast<const std::uint8_t*>(cyclic.data()), cyclic.size()), "cyclic.pkl");
   ASSERT_EQ(out.root->kind, clip::io::PickleValue::Kind::List);
   EXPECT_EQ(out.root->items.at(0), out.root);
