@@ -41,7 +41,8 @@ ZipReader::ZipReader(std::shared_ptr<MappedFile> file) : file_(std::move(file)) 
   if (count == 0xFFFF || dir_size == 0xFFFFFFFF || dir_offset == 0xFFFFFFFF) {
     if (eocd < 20 || le32(d + eocd - 20) != kZip64Locator) fail("zip64 locator missing");
     const std::uint64_t record = le64(d + eocd - 20 + 8);
-    if (record > size - 56 || le32(d + record) != kZip64EndOfDirectory) fail("bad zip64 end-of-directory record");
+    if (size < 56 || record > size - 56 || le32(d + record) != kZip64EndOfDirectory)
+      fail("bad zip64 end-of-directory record");
     count = le64(d + record + 32);
     dir_size = le64(d + record + 40);
     dir_offset = le64(d + record + 48);
@@ -82,7 +83,7 @@ ZipReader::ZipReader(std::shared_ptr<MappedFile> file) : file_(std::move(file)) 
       }
       x += 4 + len;
     }
-    if (local > size - 30 || le32(d + local) != kLocalHeader) fail("corrupt zip local header for " + e.name);
+    if (size < 30 || local > size - 30 || le32(d + local) != kLocalHeader) fail("corrupt zip local header for " + e.name);
     e.data_offset = local + 30 + le16(d + local + 26) + le16(d + local + 28);
     if (e.data_offset > size || e.compressed_size > size - e.data_offset)
       fail("zip entry " + e.name + " extends past the end of the file (truncated?)");

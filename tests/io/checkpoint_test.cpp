@@ -277,6 +277,18 @@ TEST(Pickle, RefusesGlobalsItDoesNotNeed) {
   }
 }
 
+TEST(CheckpointRobustness, TinyZip64RecordIsAnError) {
+  // Found by fuzz_zip: a file shorter than a zip64 record, whose end-of-directory asks for
+  // one, made a bounds check underflow and read far outside the mapping.
+  std::vector<std::uint8_t> file = {0x50, 0x4b, 0x06, 0x07, 0, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+  const std::vector<std::uint8_t> eocd = {0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  file.insert(file.end(), eocd.begin(), eocd.end());
+  const auto tmp = std::filesystem::temp_directory_path() / "clip_tiny_zip64.pt";
+  write_bytes(tmp, file);
+  EXPECT_THROW(clip::Checkpoint::load(tmp), clip::Error);
+  std::filesystem::remove(tmp);
+}
+
 TEST(Pickle, CyclesDoNotLeak) {
   // Found by fuzz_pickle: a list that contains itself (EMPTY_LIST, BINPUT 0, BINGET 0,
   // APPEND) leaked when values owned each other. Under LeakSanitizer this must stay clean.
