@@ -150,8 +150,18 @@ LoadedTensors read_safetensors(const std::filesystem::path& path) {
     try {
       const auto dtype = dtype_names().find(info.at("dtype").get<std::string>());
       if (dtype == dtype_names().end()) throw Error("unsupported dtype " + info.at("dtype").get<std::string>());
-      Tensor::Shape shape = info.at("shape").get<Tensor::Shape>();
-      const auto offsets = info.at("data_offsets").get<std::vector<std::uint64_t>>();
+      // Numbers are checked to be integers before conversion (a huge float is not an offset).
+      const auto integers = [](const nlohmann::ordered_json& a, const char* what) {
+        if (!a.is_array()) throw Error(std::string(what) + " is not a list");
+        for (const auto& v : a)
+          if (!v.is_number_integer()) throw Error(std::string(what) + " holds something other than integers");
+        return a;
+      };
+      Tensor::Shape shape = integers(info.at("shape"), "shape").get<Tensor::Shape>();
+      const auto offset_list = integers(info.at("data_offsets"), "data_offsets");
+      for (const auto& v : offset_list)
+        if (!v.is_number_unsigned()) throw Error("negative data offset");
+      const auto offsets = offset_list.get<std::vector<std::uint64_t>>();
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) throw Error("byte range outside the file");
       long double need = static_cast<long double>(dtype_size(dtype->second));
       for (std::int64_t d : shape) {

@@ -248,7 +248,10 @@ TEST(CheckpointRobustness, SafetensorsHeaderDamage) {
       R"({"a": {"dtype": "Q9", "shape": [4], "data_offsets": [0, 16]}})",
       R"({"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}})",
       R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
-      R"([1, 2, 3])", R"({"a": 1})", R"({not json)"};
+      R"([1, 2, 3])", R"({"a": 1})", R"({not json)",
+      // Found by fuzz_safetensors: a huge number parsed as a float, converted to an integer.
+      R"({"a": {"dtype": "F32", "shape": [], "data_offsets": [812594050630280271345259, 12]}})",
+      R"({"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}})"};
   for (const std::string& h : bad_headers) {
     std::vector<std::uint8_t> file(8);
     const std::uint64_t len = h.size();
