@@ -179,7 +179,7 @@ void transformer(const Model::Impl& m, const std::string& prefix, int layers, in
   }
 }
 
-// Feature maps in NCHW.
+// Feature maps, channels last (NHWC): the layout oneDNN's convolutions run fastest on.
 struct Maps {
   Buffer data;
   std::int64_t n, c, h, w;
@@ -252,7 +252,11 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
   Backend& be = *m.backend;
   const ModelConfig& c = m.config;
   const std::int64_t n = images.size(0), r = c.image_resolution;
-  Maps x{Buffer(images.data<float>(), images.data<float>() + images.numel()), n, 3, r, r};
+  Maps x{Buffer(static_cast<std::size_t>(images.numel())), n, 3, r, r};
+  const float* img = images.data<float>();
+  for (std::int64_t b = 0; b < n; ++b)  // NCHW -> NHWC
+    for (std::int64_t ch = 0; ch < 3; ++ch)
+      for (std::int64_t p = 0; p < r * r; ++p) x.data[static_cast<std::size_t>((b * r * r + p) * 3 + ch)] = img[(b * 3 + ch) * r * r + p];
   x = conv_bn(m, x, "visual.conv1", "visual.bn1", 3, 2, true);
   x = conv_bn(m, x, "visual.conv2", "visual.bn2", 3, 1, true);
   x = conv_bn(m, x, "visual.conv3", "visual.bn3", 3, 1, true);
@@ -285,12 +289,12 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
   Buffer t(static_cast<std::size_t>(n * tokens * cdim));
   for (std::int64_t b = 0; b < n; ++b)
     for (std::int64_t ch = 0; ch < cdim; ++ch) {
-      const float* map = x.data.data() + (b * cdim + ch) * hw;
+      const float* map = x.data.data() + b * hw * cdim + ch;  // NHWC: positions are cdim apart
       double mean = 0;
-      for (std::int64_t i = 0; i < hw; ++i) mean += map[i];
+      for (std::int64_t i = 0; i < hw; ++i) mean += map[i * cdim];
       t[static_cast<std::size_t>(b * tokens * cdim + ch)] = static_cast<float>(mean / static_cast<double>(hw)) + pos[ch];
       for (std::int64_t i = 0; i < hw; ++i)
-        t[static_cast<std::size_t>((b * tokens + 1 + i) * cdim + ch)] = map[i] + pos[(1 + i) * cdim + ch];
+        t[static_cast<std::size_t>((b * tokens + 1 + i) * cdim + ch)] = map[i * cdim] + pos[(1 + i) * cdim + ch];
     }
   Buffer first(static_cast<std::size_t>(n * cdim)), q(first.size()), k(t.size()), v(t.size()), a(first.size());
   for (std::int64_t b = 0; b < n; ++b) std::copy_n(t.data() + b * tokens * cdim, cdim, first.data() + b * cdim);

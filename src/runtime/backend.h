@@ -26,7 +26,8 @@ class Backend {
   // [n, k] when b_is_nk (attention scores, q k^T) or [k, n] otherwise.
   virtual void batched_matmul(const float* a, const float* b, float* c, std::int64_t batch, std::int64_t m,
                               std::int64_t k, std::int64_t n, bool b_is_nk, float scale) = 0;
-  // NCHW convolution, square kernel, no dilation; weight [out, in, kh, kw]; bias may be null.
+  // Convolution on channels-last (NHWC) activations, square kernel, no dilation; weight
+  // [out, in, kh, kw] (PyTorch's layout); bias may be null.
   virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                       const float* weight, std::int64_t out_c, std::int64_t kernel, std::int64_t stride,
                       std::int64_t pad, const float* bias, float* y) = 0;
@@ -40,10 +41,10 @@ class Backend {
   virtual void activation(float* x, std::int64_t count, Activation kind) = 0;
   // y = x + y
   virtual void add(const float* x, float* y, std::int64_t count) = 0;
-  // Per channel of NCHW: y = (x - mean) / sqrt(var + eps) * gamma + beta (eps 1e-5).
+  // Per channel of NHWC: y = (x - mean) / sqrt(var + eps) * gamma + beta (eps 1e-5).
   virtual void batch_norm(float* x, std::int64_t n, std::int64_t c, std::int64_t hw, const float* mean,
                           const float* var, const float* gamma, const float* beta) = 0;
-  // AvgPool2d(k) (stride k, no padding) on NCHW.
+  // AvgPool2d(k) (stride k, no padding) on NHWC.
   virtual void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                         std::int64_t k, float* y) = 0;
 };

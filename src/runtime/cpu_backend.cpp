@@ -70,15 +70,15 @@ class CpuBackend final : public Backend {
     run(p, {{DNNL_ARG_SRC, mem(src, a)}, {DNNL_ARG_WEIGHTS, mem(wei, b)}, {DNNL_ARG_DST, mem(dst, c)}}, std::nullopt);
   }
 
-  // The convolution runs in the layouts oneDNN prefers (blocked); the input and output are
-  // reordered from and to NCHW around it, the weights once and then kept.
+  // Activations stay channels-last (NHWC), which oneDNN's fast kernels take as they are;
+  // the weights are reordered once into the layout the primitive prefers and kept.
   void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, const float* weight,
               std::int64_t out_c, std::int64_t kernel, std::int64_t stride, std::int64_t pad, const float* bias,
               float* y) override {
     const std::int64_t oh = (h + 2 * pad - kernel) / stride + 1, ow = (w + 2 * pad - kernel) / stride + 1;
-    const memory::desc src({n, c, h, w}, DT::f32, Tag::nchw);
+    const memory::desc src({n, c, h, w}, DT::f32, Tag::nhwc);
     const memory::desc wei({out_c, c, kernel, kernel}, DT::f32, Tag::oihw);
-    const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nchw);
+    const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nhwc);
     const memory::desc bia({out_c}, DT::f32, Tag::a);
     const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr};
     Prepared* prim;
@@ -89,8 +89,7 @@ class CpuBackend final : public Backend {
       if (it == convs_.end()) {
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const memory::desc src_any({n, c, h, w}, DT::f32, Tag::any), wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any),
-            dst_any({n, out_c, oh, ow}, DT::f32, Tag::any);
+        const memory::desc src_any = src, wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any), dst_any = dst;
         const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                                  dnnl::algorithm::convolution_direct, src_any, wei_any,
                                                                  bia, dst_any, {stride, stride}, {pad, pad}, {pad, pad})
@@ -180,27 +179,32 @@ class CpuBackend final : public Backend {
 
   void batch_norm(float* x, std::int64_t n, std::int64_t c, std::int64_t hw, const float* mean, const float* var,
                   const float* gamma, const float* beta) override {
-#pragma omp parallel for num_threads(threads_) collapse(2) if (n * c > 8)
-    for (std::int64_t b = 0; b < n; ++b)
-      for (std::int64_t ch = 0; ch < c; ++ch) {
-        const float inv = 1.0f / std::sqrt(var[ch] + 1e-5f);
-        float* p = x + (b * c + ch) * hw;
-        for (std::int64_t i = 0; i < hw; ++i) p[i] = (p[i] - mean[ch]) * inv * gamma[ch] + beta[ch];
-      }
+    std::vector<float> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      scale[ch] = gamma[ch] / std::sqrt(var[ch] + 1e-5f);
+      shift[ch] = beta[ch] - mean[ch] * scale[ch];
+    }
+#pragma omp parallel for num_threads(threads_) if (n * hw > 64)
+    for (std::int64_t p = 0; p < n * hw; ++p)
+      for (std::int64_t ch = 0; ch < c; ++ch) x[p * c + ch] = x[p * c + ch] * scale[ch] + shift[ch];
   }
 
   void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k,
                 float* y) override {
     const std::int64_t oh = h / k, ow = w / k;
     const float inv = 1.0f / static_cast<float>(k * k);
-#pragma omp parallel for num_threads(threads_) if (n * c > 8)
-    for (std::int64_t p = 0; p < n * c; ++p)
+#pragma omp parallel for num_threads(threads_) collapse(2) if (n * oh > 8)
+    for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t i = 0; i < oh; ++i)
         for (std::int64_t j = 0; j < ow; ++j) {
-          float s = 0;
+          float* out = y + ((b * oh + i) * ow + j) * c;
+          std::fill(out, out + c, 0.0f);
           for (std::int64_t a = 0; a < k; ++a)
-            for (std::int64_t b = 0; b < k; ++b) s += x[(p * h + i * k + a) * w + j * k + b];
-          y[(p * oh + i) * ow + j] = s * inv;
+            for (std::int64_t bb = 0; bb < k; ++bb) {
+              const float* in = x + ((b * h + i * k + a) * w + j * k + bb) * c;
+              for (std::int64_t ch = 0; ch < c; ++ch) out[ch] += in[ch];
+            }
+          for (std::int64_t ch = 0; ch < c; ++ch) out[ch] *= inv;
         }
   }
 
