@@ -34,9 +34,6 @@ struct Model::Impl {
     if (it == params.end()) throw Error("model parameter '" + name + "' is missing");
     return it->second;
   }
-  Backend::Activation activation() const {
-    return config.activation == Activation::QuickGELU ? Backend::Activation::QuickGELU : Backend::Activation::GELU;
-  }
 };
 
 namespace {
@@ -167,15 +164,16 @@ void transformer(const Model::Impl& m, const std::string& prefix, int layers, in
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_1.weight"), m.w(p + "ln_1.bias"), h.data());
     be.linear(h.data(), rows, d, m.w(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
     attention(be, qkv.data(), qkv.data() + d, qkv.data() + 2 * d, n, l, l, d, heads, causal, 3 * d, 3 * d, a.data());
-    be.linear(a.data(), rows, d, m.w(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), h.data());
-    be.add(h.data(), x.data(), rows * d);
+    // The residual additions and the activation are fused into the linear layers.
+    be.linear(a.data(), rows, d, m.w(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), x.data(), false,
+              Backend::Epilogue::AddTo);
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_2.weight"), m.w(p + "ln_2.bias"), h.data());
     const std::int64_t hidden = m.param(p + "mlp.c_fc.weight").size(0);
     Buffer f(static_cast<std::size_t>(rows * hidden));
-    be.linear(h.data(), rows, d, m.w(p + "mlp.c_fc.weight"), hidden, m.w(p + "mlp.c_fc.bias"), f.data());
-    be.activation(f.data(), rows * hidden, m.activation());
-    be.linear(f.data(), rows, hidden, m.w(p + "mlp.c_proj.weight"), d, m.w(p + "mlp.c_proj.bias"), h.data());
-    be.add(h.data(), x.data(), rows * d);
+    be.linear(h.data(), rows, d, m.w(p + "mlp.c_fc.weight"), hidden, m.w(p + "mlp.c_fc.bias"), f.data(), false,
+              m.config.activation == Activation::QuickGELU ? Backend::Epilogue::QuickGELU : Backend::Epilogue::GELU);
+    be.linear(f.data(), rows, hidden, m.w(p + "mlp.c_proj.weight"), d, m.w(p + "mlp.c_proj.bias"), x.data(), false,
+              Backend::Epilogue::AddTo);
   }
 }
 

@@ -18,10 +18,14 @@ class Backend {
   virtual void clear_weight_cache() = 0;
   virtual int num_threads() const = 0;
 
+  // What a linear layer does with its result, fused into it.
+  enum class Epilogue { Store, QuickGELU, GELU, AddTo };
+
   // y[m, n] = sum_k x[m, k] * w(k, n) + bias[n], where w is stored [n, k] (a PyTorch Linear
-  // weight) or, with `w_is_kn`, [k, n] (a projection matrix). bias may be null.
+  // weight) or, with `w_is_kn`, [k, n] (a projection matrix). bias may be null. The
+  // epilogue applies an activation, or adds the result to y (a residual connection).
   virtual void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n,
-                      const float* bias, float* y, bool w_is_kn = false) = 0;
+                      const float* bias, float* y, bool w_is_kn = false, Epilogue epilogue = Epilogue::Store) = 0;
   // For each of `batch` pairs: c[m, n] = scale * sum_k a[m, k] * b(k, n), with b stored
   // [n, k] when b_is_nk (attention scores, q k^T) or [k, n] otherwise.
   virtual void batched_matmul(const float* a, const float* b, float* c, std::int64_t batch, std::int64_t m,

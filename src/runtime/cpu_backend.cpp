@@ -36,14 +36,14 @@ class CpuBackend final : public Backend {
   int num_threads() const override { return threads_; }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n, const float* bias,
-              float* y, bool w_is_kn) override {
+              float* y, bool w_is_kn, Epilogue epilogue) override {
     // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
     const memory::desc src({m, k}, DT::f32, Tag::ab);
     const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
     const memory::desc dst({m, n}, DT::f32, Tag::ab);
     const memory::desc bia({1, n}, DT::f32, Tag::ab);
     // Weights in the layout the primitive prefers, packed once per (weights, shape).
-    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f};
+    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue};
     const memory::desc wei_any({k, n}, DT::f32, Tag::any);
     auto& p = matmul_primitive(key, src, wei_any, bias ? bia : memory::desc(), dst, 1.0f);
     memory packed;
@@ -66,7 +66,8 @@ class CpuBackend final : public Backend {
     const memory::desc src({batch, m, k}, DT::f32, Tag::abc);
     const memory::desc wei({batch, k, n}, DT::f32, b_is_nk ? Dims{n * k, 1, k} : Dims{k * n, n, 1});
     const memory::desc dst({batch, m, n}, DT::f32, Tag::abc);
-    auto& p = matmul_primitive({batch, m, k, n, !b_is_nk, false, scale}, src, wei, memory::desc(), dst, scale);
+    auto& p = matmul_primitive({batch, m, k, n, !b_is_nk, false, scale, Epilogue::Store}, src, wei, memory::desc(), dst,
+                               scale);
     run(p, {{DNNL_ARG_SRC, mem(src, a)}, {DNNL_ARG_WEIGHTS, mem(wei, b)}, {DNNL_ARG_DST, mem(dst, c)}}, std::nullopt);
   }
 
@@ -213,8 +214,10 @@ class CpuBackend final : public Backend {
     std::int64_t batch, m, k, n;
     bool kn, bias;
     float scale;
+    Epilogue epilogue;
     bool operator<(const MatmulKey& o) const {
-      return std::tie(batch, m, k, n, kn, bias, scale) < std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale);
+      return std::tie(batch, m, k, n, kn, bias, scale, epilogue) <
+             std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue);
     }
   };
   struct ConvKey {
@@ -249,6 +252,14 @@ class CpuBackend final : public Backend {
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       if (scale != 1.0f) attr.set_output_scales(0, {scale});
+      dnnl::post_ops post;
+      switch (key.epilogue) {
+        case Epilogue::Store: break;
+        case Epilogue::QuickGELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f); break;
+        case Epilogue::GELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
+        case Epilogue::AddTo: post.append_sum(1.0f); break;
+      }
+      attr.set_post_ops(post);
       const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
       const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
       it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
