@@ -83,7 +83,7 @@ class Machine {
         }
         case 'Q': push(persistent_load(pop(), at)); break;                // BINPERSID
         case 'R': { auto args = pop(); auto fn = pop(); push(reduce(fn, args, at)); break; }  // REDUCE
-        case 0x81: { auto args = pop(); auto cls = pop(); push(new_object(cls, at)); break; }  // NEWOBJ
+        case 0x81: { pop(); auto cls = pop(); push(new_object(cls, at)); break; }  // NEWOBJ (arguments unused)
         case 'b': { auto state = pop(); build(top(), state); break; }     // BUILD
         default: fail(at, "unsupported pickle opcode 0x" + hex(op));
       }
