@@ -30,15 +30,6 @@ int main(int argc, char** argv) try {
     std::string workload, input, output;
     in >> workload >> input >> output;
     if (workload.empty()) continue;
-    if (workload == "cold_start") {  // load a checkpoint and embed one image, in this process
-      const auto t0 = std::chrono::steady_clock::now();
-      auto [model, preprocess] = clip::load(input);
-      model.set_num_threads(threads);
-      const clip::Tensor f = model.encode_image(clip::load_npy(output));
-      const auto t1 = std::chrono::steady_clock::now();
-      std::cout << std::chrono::duration<double, std::milli>(t1 - t0).count() << std::endl;
-      continue;
-    }
     const std::string model_name = workload.substr(0, workload.find('_'));
     const bool image = workload.find("_image") != std::string::npos;
     const clip::Model& model = models.at(model_name);

@@ -99,8 +99,8 @@ Image Image::to_rgb() const {
     switch (mode_) {
       case ImageMode::RGB: std::copy_n(s + i * 3, 3, d); break;
       case ImageMode::RGBA: std::copy_n(s + i * 4, 3, d); break;  // alpha dropped, not composited
-      case ImageMode::L:
-      case ImageMode::One: d[0] = d[1] = d[2] = s[i] ? (mode_ == ImageMode::One ? 255 : s[i]) : 0; break;
+      case ImageMode::L: d[0] = d[1] = d[2] = s[i]; break;
+      case ImageMode::One: d[0] = d[1] = d[2] = s[i] ? 255 : 0; break;
       case ImageMode::LA: d[0] = d[1] = d[2] = s[i * 2]; break;
       case ImageMode::P: {
         const std::size_t idx = s[i];

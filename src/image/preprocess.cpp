@@ -9,9 +9,8 @@
 namespace clip {
 namespace {
 
-// Pillow's Image.resize(size, BICUBIC) for every mode.
+// Pillow's Image.resize(size, BICUBIC) for every mode, for a size that differs from the image's.
 Image resize(const Image& in, int w, int h) {
-  if (w == in.width() && h == in.height()) return in;  // Pillow returns a copy
   Image out(in.mode(), w, h);
   out.set_format(in.format());
   const int bands = in.bands();
@@ -73,9 +72,11 @@ Image Preprocess::resize_crop_rgb(const Image& image) const {
   if (scaled > (1 << 24)) throw Error("Preprocess: the image is too elongated to resize (" + std::to_string(w) + "x" + std::to_string(h) + ")");
   const int new_long = static_cast<int>(scaled);
   const int new_w = w <= h ? n_px_ : new_long, new_h = w <= h ? new_long : n_px_;
-  const Image resized = resize(image, new_w, new_h);
+  // Pillow returns a copy when the size already fits; cropping the original is the same.
+  const bool same_size = new_w == w && new_h == h;
+  const Image resized = same_size ? Image() : resize(image, new_w, new_h);
   const int top = half_even_half(new_h - n_px_), left = half_even_half(new_w - n_px_);
-  return resized.crop(left, top, n_px_, n_px_).to_rgb();
+  return (same_size ? image : resized).crop(left, top, n_px_, n_px_).to_rgb();
 }
 
 Tensor Preprocess::to_uint8_tensor(const Image& rgb) {

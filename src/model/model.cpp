@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include "clip/error.h"
 #include "clip/models.h"
@@ -199,7 +198,7 @@ Maps conv_bn(const Model::Impl& m, const Maps& x, const std::string& conv, const
     m.backend->batch_norm(y.data.data(), y.n, y.c, y.h * y.w, m.w(bn + ".running_mean"), m.w(bn + ".running_var"),
                           m.w(bn + ".weight"), m.w(bn + ".bias"));
   }
-  if (relu) m.backend->activation(y.data.data(), static_cast<std::int64_t>(y.data.size()), Backend::Activation::ReLU);
+  if (relu) m.backend->relu(y.data.data(), static_cast<std::int64_t>(y.data.size()));
   return y;
 }
 
@@ -276,7 +275,7 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
       } else {
         be.add(x.data.data(), out.data.data(), static_cast<std::int64_t>(out.data.size()));
       }
-      be.activation(out.data.data(), static_cast<std::int64_t>(out.data.size()), Backend::Activation::ReLU);
+      be.relu(out.data.data(), static_cast<std::int64_t>(out.data.size()));
       x = std::move(out);
       inplanes = planes * 4;
     }
@@ -486,19 +485,14 @@ std::string default_device() { return "cpu"; }
 
 std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device, bool jit,
                                   const std::filesystem::path& download_root) {
-  std::filesystem::path path;
+  // As the reference: a model name first, then a file; download_model reports an unknown name.
   const auto names = available_models();
-  if (std::find(names.begin(), names.end(), name_or_path) != names.end()) {
-    DownloadOptions options;
-    options.root = download_root;
-    path = download_model(name_or_path, options);
-  } else if (std::filesystem::is_regular_file(name_or_path)) {
-    path = name_or_path;
-  } else {
-    std::string list;
-    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    throw Error("Model " + name_or_path + " not found; available models = [" + list + "]");
-  }
+  const bool is_name = std::find(names.begin(), names.end(), name_or_path) != names.end();
+  DownloadOptions options;
+  options.root = download_root;
+  const std::filesystem::path path = !is_name && std::filesystem::is_regular_file(name_or_path)
+                                         ? std::filesystem::path(name_or_path)
+                                         : download_model(name_or_path, options);
   Model model = Model::from_checkpoint(Checkpoint::load(path), device, jit);
   return {model, Preprocess(model.input_resolution())};
 }

@@ -41,8 +41,8 @@ class Backend {
                           float* y) = 0;
   // Row-wise softmax over `n` values; with `causal`, row i only sees columns <= i % rows_per_matrix.
   virtual void softmax(float* x, std::int64_t rows, std::int64_t n, bool causal, std::int64_t rows_per_matrix) = 0;
-  enum class Activation { QuickGELU, GELU, ReLU };
-  virtual void activation(float* x, std::int64_t count, Activation kind) = 0;
+  // x = max(x, 0). (The transformers' GELU runs fused into linear, see Epilogue.)
+  virtual void relu(float* x, std::int64_t count) = 0;
   // y = x + y
   virtual void add(const float* x, float* y, std::int64_t count) = 0;
   // Per channel of NHWC: y = (x - mean) / sqrt(var + eps) * gamma + beta (eps 1e-5).

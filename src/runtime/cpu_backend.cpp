@@ -161,16 +161,9 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void activation(float* x, std::int64_t count, Activation kind) override {
+  void relu(float* x, std::int64_t count) override {
 #pragma omp parallel for num_threads(threads_) if (count > 65536)
-    for (std::int64_t i = 0; i < count; ++i) {
-      const float v = x[i];
-      switch (kind) {
-        case Activation::QuickGELU: x[i] = v / (1.0f + std::exp(-1.702f * v)); break;
-        case Activation::GELU: x[i] = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); break;
-        case Activation::ReLU: x[i] = v > 0 ? v : 0; break;
-      }
-    }
+    for (std::int64_t i = 0; i < count; ++i) x[i] = x[i] > 0 ? x[i] : 0;
   }
 
   void add(const float* x, float* y, std::int64_t count) override {

@@ -68,8 +68,8 @@ TEST(Examples, TokenizeDemoPrintsWhatTheReadmeSays) {
 }
 
 TEST(Cli, PreprocessWritesNpyFiles) {
-  const std::string image = clip::test::shared_dir().string() + "/fixtures/preprocess/images/noise_png_7x5.png";
-  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  CLIP_REQUIRE_SHARED_FILE(image_path, "fixtures/preprocess/images/noise_png_7x5.png");
+  const std::string image = image_path.string();
   const auto dir = std::filesystem::temp_directory_path();
   const Result r = run("preprocess " + image + " --size 32 --out " + (dir / "clip_cli_f.npy").string() +
                        " --uint8-out " + (dir / "clip_cli_u8.npy").string());
@@ -82,9 +82,9 @@ TEST(Cli, PreprocessWritesNpyFiles) {
 }
 
 TEST(Cli, InspectJsonMatchesTheFixtureConfig) {
-  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  CLIP_REQUIRE_SHARED_FILE(models, "fixtures/models");
   for (const char* name : {"vit-b32-tiny", "rn50-tiny"}) {
-    const auto dir = clip::test::shared_dir() / "fixtures/models" / name;
+    const auto dir = models / name;
     const Result r = run("inspect --json " + (dir / "model.pt").string());
     ASSERT_EQ(r.status, 0) << r.output;
     const auto got = nlohmann::json::parse(r.output);
@@ -104,8 +104,7 @@ TEST(Cli, ModelsListsTheNineNames) {
 }
 
 TEST(Cli, EncodeAndClassifyMatchTheGoldens) {
-  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
-  const auto dir = clip::test::shared_dir() / "fixtures/models/vit-b32-tiny";
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models/vit-b32-tiny");
   const auto tmp = std::filesystem::temp_directory_path();
   const std::string model = (dir / "model.pt").string();
   Result r = run("encode-image --model " + model + " --input-npy " + (dir / "images.f32.npy").string() + " --out " +
@@ -135,7 +134,7 @@ TEST(Cli, EncodeAndClassifyMatchTheGoldens) {
 }
 
 TEST(Examples, DemoPrintsTheReferenceProbabilities) {
-  if (clip::test::shared_dir().empty()) GTEST_SKIP() << "SKIPPED: ../shared not found";
+  CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
   const auto dir = clip::test::shared_dir();
   const auto [status, out] = run_command(std::string(CLIP_DEMO_PATH) + " " + (dir / "fixtures/models/vit-b32-tiny/model.pt").string() +
                                          " " + (dir / "assets/CLIP.png").string());
