@@ -3,13 +3,72 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "clip/clip.h"
+#include "commands.h"
+
+namespace cli {
+
+clip::Model load_model(const std::string& name_or_path, int threads, clip::Preprocess* preprocess) {
+  auto [model, pre] = clip::load(name_or_path);
+  if (threads > 0) model.set_num_threads(threads);
+  if (preprocess) *preprocess = pre;
+  return model;
+}
+
+std::vector<float> similarity(const clip::Tensor& a, const clip::Tensor& b) {
+  const std::int64_t n = a.size(0), m = b.size(0), d = a.size(1);
+  if (b.size(1) != d) throw clip::Error("cannot compare features of sizes " + a.shape_string() + " and " + b.shape_string());
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  std::vector<float> out(n * m);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < m; ++j) {
+      double dot = 0;
+      for (std::int64_t k = 0; k < d; ++k) dot += static_cast<double>(pa[i * d + k]) * pb[j * d + k];
+      out[i * m + j] = static_cast<float>(dot);
+    }
+  return out;
+}
+
+std::vector<std::size_t> ranking(const std::vector<float>& scores) {
+  std::vector<std::size_t> order(scores.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  return order;
+}
+
+clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
+                            const std::vector<std::string>& templates) {
+  if (templates.empty()) return clip::normalize(model.encode_text(clip::tokenize(labels, model.context_length())));
+  std::vector<std::string> prompts;  // label-major: label 0 with every template, label 1 ...
+  for (const std::string& label : labels)
+    for (const std::string& t : templates) {
+      const auto at = t.find("{}");
+      if (at == std::string::npos) throw clip::Error("template \"" + t + "\" has no {} for the label");
+      prompts.push_back(std::string(t).replace(at, 2, label));
+    }
+  const clip::Tensor each = clip::normalize(model.encode_text(clip::tokenize(prompts, model.context_length())));
+  const std::int64_t k = static_cast<std::int64_t>(templates.size()), d = each.size(1);
+  clip::Tensor mean({static_cast<std::int64_t>(labels.size()), d}, clip::DType::Float32);
+  for (std::int64_t l = 0; l < mean.size(0); ++l)
+    for (std::int64_t c = 0; c < d; ++c) {
+      float sum = 0;
+      for (std::int64_t t = 0; t < k; ++t) sum += each.data<float>()[(l * k + t) * d + c];
+      mean.data<float>()[l * d + c] = sum / k;
+    }
+  return clip::normalize(mean);
+}
+
+}  // namespace cli
 
 namespace {
+
+using cli::load_model;
 
 struct TokenizeOptions {
   int context_length = 77;
@@ -73,7 +132,10 @@ struct InspectOptions {
 };
 
 int run_inspect(const InspectOptions& opt) {
-  const clip::Checkpoint checkpoint = clip::Checkpoint::load(opt.file);
+  const auto builtin = clip::builtin_models();
+  const clip::Checkpoint checkpoint = std::find(builtin.begin(), builtin.end(), opt.file) != builtin.end()
+                                          ? clip::Checkpoint::load_builtin(opt.file)
+                                          : clip::Checkpoint::load(opt.file);
   const clip::ModelConfig config = checkpoint.config();
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(config.to_json());
   j["format"] = checkpoint.format();
@@ -97,6 +159,7 @@ int run_models(const std::string& root) {
     const auto cached = clip::cached_model(name, options);
     std::cout << name << (cached.empty() ? "" : "  (cached: " + cached.string() + ")") << '\n';
   }
+  for (const std::string& name : clip::builtin_models()) std::cout << name << "  (built in, no download)\n";
   return 0;
 }
 
@@ -115,13 +178,6 @@ struct EncodeOptions {
   bool normalize = false;
   int threads = 0;
 };
-
-clip::Model load_model(const std::string& name_or_path, int threads, clip::Preprocess* preprocess = nullptr) {
-  auto [model, pre] = clip::load(name_or_path);
-  if (threads > 0) model.set_num_threads(threads);
-  if (preprocess) *preprocess = pre;
-  return model;
-}
 
 clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess) {
   std::vector<clip::Tensor> images;
@@ -151,44 +207,54 @@ int run_encode_text(const EncodeOptions& opt) {
 
 struct ClassifyOptions {
   std::string model;
-  std::vector<std::string> images, labels;
-  std::string template_text;
+  std::vector<std::string> images, labels, templates;
+  int top = 0;  // 0: every label
   bool json = false;
+  int batch = 16;
   int threads = 0;
 };
 
 int run_classify(const ClassifyOptions& opt) {
+  if (opt.top < 0) throw clip::Error("--top must be positive");
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
-  std::vector<std::string> prompts;
-  for (const std::string& label : opt.labels) {
-    std::string prompt = opt.template_text.empty() ? label : opt.template_text;
-    if (const auto at = prompt.find("{}"); !opt.template_text.empty() && at != std::string::npos) prompt.replace(at, 2, label);
-    prompts.push_back(prompt);
-  }
-  const clip::Tensor text = clip::tokenize(prompts, model.context_length());
-  for (const std::string& file : opt.images) {
-    const clip::Tensor image = clip::stack({preprocess(clip::Image::open(file))});
-    const clip::Tensor probs = clip::softmax(model(image, text).first, -1);
-    const std::vector<float> p = probs.to_vector<float>();
-    if (opt.json) {
-      nlohmann::ordered_json j;
-      j["image"] = file;
-      j["labels"] = opt.labels;
-      j["probs"] = p;
-      std::cout << j.dump() << '\n';
-      continue;
-    }
-    std::vector<std::size_t> order(p.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
-    std::size_t width = 0;
-    for (const auto& l : opt.labels) width = std::max(width, l.size());
-    std::cout << file << '\n';
-    for (std::size_t i : order) {
-      char prob[32];
-      std::snprintf(prob, sizeof prob, "%.4f", p[i]);
-      std::cout << "  " << opt.labels[i] << std::string(width - opt.labels[i].size() + 2, ' ') << prob << '\n';
+  const clip::Tensor text = cli::label_features(model, opt.labels, opt.templates);
+  const std::size_t shown = opt.top > 0 ? std::min<std::size_t>(opt.top, opt.labels.size()) : opt.labels.size();
+  std::size_t width = 0;
+  for (const auto& l : opt.labels) width = std::max(width, l.size());
+  for (std::size_t begin = 0; begin < opt.images.size(); begin += opt.batch) {
+    const std::size_t end = std::min(opt.images.size(), begin + opt.batch);
+    const std::vector<std::string> files(opt.images.begin() + begin, opt.images.begin() + end);
+    const clip::Tensor images = clip::normalize(model.encode_image(preprocess_images(files, preprocess)));
+    // As model(image, text): logit_scale.exp() times the cosine similarities, then softmax.
+    std::vector<float> logits = cli::similarity(images, text);
+    for (float& l : logits) l *= std::exp(model.logit_scale());
+    const std::int64_t n = static_cast<std::int64_t>(files.size()), m = static_cast<std::int64_t>(opt.labels.size());
+    const std::vector<float> probs = clip::softmax(clip::Tensor::from_vector({n, m}, logits), -1).to_vector<float>();
+    for (std::size_t f = 0; f < files.size(); ++f) {
+      const std::vector<float> p(probs.begin() + f * m, probs.begin() + (f + 1) * m);
+      const std::vector<std::size_t> order = cli::ranking(p);
+      if (opt.json) {
+        nlohmann::ordered_json j;
+        j["image"] = files[f];
+        j["labels"] = nlohmann::json::array();
+        j["probs"] = nlohmann::json::array();
+        for (std::size_t r = 0; r < opt.labels.size(); ++r) {
+          const std::size_t i = opt.top > 0 ? order[r] : r;  // --top: the best first; else as given
+          if (r >= shown) break;
+          j["labels"].push_back(opt.labels[i]);
+          j["probs"].push_back(p[i]);
+        }
+        std::cout << j.dump() << '\n';
+        continue;
+      }
+      std::cout << files[f] << '\n';
+      for (std::size_t r = 0; r < shown; ++r) {
+        const std::size_t i = order[r];
+        char prob[32];
+        std::snprintf(prob, sizeof prob, "%.4f", p[i]);
+        std::cout << "  " << opt.labels[i] << std::string(width - opt.labels[i].size() + 2, ' ') << prob << '\n';
+      }
     }
   }
   return 0;
@@ -204,8 +270,19 @@ int run_tokenize(const TokenizeOptions& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"clip: OpenAI's CLIP in C++ (tokenizer, image preprocessing, encoders)", "clip"};
+  CLI::App app{"clip: OpenAI's CLIP in C++ (tokenizer, image preprocessing, encoders, zero-shot classification, "
+               "image search)",
+               "clip"};
   app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  clip classify --model demo-shapes --template \"a photo of a {}.\" examples/images/red-star.png \\\n"
+      "      --labels \"red star\" \"blue circle\" \"yellow triangle\"\n"
+      "  clip embed photos/ --model ViT-B/32 --out index.npy && clip search --index index.npy \"a dog on a beach\"\n"
+      "Run clip SUBCOMMAND --help for its options. Errors: one line on stderr, exit status 1.");
+  const std::string kModelHelp =
+      "A built-in model (demo-shapes), an official name from `clip models` (downloaded on first use), or a "
+      "checkpoint file";
 
   TokenizeOptions tok;
   CLI::App* tokenize = app.add_subcommand(
@@ -235,11 +312,11 @@ int main(int argc, char** argv) {
   InspectOptions ins;
   CLI::App* inspect = app.add_subcommand(
       "inspect", "Show the model configuration inferred from a checkpoint (.pt or .safetensors)");
-  inspect->add_option("file", ins.file, "Checkpoint file")->required();
+  inspect->add_option("file", ins.file, "Checkpoint file, or a built-in model name")->required();
   inspect->add_flag("--json", ins.json, "Print JSON");
 
   std::string models_root;
-  CLI::App* models = app.add_subcommand("models", "List the official CLIP models and which are cached");
+  CLI::App* models = app.add_subcommand("models", "List the official CLIP models (and which are cached) and the built-in ones");
   models->add_option("--root", models_root, "Cache folder (default: ~/.cache/clip)");
 
   std::string download_name, download_root;
@@ -250,7 +327,7 @@ int main(int argc, char** argv) {
 
   EncodeOptions enc_img, enc_txt;
   CLI::App* encode_image = app.add_subcommand("encode-image", "Write image features (float32 [N, embed]) as .npy");
-  encode_image->add_option("--model", enc_img.model, "A name from `clip models`, or a checkpoint path")->required();
+  encode_image->add_option("--model", enc_img.model, kModelHelp)->required();
   encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] (.npy)");
   encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does)");
   encode_image->add_option("--out", enc_img.out, "Output .npy")->required();
@@ -258,7 +335,7 @@ int main(int argc, char** argv) {
   encode_image->add_option("--threads", enc_img.threads, "Threads (default: all cores)");
 
   CLI::App* encode_text = app.add_subcommand("encode-text", "Write text features (float32 [N, embed]) as .npy");
-  encode_text->add_option("--model", enc_txt.model, "A name from `clip models`, or a checkpoint path")->required();
+  encode_text->add_option("--model", enc_txt.model, kModelHelp)->required();
   encode_text->add_option("--tokens-npy", enc_txt.input_npy, "Token ids int32/int64 [N, 77] (.npy)");
   encode_text->add_option("texts", enc_txt.inputs, "Texts (tokenized as clip.tokenize does)");
   encode_text->add_option("--out", enc_txt.out, "Output .npy")->required();
@@ -267,12 +344,40 @@ int main(int argc, char** argv) {
 
   ClassifyOptions cls;
   CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
-  classify->add_option("--model", cls.model, "A name from `clip models`, or a checkpoint path")->required();
+  classify->add_option("--model", cls.model, kModelHelp)->required();
   classify->add_option("images", cls.images, "Image files")->required();
   classify->add_option("--labels", cls.labels, "Candidate labels")->required();
-  classify->add_option("--template", cls.template_text, "Prompt template, e.g. \"a photo of a {}.\" (default: the labels as given)");
-  classify->add_flag("--json", cls.json, "One JSON object per image: {\"image\", \"labels\", \"probs\"}");
+  classify->add_option("--template", cls.templates,
+                       "Prompt template with {} for the label, e.g. \"a photo of a {}.\"; repeat it to average "
+                       "several (prompt ensembling). Default: the labels as given")
+      ->allow_extra_args(false);
+  classify->add_option("--top", cls.top, "Show only the K most probable labels")->check(CLI::PositiveNumber);
+  classify->add_flag("--json", cls.json,
+                     "One JSON object per image: {\"image\", \"labels\", \"probs\"} (labels as given; with --top, "
+                     "the best K first)");
+  classify->add_option("--batch", cls.batch, "Images per forward pass (default 16)")->check(CLI::PositiveNumber);
   classify->add_option("--threads", cls.threads, "Threads (default: all cores)");
+
+  cli::EmbedOptions emb;
+  CLI::App* embed = app.add_subcommand(
+      "embed", "Embed many images: unit-length features as .npy, and the list of files as .json beside it");
+  embed->add_option("inputs", emb.inputs, "Image files, and folders (searched recursively for image files)")->required();
+  embed->add_option("--model", emb.model, kModelHelp)->required();
+  embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
+  embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(CLI::PositiveNumber);
+  embed->add_option("--threads", emb.threads, "Threads (default: all cores)");
+  embed->footer("Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal.");
+
+  cli::SearchOptions srch;
+  CLI::App* search = app.add_subcommand("search", "Rank the images of a `clip embed` index by text queries");
+  search->add_option("queries", srch.queries, "Text queries")->required();
+  search->add_option("--index", srch.index, "The .npy written by `clip embed` (its .json beside it)")->required();
+  search->add_option("--model", srch.model, "Model for the queries (default: the one the index was made with)");
+  search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
+      ->allow_extra_args(false);
+  search->add_option("--top", srch.top, "Results per query (default 5)")->check(CLI::PositiveNumber);
+  search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
+  search->add_option("--threads", srch.threads, "Threads (default: all cores)");
 
   try {
     app.parse(argc, argv);
@@ -287,6 +392,8 @@ int main(int argc, char** argv) {
     if (*encode_image) return run_encode_image(enc_img);
     if (*encode_text) return run_encode_text(enc_txt);
     if (*classify) return run_classify(cls);
+    if (*embed) return cli::run_embed(emb);
+    if (*search) return cli::run_search(srch);
     if (*download) return run_download(download_name, download_root);
   } catch (const clip::Error& e) {
     std::cerr << "clip: error: " << e.what() << '\n';

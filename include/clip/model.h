@@ -56,8 +56,9 @@ class Model {
 // The device a model runs on when none is named: "cpu" (this build has no GPU backend).
 std::string default_device();
 
-// clip.load: a name from available_models() (downloaded and cached, see models.h) or the
-// path of a checkpoint file; returns the model and its preprocess transform.
+// clip.load: a name from builtin_models() (no network), a name from available_models()
+// (downloaded and cached, see models.h) or the path of a checkpoint file; returns the
+// model and its preprocess transform.
 std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device = default_device(),
                                   bool jit = false, const std::filesystem::path& download_root = {});
 

@@ -1,4 +1,5 @@
-// The nine official CLIP models: names, where their weights live, download and cache.
+// The nine official CLIP models (names, where their weights live, download and cache) and
+// the models built into the library.
 #pragma once
 
 #include <filesystem>
@@ -10,6 +11,10 @@ namespace clip {
 // "RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14",
 // "ViT-L/14@336px", in the reference's order.
 std::vector<std::string> available_models();
+
+// Models compiled into the library, opened by clip::load without network: "demo-shapes",
+// a small ViT CLIP trained on synthetic coloured shapes (models/README.md).
+std::vector<std::string> builtin_models();
 
 struct DownloadOptions {
   // Cache folder; empty: $CLIP_CACHE_DIR, else $XDG_CACHE_HOME/clip, else ~/.cache/clip.

@@ -1,30 +1,36 @@
 #include "clip/checkpoint.h"
 
 #include <cstring>
-#include <fstream>
 
 #include "clip/error.h"
+#include "io/builtin_models.h"
 #include "io/readers.h"
 
 namespace clip {
 
-Checkpoint Checkpoint::load(const std::filesystem::path& path) {
-  char magic[4] = {};
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot open checkpoint " + path.string() + ": " + std::strerror(errno));
-    in.read(magic, 4);
-  }
-  io::LoadedTensors loaded = std::memcmp(magic, "PK\x03\x04", 4) == 0 || std::memcmp(magic, "PK\x05\x06", 4) == 0
-                                 ? io::read_torch_zip(path)
-                                 : io::read_safetensors(path);
-  Checkpoint c;
-  c.path_ = path;
-  c.format_ = loaded.format;
-  c.activation_ = loaded.activation;
+namespace {
+Checkpoint read_checkpoint(std::shared_ptr<io::MappedFile> file) {
+  const auto bytes = file->bytes();
+  const bool zip = bytes.size() >= 4 && (std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0 ||
+                                         std::memcmp(bytes.data(), "PK\x05\x06", 4) == 0);
+  const std::filesystem::path path = file->path();
+  io::LoadedTensors loaded = zip ? io::read_torch_zip(std::move(file)) : io::read_safetensors(std::move(file));
+  Checkpoint c(path, loaded.format, loaded.activation);
   for (auto& [key, tensor] : loaded.tensors) c.add(key, std::move(tensor));
   return c;
 }
+}  // namespace
+
+Checkpoint Checkpoint::load(const std::filesystem::path& path) { return read_checkpoint(io::MappedFile::open(path)); }
+
+Checkpoint Checkpoint::load_builtin(const std::string& name) {
+  const auto bytes = io::builtin_model_bytes(name);
+  if (bytes.empty()) throw Error("no built-in model named '" + name + "'");
+  return read_checkpoint(io::MappedFile::copy_of(bytes, "<built-in " + name + ">"));
+}
+
+Checkpoint::Checkpoint(std::filesystem::path path, std::string format, std::optional<Activation> activation)
+    : path_(std::move(path)), format_(std::move(format)), activation_(activation) {}
 
 void Checkpoint::add(const std::string& key, Tensor tensor) {
   if (!tensors_.emplace(key, std::move(tensor)).second) throw Error("checkpoint has tensor '" + key + "' twice");

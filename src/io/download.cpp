@@ -42,6 +42,7 @@ const OfficialModel& find_model(const std::string& name) {
     if (name == m.name) return m;
   std::string names;
   for (const OfficialModel& m : kModels) names += std::string(names.empty() ? "" : ", ") + m.name;
+  for (const std::string& builtin : builtin_models()) names += ", " + builtin + " (built in)";
   throw Error("Model " + name + " not found; available models = [" + names + "]");
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "clip/error.h"
@@ -31,13 +32,28 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
       throw Error("cannot map " + path.string() + ": " + std::strerror(err));
     }
     file->data_ = static_cast<std::uint8_t*>(p);
+    file->mapped_ = true;
   }
   ::close(fd);
   return file;
 }
 
+std::shared_ptr<MappedFile> MappedFile::copy_of(std::span<const std::uint8_t> bytes, const std::string& name) {
+  std::shared_ptr<MappedFile> file(new MappedFile);
+  file->path_ = name;
+  file->size_ = bytes.size();
+  if (!bytes.empty()) {
+    // 64-byte aligned like a mapping, so tensors inside keep their alignment.
+    file->data_ = static_cast<std::uint8_t*>(std::aligned_alloc(64, (bytes.size() + 63) / 64 * 64));
+    if (!file->data_) throw Error("out of memory copying " + name);
+    std::memcpy(file->data_, bytes.data(), bytes.size());
+  }
+  return file;
+}
+
 MappedFile::~MappedFile() {
-  if (data_) munmap(data_, size_);
+  if (mapped_) munmap(data_, size_);
+  else std::free(data_);
 }
 
 }  // namespace clip::io

@@ -1,5 +1,6 @@
 // A whole file mapped into memory, copy-on-write: tensors can point straight into it,
-// writing to them never touches the file.
+// writing to them never touches the file. Built-in models are held the same way, as a
+// private copy of the bytes compiled into the library.
 #pragma once
 
 #include <cstddef>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <span>
+#include <string>
 
 namespace clip::io {
 
@@ -14,6 +16,8 @@ class MappedFile {
  public:
   // Throws clip::Error naming the file when it cannot be opened or mapped.
   static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);
+  // A writable copy of `bytes`, named `name` in error messages.
+  static std::shared_ptr<MappedFile> copy_of(std::span<const std::uint8_t> bytes, const std::string& name);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -27,6 +31,7 @@ class MappedFile {
   std::filesystem::path path_;
   std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
+  bool mapped_ = false;  // munmap, else free
 };
 
 }  // namespace clip::io

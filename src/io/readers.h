@@ -2,12 +2,14 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "clip/checkpoint.h"
+#include "io/mapped_file.h"
 
 namespace clip::io {
 
@@ -18,8 +20,9 @@ struct LoadedTensors {
 };
 
 // torch.jit.save archives and torch.save zip files.
-LoadedTensors read_torch_zip(const std::filesystem::path& path);
-// .safetensors (OpenAI/open_clip names, or Hugging Face names renamed to OpenAI's).
-LoadedTensors read_safetensors(const std::filesystem::path& path);
+LoadedTensors read_torch_zip(std::shared_ptr<MappedFile> file);
+// .safetensors (OpenAI/open_clip names, or Hugging Face names renamed to OpenAI's; a
+// config.json beside the file gives the activation).
+LoadedTensors read_safetensors(std::shared_ptr<MappedFile> file);
 
 }  // namespace clip::io

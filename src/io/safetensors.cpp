@@ -124,8 +124,8 @@ std::optional<Activation> sidecar_activation(const std::filesystem::path& weight
 
 }  // namespace
 
-LoadedTensors read_safetensors(const std::filesystem::path& path) {
-  const auto file = MappedFile::open(path);
+LoadedTensors read_safetensors(std::shared_ptr<MappedFile> file) {
+  const std::filesystem::path& path = file->path();
   const auto bytes = file->bytes();
   const std::string where = "cannot read " + path.string();
   if (bytes.size() < 8) throw Error(where + ": truncated safetensors header");

@@ -65,8 +65,9 @@ void walk_module(const PickleValue& module, const std::string& prefix, TensorMak
 
 }  // namespace
 
-LoadedTensors read_torch_zip(const std::filesystem::path& path) {
-  const ZipReader zip(MappedFile::open(path));
+LoadedTensors read_torch_zip(std::shared_ptr<MappedFile> file) {
+  const std::filesystem::path path = file->path();
+  const ZipReader zip(std::move(file));
   // <prefix>/data.pkl at the top level of the archive; the prefix comes from the file name
   // at save time, so it is found, not assumed.
   const ZipEntry* pickle = nullptr;

@@ -485,15 +485,21 @@ std::string default_device() { return "cpu"; }
 
 std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device, bool jit,
                                   const std::filesystem::path& download_root) {
-  // As the reference: a model name first, then a file; download_model reports an unknown name.
+  // A built-in model, then (as the reference) an official name, then a file;
+  // download_model reports an unknown name.
+  const auto builtin = builtin_models();
   const auto names = available_models();
-  const bool is_name = std::find(names.begin(), names.end(), name_or_path) != names.end();
+  const auto listed = [&](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), name_or_path) != list.end();
+  };
   DownloadOptions options;
   options.root = download_root;
-  const std::filesystem::path path = !is_name && std::filesystem::is_regular_file(name_or_path)
-                                         ? std::filesystem::path(name_or_path)
-                                         : download_model(name_or_path, options);
-  Model model = Model::from_checkpoint(Checkpoint::load(path), device, jit);
+  const Checkpoint checkpoint =
+      listed(builtin) ? Checkpoint::load_builtin(name_or_path)
+      : !listed(names) && std::filesystem::is_regular_file(name_or_path)
+          ? Checkpoint::load(name_or_path)
+          : Checkpoint::load(download_model(name_or_path, options));
+  Model model = Model::from_checkpoint(checkpoint, device, jit);
   return {model, Preprocess(model.input_resolution())};
 }
 

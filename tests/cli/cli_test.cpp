@@ -1,14 +1,16 @@
 // Runs the built `clip` binary as a user would.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "clip/npy.h"
+#include "clip/clip.h"
 #include "test_data.h"
 
 namespace {
@@ -35,6 +37,23 @@ TEST(Cli, TokenizePrintsOneRowPerText) {
   const Result r = run("tokenize --context-length 6 'a dog' 'a cat'");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "49406 320 1929 49407 0 0\n49406 320 2368 49407 0 0\n");
+}
+
+TEST(Cli, ReadmeQuickStartClassifiesTheBundledExampleOffline) {
+  // The README's first command, from the repository root, with the built-in model. The
+  // cache folder does not exist: nothing may be downloaded.
+  const Result r = run_command(std::string("cd ") + CLIP_SOURCE_DIR + " && CLIP_CACHE_DIR=/nonexistent/clip-cache " +
+                               CLIP_CLI_PATH + " classify --model demo-shapes --template \"a photo of a {}.\" " +
+                               "examples/images/red-star.png --labels \"red star\" \"yellow star\" \"red circle\" " +
+                               "\"blue square\" \"green triangle\" 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output,
+            "examples/images/red-star.png\n"
+            "  red star        0.9999\n"
+            "  red circle      0.0001\n"
+            "  yellow star     0.0000\n"
+            "  green triangle  0.0000\n"
+            "  blue square     0.0000\n");
 }
 
 TEST(Cli, TokenizeTooLongIsOneErrorLine) {
@@ -97,10 +116,15 @@ TEST(Cli, InspectJsonMatchesTheFixtureConfig) {
   EXPECT_EQ(run("inspect /nonexistent.pt").status, 1);
 }
 
-TEST(Cli, ModelsListsTheNineNames) {
+TEST(Cli, ModelsListsTheNineNamesAndTheBuiltIn) {
   const Result r = run("models --root /nonexistent-cache");
   ASSERT_EQ(r.status, 0);
-  EXPECT_EQ(r.output, "RN50\nRN101\nRN50x4\nRN50x16\nRN50x64\nViT-B/32\nViT-B/16\nViT-L/14\nViT-L/14@336px\n");
+  EXPECT_EQ(r.output,
+            "RN50\nRN101\nRN50x4\nRN50x16\nRN50x64\nViT-B/32\nViT-B/16\nViT-L/14\nViT-L/14@336px\n"
+            "demo-shapes  (built in, no download)\n");
+  const Result inspect = run("inspect --json demo-shapes");
+  ASSERT_EQ(inspect.status, 0) << inspect.output;
+  EXPECT_EQ(nlohmann::json::parse(inspect.output)["embed_dim"], 64);
 }
 
 TEST(Cli, EncodeAndClassifyMatchTheGoldens) {
@@ -143,4 +167,111 @@ TEST(Examples, DemoPrintsTheReferenceProbabilities) {
   EXPECT_EQ(out.rfind("Label probs: [[0.02047", 0), 0u) << out;
   EXPECT_NE(out.find(" 0.14520"), std::string::npos) << out;
   EXPECT_NE(out.find(" 0.83431"), std::string::npos) << out;
+}
+
+TEST(Cli, ClassifyTopKAndPromptEnsembling) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models/vit-b32-tiny");
+  const std::string model = (dir / "model.pt").string();
+  const std::string image = (clip::test::shared_dir() / "assets/CLIP.png").string();
+  const std::vector<std::string> labels = {"diagram", "dog", "cat"};
+  const std::vector<std::string> templates = {"a photo of a {}.", "a drawing of a {}."};
+
+  // The ensemble by hand: each template's features normalised, averaged, normalised again.
+  auto [m, preprocess] = clip::load(model);
+  std::vector<std::string> prompts;
+  for (const auto& l : labels)
+    for (const auto& t : templates) prompts.push_back(std::string(t).replace(t.find("{}"), 2, l));
+  const clip::Tensor each = clip::normalize(m.encode_text(clip::tokenize(prompts)));
+  const std::int64_t d = each.size(1);
+  std::vector<float> mean(labels.size() * d);
+  for (std::size_t l = 0; l < labels.size(); ++l)
+    for (std::int64_t c = 0; c < d; ++c)
+      mean[l * d + c] = (each.data<float>()[(2 * l) * d + c] + each.data<float>()[(2 * l + 1) * d + c]) / 2;
+  const clip::Tensor text = clip::normalize(clip::Tensor::from_vector({3, d}, mean));
+  const clip::Tensor img = clip::normalize(m.encode_image(clip::stack({preprocess(clip::Image::open(image))})));
+  std::vector<float> logits(3);
+  for (int l = 0; l < 3; ++l) {
+    double dot = 0;
+    for (std::int64_t c = 0; c < d; ++c) dot += img.data<float>()[c] * text.data<float>()[l * d + c];
+    logits[l] = static_cast<float>(dot * std::exp(m.logit_scale()));
+  }
+  const std::vector<float> expected = clip::softmax(clip::Tensor::from_vector({1, 3}, logits)).to_vector<float>();
+
+  Result r = run("classify --json --model " + model + " --template 'a photo of a {}.' --template 'a drawing of a {}.' " +
+                 image + " --labels diagram dog cat");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(j["probs"][i].get<double>(), expected[i], 1e-5) << i;
+
+  // --top 2: the two most probable, best first, in the table and in JSON.
+  std::vector<std::size_t> order = {0, 1, 2};
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return expected[a] > expected[b]; });
+  r = run("classify --top 2 --json --model " + model + " --template 'a photo of a {}.' --template 'a drawing of a {}.' " +
+          image + " --labels diagram dog cat");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["labels"].size(), 2u);
+  EXPECT_EQ(j["labels"][0], labels[order[0]]);
+  EXPECT_EQ(j["labels"][1], labels[order[1]]);
+  r = run("classify --top 1 --model " + model + " " + image + " " + image + " --labels diagram dog cat");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 4) << r.output;  // two images, one row each
+
+  r = run("classify --model " + model + " --template 'no placeholder' " + image + " --labels a b");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.output, "clip: error: template \"no placeholder\" has no {} for the label\n");
+}
+
+TEST(Cli, EmbedFolderThenSearch) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models/vit-b32-tiny");
+  const auto tmp = std::filesystem::temp_directory_path() / "clip_cli_embed";
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp / "images" / "sub");
+  std::filesystem::copy_file(clip::test::shared_dir() / "assets/CLIP.png", tmp / "images" / "a.png");
+  std::filesystem::copy_file(clip::test::shared_dir() / "fixtures/preprocess/images/noise_png_7x5.png",
+                             tmp / "images" / "sub" / "b.png");
+  std::ofstream(tmp / "images" / "broken.jpg") << "not a jpeg";
+  std::ofstream(tmp / "images" / "notes.txt") << "not an image, not looked at";
+  const std::string model = (dir / "model.pt").string();
+
+  Result r = run("embed " + (tmp / "images").string() + " --model " + model + " --batch 1 --out " + (tmp / "index.npy").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("clip: warning: skipped " + (tmp / "images" / "broken.jpg").string()), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("notes.txt"), std::string::npos) << r.output;
+  const clip::Tensor index = clip::load_npy(tmp / "index.npy");
+  ASSERT_EQ(index.shape(), (clip::Tensor::Shape{2, 64}));
+  std::ifstream in(tmp / "index.json");
+  const auto list = nlohmann::json::parse(in);
+  ASSERT_EQ(list["files"].size(), 2u);
+  EXPECT_EQ(list["files"][0], (tmp / "images" / "a.png").string());
+  EXPECT_EQ(list["files"][1], (tmp / "images" / "sub" / "b.png").string());
+  EXPECT_EQ(list["skipped"][0], (tmp / "images" / "broken.jpg").string());
+  EXPECT_EQ(list["model"], model);
+
+  // The same features as encode-image --normalize.
+  r = run("encode-image --normalize --model " + model + " " + (tmp / "images" / "a.png").string() + " --out " +
+          (tmp / "one.npy").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const clip::Tensor one = clip::load_npy(tmp / "one.npy");
+  for (std::int64_t c = 0; c < 64; ++c) EXPECT_NEAR(index.data<float>()[c], one.data<float>()[c], 1e-5);
+
+  // Search ranks by cosine similarity with the query; the model comes from the index.
+  const clip::Tensor query = clip::normalize(clip::load(model).first.encode_text(clip::tokenize("a diagram")));
+  double s[2] = {0, 0};
+  for (int f = 0; f < 2; ++f)
+    for (std::int64_t c = 0; c < 64; ++c) s[f] += query.data<float>()[c] * index.data<float>()[f * 64 + c];
+  r = run("search --json --top 2 --index " + (tmp / "index.npy").string() + " 'a diagram'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const int best = s[0] >= s[1] ? 0 : 1;
+  EXPECT_EQ(j["query"], "a diagram");
+  EXPECT_EQ(j["results"][0]["file"], list["files"][best]);
+  EXPECT_NEAR(j["results"][0]["score"].get<double>(), s[best], 1e-5);
+  EXPECT_NEAR(j["results"][1]["score"].get<double>(), s[1 - best], 1e-5);
+
+  r = run("embed " + (tmp / "images" / "notes.txt").string() + " --model " + model + " --out " + (tmp / "x.npy").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("clip: error: none of the 1 files could be read"), std::string::npos) << r.output;
+  r = run("search --index " + (tmp / "missing.npy").string() + " query");
+  EXPECT_EQ(r.status, 1);
 }

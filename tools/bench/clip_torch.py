@@ -183,6 +183,14 @@ CONFIGS = {
 }
 
 
+def official_dtype(key):
+    """The dtype of a parameter in the official checkpoints (the reference's convert_weights):
+    convolutions, linear layers, attention and output projections fp16; LayerNorm,
+    BatchNorm, embeddings and logit_scale fp32."""
+    keep = ("ln_", "bn", "downsample.1", "embedding", "logit_scale")
+    return torch.float32 if any(k in key for k in keep) else torch.float16
+
+
 def build(name, seed=0):
     torch.manual_seed(seed)
     model = CLIP(**CONFIGS[name]).eval()

@@ -1,0 +1,164 @@
+// `clip embed`: many images -> unit-length features (.npy) plus the list of files (.json);
+// `clip search`: ranks those images by a text query.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.h"
+#include "io/atomic_file.h"  // the library's temp-file-and-rename writer
+
+namespace cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The index's file list lives beside the array: embeddings.npy -> embeddings.json.
+fs::path sidecar(const fs::path& npy) { return fs::path(npy).replace_extension(".json"); }
+
+bool has_image_extension(const fs::path& p) {
+  static const std::set<std::string> known = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"};
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return known.count(ext) != 0;
+}
+
+// Files as given; folders walked recursively for image files, in sorted order.
+std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<fs::path> files;
+  for (const std::string& input : inputs) {
+    if (!fs::is_directory(input)) {
+      files.emplace_back(input);
+      continue;
+    }
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied))
+      if (entry.is_regular_file() && has_image_extension(entry.path())) found.push_back(entry.path());
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+// "embed 120/1000  45.1 images/s  ETA 19 s" on stderr, redrawn in place, only on a terminal.
+class Progress {
+ public:
+  explicit Progress(std::size_t total) : total_(total), enabled_(isatty(STDERR_FILENO)) {}
+  void update(std::size_t done) {
+    if (!enabled_) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = seconds > 0 ? done / seconds : 0;
+    const double eta = rate > 0 ? (total_ - done) / rate : 0;
+    std::fprintf(stderr, "\rembed %zu/%zu  %.1f images/s  ETA %.0f s   ", done, total_, rate, eta);
+    if (done == total_) std::fputc('\n', stderr);
+  }
+
+ private:
+  std::size_t total_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+int run_embed(const EmbedOptions& opt) {
+  if (opt.batch < 1) throw clip::Error("--batch must be at least 1");
+  const std::vector<fs::path> files = expand_inputs(opt.inputs);
+  if (files.empty()) throw clip::Error("no image files found in the inputs");
+  clip::Preprocess preprocess;
+  const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
+
+  std::vector<clip::Tensor> features;
+  std::vector<std::string> embedded;
+  std::vector<std::pair<std::string, std::string>> skipped;  // file, reason
+  Progress progress(files.size());
+  for (std::size_t begin = 0; begin < files.size(); begin += opt.batch) {
+    const std::size_t end = std::min(files.size(), begin + opt.batch);
+    std::vector<clip::Tensor> images;
+    for (std::size_t i = begin; i < end; ++i) {
+      try {
+        images.push_back(preprocess(clip::Image::open(files[i])));
+        embedded.push_back(files[i].string());
+      } catch (const clip::Error& e) {
+        skipped.emplace_back(files[i].string(), e.what());
+      }
+    }
+    if (!images.empty()) features.push_back(clip::normalize(model.encode_image(clip::stack(images))));
+    progress.update(end);
+  }
+  for (const auto& [file, reason] : skipped) std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
+  if (embedded.empty()) throw clip::Error("none of the " + std::to_string(files.size()) + " files could be read");
+
+  std::vector<float> all;
+  for (const clip::Tensor& f : features) {
+    const auto v = f.to_vector<float>();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  const std::int64_t count = static_cast<std::int64_t>(embedded.size());
+  clip::save_npy(opt.out, clip::Tensor::from_vector({count, features.front().size(1)}, all));
+  nlohmann::ordered_json index;
+  index["model"] = opt.model;
+  index["files"] = embedded;
+  index["skipped"] = nlohmann::json::array();
+  for (const auto& [file, reason] : skipped) index["skipped"].push_back(file);
+  clip::io::write_atomically(sidecar(opt.out), [&](std::ostream& out) { out << index.dump(1) << '\n'; });
+  std::cerr << "clip: embedded " << count << " images"
+            << (skipped.empty() ? "" : " (" + std::to_string(skipped.size()) + " unreadable, skipped)") << " -> "
+            << opt.out << ", " << sidecar(opt.out).string() << '\n';
+  return 0;
+}
+
+int run_search(const SearchOptions& opt) {
+  if (opt.top < 1) throw clip::Error("--top must be at least 1");
+  const clip::Tensor images = clip::load_npy(opt.index);
+  const fs::path list = sidecar(opt.index);
+  std::ifstream in(list);
+  if (!in) throw clip::Error("cannot open " + list.string() + " (the file list `clip embed` writes beside the index)");
+  nlohmann::json index;
+  try {
+    index = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw clip::Error("cannot read " + list.string() + ": " + e.what());
+  }
+  const auto files = index.value("files", std::vector<std::string>{});
+  if (images.dim() != 2 || images.dtype() != clip::DType::Float32 || images.size(0) != static_cast<std::int64_t>(files.size()))
+    throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() + " features for " +
+                      std::to_string(files.size()) + " files");
+  const std::string model_name = !opt.model.empty() ? opt.model : index.value("model", std::string());
+  if (model_name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
+  const clip::Model model = load_model(model_name, opt.threads);
+  if (images.size(1) != model.config().embed_dim)
+    throw clip::Error(opt.index + " holds " + std::to_string(images.size(1)) + "-dim features but " + model_name +
+                      " embeds to " + std::to_string(model.config().embed_dim));
+
+  const clip::Tensor queries = label_features(model, opt.queries, opt.templates);
+  const std::vector<float> scores = similarity(queries, images);  // [queries, images]
+  const std::size_t n = files.size(), top = std::min<std::size_t>(opt.top, n);
+  for (std::size_t q = 0; q < opt.queries.size(); ++q) {
+    const std::vector<std::size_t> order = ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
+    if (opt.json) {
+      nlohmann::ordered_json j;
+      j["query"] = opt.queries[q];
+      j["results"] = nlohmann::json::array();
+      for (std::size_t r = 0; r < top; ++r)
+        j["results"].push_back({{"file", files[order[r]]}, {"score", scores[q * n + order[r]]}});
+      std::cout << j.dump() << '\n';
+      continue;
+    }
+    std::cout << opt.queries[q] << '\n';
+    for (std::size_t r = 0; r < top; ++r) {
+      char score[32];
+      std::snprintf(score, sizeof score, "%.4f", scores[q * n + order[r]]);
+      std::cout << "  " << r + 1 << ". " << score << "  " << files[order[r]] << '\n';
+    }
+  }
+  return 0;
+}
+
+}  // namespace cli
