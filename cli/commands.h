@@ -8,8 +8,15 @@
 
 namespace cli {
 
-// clip::load, then the thread count (0: all cores).
-clip::Model load_model(const std::string& name_or_path, int threads, clip::Preprocess* preprocess = nullptr);
+// The options every command that runs a model takes.
+struct ModelOptions {
+  std::string name;                // --model: built-in name, official name or checkpoint file
+  int threads = 0;                 // --threads (0: all cores)
+  std::string precision = "fp32";  // --precision fp32|bf16
+};
+
+// clip::load with those options.
+clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess = nullptr);
 
 // Unit-length text features [labels, embed] for each label: the prompts of every template
 // ("a photo of a {}.") are embedded, normalised and averaged, then normalised again (the
@@ -24,22 +31,20 @@ std::vector<float> similarity(const clip::Tensor& a, const clip::Tensor& b);
 std::vector<std::size_t> ranking(const std::vector<float>& scores);
 
 struct EmbedOptions {
-  std::string model;
+  ModelOptions model;
   std::vector<std::string> inputs;  // image files and folders
   std::string out;                  // embeddings.npy; embeddings.json beside it lists the files
   int batch = 16;
-  int threads = 0;
 };
 int run_embed(const EmbedOptions& opt);
 
 struct SearchOptions {
-  std::string index;  // embeddings.npy written by `clip embed`
-  std::string model;  // default: the model named in the index's .json
+  std::string index;   // embeddings.npy written by `clip embed`
+  ModelOptions model;  // name default: the model named in the index's .json
   std::vector<std::string> queries;
   std::vector<std::string> templates;
   int top = 5;
   bool json = false;
-  int threads = 0;
 };
 int run_search(const SearchOptions& opt);
 

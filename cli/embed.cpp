@@ -72,7 +72,7 @@ int run_embed(const EmbedOptions& opt) {
   const std::vector<fs::path> files = expand_inputs(opt.inputs);
   if (files.empty()) throw clip::Error("no image files found in the inputs");
   clip::Preprocess preprocess;
-  const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
+  const clip::Model model = load_model(opt.model, &preprocess);
 
   std::vector<clip::Tensor> features;
   std::vector<std::string> embedded;
@@ -103,7 +103,7 @@ int run_embed(const EmbedOptions& opt) {
   const std::int64_t count = static_cast<std::int64_t>(embedded.size());
   clip::save_npy(opt.out, clip::Tensor::from_vector({count, features.front().size(1)}, all));
   nlohmann::ordered_json index;
-  index["model"] = opt.model;
+  index["model"] = opt.model.name;
   index["files"] = embedded;
   index["skipped"] = nlohmann::json::array();
   for (const auto& [file, reason] : skipped) index["skipped"].push_back(file);
@@ -130,9 +130,11 @@ int run_search(const SearchOptions& opt) {
   if (images.dim() != 2 || images.dtype() != clip::DType::Float32 || images.size(0) != static_cast<std::int64_t>(files.size()))
     throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() + " features for " +
                       std::to_string(files.size()) + " files");
-  const std::string model_name = !opt.model.empty() ? opt.model : index.value("model", std::string());
-  if (model_name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
-  const clip::Model model = load_model(model_name, opt.threads);
+  ModelOptions model_options = opt.model;
+  if (model_options.name.empty()) model_options.name = index.value("model", std::string());
+  if (model_options.name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
+  const std::string& model_name = model_options.name;
+  const clip::Model model = load_model(model_options);
   if (images.size(1) != model.config().embed_dim)
     throw clip::Error(opt.index + " holds " + std::to_string(images.size(1)) + "-dim features but " + model_name +
                       " embeds to " + std::to_string(model.config().embed_dim));

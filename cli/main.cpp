@@ -13,9 +13,9 @@
 
 namespace cli {
 
-clip::Model load_model(const std::string& name_or_path, int threads, clip::Preprocess* preprocess) {
-  auto [model, pre] = clip::load(name_or_path);
-  if (threads > 0) model.set_num_threads(threads);
+clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess) {
+  auto [model, pre] = clip::load(options.name, clip::default_device(), false, {}, clip::parse_precision(options.precision));
+  if (options.threads > 0) model.set_num_threads(options.threads);
   if (preprocess) *preprocess = pre;
   return model;
 }
@@ -69,6 +69,21 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
 namespace {
 
 using cli::load_model;
+
+// --model, --threads and --precision, as every command that runs a model takes them.
+void add_model_options(CLI::App& command, cli::ModelOptions& options, bool model_required = true) {
+  CLI::Option* model = command.add_option(
+      "--model", options.name,
+      model_required ? "A built-in model (demo-shapes), an official name from `clip models` (downloaded on first "
+                       "use), or a checkpoint file"
+                     : "Model for the queries (default: the one the index was made with)");
+  if (model_required) model->required();
+  command.add_option("--threads", options.threads, "Threads (default: all cores)");
+  command.add_option("--precision", options.precision,
+                     "fp32 (default, as the reference) or bf16 (faster on CPUs with AVX-512 BF16, cosine >= 0.999 "
+                     "to fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+}
 
 struct TokenizeOptions {
   int context_length = 77;
@@ -171,12 +186,11 @@ int run_download(const std::string& name, const std::string& root) {
 }
 
 struct EncodeOptions {
-  std::string model;
+  cli::ModelOptions model;
   std::string input_npy;  // images [N,3,R,R] or tokens [N,77]
   std::vector<std::string> inputs;  // image files or texts
   std::string out;
   bool normalize = false;
-  int threads = 0;
 };
 
 clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess) {
@@ -188,7 +202,7 @@ clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip
 int run_encode_image(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --input-npy or IMAGE files");
   clip::Preprocess preprocess;
-  const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
+  const clip::Model model = load_model(opt.model, &preprocess);
   const clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess);
   const clip::Tensor features = model.encode_image(images);
   clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
@@ -197,7 +211,7 @@ int run_encode_image(const EncodeOptions& opt) {
 
 int run_encode_text(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --tokens-npy or TEXT arguments");
-  const clip::Model model = load_model(opt.model, opt.threads);
+  const clip::Model model = load_model(opt.model);
   const clip::Tensor tokens =
       opt.inputs.empty() ? clip::load_npy(opt.input_npy) : clip::tokenize(opt.inputs, model.context_length());
   const clip::Tensor features = model.encode_text(tokens);
@@ -206,18 +220,17 @@ int run_encode_text(const EncodeOptions& opt) {
 }
 
 struct ClassifyOptions {
-  std::string model;
+  cli::ModelOptions model;
   std::vector<std::string> images, labels, templates;
   int top = 0;  // 0: every label
   bool json = false;
   int batch = 16;
-  int threads = 0;
 };
 
 int run_classify(const ClassifyOptions& opt) {
   if (opt.top < 0) throw clip::Error("--top must be positive");
   clip::Preprocess preprocess;
-  const clip::Model model = load_model(opt.model, opt.threads, &preprocess);
+  const clip::Model model = load_model(opt.model, &preprocess);
   const clip::Tensor text = cli::label_features(model, opt.labels, opt.templates);
   const std::size_t shown = opt.top > 0 ? std::min<std::size_t>(opt.top, opt.labels.size()) : opt.labels.size();
   std::size_t width = 0;
@@ -280,9 +293,6 @@ int main(int argc, char** argv) {
       "      --labels \"red star\" \"blue circle\" \"yellow triangle\"\n"
       "  clip embed photos/ --model ViT-B/32 --out index.npy && clip search --index index.npy \"a dog on a beach\"\n"
       "Run clip SUBCOMMAND --help for its options. Errors: one line on stderr, exit status 1.");
-  const std::string kModelHelp =
-      "A built-in model (demo-shapes), an official name from `clip models` (downloaded on first use), or a "
-      "checkpoint file";
 
   TokenizeOptions tok;
   CLI::App* tokenize = app.add_subcommand(
@@ -327,24 +337,22 @@ int main(int argc, char** argv) {
 
   EncodeOptions enc_img, enc_txt;
   CLI::App* encode_image = app.add_subcommand("encode-image", "Write image features (float32 [N, embed]) as .npy");
-  encode_image->add_option("--model", enc_img.model, kModelHelp)->required();
+  add_model_options(*encode_image, enc_img.model);
   encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] (.npy)");
   encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does)");
   encode_image->add_option("--out", enc_img.out, "Output .npy")->required();
   encode_image->add_flag("--normalize", enc_img.normalize, "Write unit-length features");
-  encode_image->add_option("--threads", enc_img.threads, "Threads (default: all cores)");
 
   CLI::App* encode_text = app.add_subcommand("encode-text", "Write text features (float32 [N, embed]) as .npy");
-  encode_text->add_option("--model", enc_txt.model, kModelHelp)->required();
+  add_model_options(*encode_text, enc_txt.model);
   encode_text->add_option("--tokens-npy", enc_txt.input_npy, "Token ids int32/int64 [N, 77] (.npy)");
   encode_text->add_option("texts", enc_txt.inputs, "Texts (tokenized as clip.tokenize does)");
   encode_text->add_option("--out", enc_txt.out, "Output .npy")->required();
   encode_text->add_flag("--normalize", enc_txt.normalize, "Write unit-length features");
-  encode_text->add_option("--threads", enc_txt.threads, "Threads (default: all cores)");
 
   ClassifyOptions cls;
   CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
-  classify->add_option("--model", cls.model, kModelHelp)->required();
+  add_model_options(*classify, cls.model);
   classify->add_option("images", cls.images, "Image files")->required();
   classify->add_option("--labels", cls.labels, "Candidate labels")->required();
   classify->add_option("--template", cls.templates,
@@ -356,28 +364,25 @@ int main(int argc, char** argv) {
                      "One JSON object per image: {\"image\", \"labels\", \"probs\"} (labels as given; with --top, "
                      "the best K first)");
   classify->add_option("--batch", cls.batch, "Images per forward pass (default 16)")->check(CLI::PositiveNumber);
-  classify->add_option("--threads", cls.threads, "Threads (default: all cores)");
 
   cli::EmbedOptions emb;
   CLI::App* embed = app.add_subcommand(
       "embed", "Embed many images: unit-length features as .npy, and the list of files as .json beside it");
   embed->add_option("inputs", emb.inputs, "Image files, and folders (searched recursively for image files)")->required();
-  embed->add_option("--model", emb.model, kModelHelp)->required();
+  add_model_options(*embed, emb.model);
   embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
   embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(CLI::PositiveNumber);
-  embed->add_option("--threads", emb.threads, "Threads (default: all cores)");
   embed->footer("Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal.");
 
   cli::SearchOptions srch;
   CLI::App* search = app.add_subcommand("search", "Rank the images of a `clip embed` index by text queries");
   search->add_option("queries", srch.queries, "Text queries")->required();
   search->add_option("--index", srch.index, "The .npy written by `clip embed` (its .json beside it)")->required();
-  search->add_option("--model", srch.model, "Model for the queries (default: the one the index was made with)");
+  add_model_options(*search, srch.model, false);
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
       ->allow_extra_args(false);
   search->add_option("--top", srch.top, "Results per query (default 5)")->check(CLI::PositiveNumber);
   search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
-  search->add_option("--threads", srch.threads, "Threads (default: all cores)");
 
   try {
     app.parse(argc, argv);

@@ -14,12 +14,20 @@
 
 namespace clip {
 
+// The arithmetic of the linear layers (most of the work). FP32 computes as the reference
+// does on the CPU. BF16 multiplies in bfloat16 and accumulates in float32: about twice as
+// fast on CPUs with AVX-512 BF16, features within cosine 0.999 of FP32.
+enum class Precision { FP32, BF16 };
+const char* precision_name(Precision precision);              // "fp32", "bf16"
+Precision parse_precision(const std::string& name);           // clip::Error for other names
+
 class Model {
  public:
   // Builds the model a checkpoint describes. With `jit` the weights are prepared once for
   // the backend (float32, BatchNorm folded into the convolutions) and are read-only;
   // without, the model keeps its named parameters, which can be read and replaced.
-  static Model from_checkpoint(const Checkpoint& checkpoint, const std::string& device = "cpu", bool jit = false);
+  static Model from_checkpoint(const Checkpoint& checkpoint, const std::string& device = "cpu", bool jit = false,
+                               Precision precision = Precision::FP32);
 
   // images float32 [N, 3, R, R] (R = input_resolution()) -> float32 [N, embed_dim].
   Tensor encode_image(const Tensor& images) const;
@@ -36,6 +44,7 @@ class Model {
   float logit_scale() const;  // the parameter (before exp)
   bool jit() const;
   const std::string& device() const;
+  Precision precision() const;
 
   // Threads used by this model (default: all cores).
   void set_num_threads(int threads);
@@ -60,7 +69,8 @@ std::string default_device();
 // (downloaded and cached, see models.h) or the path of a checkpoint file; returns the
 // model and its preprocess transform.
 std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device = default_device(),
-                                  bool jit = false, const std::filesystem::path& download_root = {});
+                                  bool jit = false, const std::filesystem::path& download_root = {},
+                                  Precision precision = Precision::FP32);
 
 // Softmax of a float32 tensor along `dim` (negative counts from the end).
 Tensor softmax(const Tensor& x, int dim = -1);

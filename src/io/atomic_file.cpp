@@ -10,9 +10,20 @@
 namespace clip::io {
 
 void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    // /dev/null, a pipe, a terminal: write into it; renaming over it would replace it.
+    if (std::filesystem::is_directory(status)) throw Error("cannot write " + path.string() + ": it is a folder");
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
+    write(out);
+    out.flush();
+    if (!out) throw Error("cannot write " + path.string());
+    return;
+  }
   std::filesystem::path tmp = path;
   tmp += ".tmp" + std::to_string(std::random_device{}());
-  std::error_code ec;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error("cannot write " + path.string() + ": " + std::strerror(errno));

@@ -10,7 +10,8 @@ namespace clip::io {
 
 // Calls `write` on a stream to a temporary file beside `path`, then renames it over
 // `path`. Any failure (cannot create, disk full, rename) removes the temporary file and
-// is a clip::Error naming `path`.
+// is a clip::Error naming `path`. A `path` that exists and is not a regular file (/dev/null,
+// a pipe) is written directly.
 void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
 
 }  // namespace clip::io

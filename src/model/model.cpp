@@ -19,6 +19,7 @@ struct Model::Impl {
   ModelConfig config;
   std::string device;
   bool jit = false;
+  Precision precision = Precision::FP32;
   std::unique_ptr<Backend> backend;
   std::map<std::string, Tensor> params;  // float32, the state-dict names
   std::map<std::string, Tensor> folded;  // jit: "<conv>.weight" / "<conv>.bias" with BatchNorm folded in
@@ -313,14 +314,24 @@ std::int64_t token_at(const Tensor& tokens, std::int64_t i) {
 
 // ---- Model -------------------------------------------------------------------------------
 
-Model Model::from_checkpoint(const Checkpoint& checkpoint, const std::string& device, bool jit) {
+const char* precision_name(Precision precision) { return precision == Precision::BF16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::FP32;
+  if (name == "bf16") return Precision::BF16;
+  throw Error("unknown precision '" + name + "' (fp32 or bf16)");
+}
+
+Model Model::from_checkpoint(const Checkpoint& checkpoint, const std::string& device, bool jit, Precision precision) {
   if (device != "cpu")
     throw Error("device '" + device + "' is not available: this build of clip-cpp runs on the CPU only (device \"cpu\")");
   auto impl = std::make_shared<Impl>();
   impl->config = checkpoint.config();
   impl->device = device;
   impl->jit = jit;
+  impl->precision = precision;
   impl->backend = runtime::make_cpu_backend();
+  impl->backend->set_bf16_linear(precision == Precision::BF16);
   for (const auto& [name, shape] : expected_parameters(impl->config)) {
     if (!checkpoint.contains(name)) throw Error(checkpoint.path().string() + ": tensor '" + name + "' is missing");
     const Tensor& t = checkpoint.at(name);
@@ -358,6 +369,7 @@ Model Model::from_checkpoint(const Checkpoint& checkpoint, const std::string& de
 const ModelConfig& Model::config() const { return impl_->config; }
 float Model::logit_scale() const { return impl_->w("logit_scale")[0]; }
 bool Model::jit() const { return impl_->jit; }
+Precision Model::precision() const { return impl_->precision; }
 const std::string& Model::device() const { return impl_->device; }
 void Model::set_num_threads(int threads) { impl_->backend->set_num_threads(threads); }
 int Model::num_threads() const { return impl_->backend->num_threads(); }
@@ -484,7 +496,7 @@ Tensor softmax(const Tensor& x, int dim) {
 std::string default_device() { return "cpu"; }
 
 std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device, bool jit,
-                                  const std::filesystem::path& download_root) {
+                                  const std::filesystem::path& download_root, Precision precision) {
   // A built-in model, then (as the reference) an official name, then a file;
   // download_model reports an unknown name.
   const auto builtin = builtin_models();
@@ -499,7 +511,7 @@ std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::st
       : !listed(names) && std::filesystem::is_regular_file(name_or_path)
           ? Checkpoint::load(name_or_path)
           : Checkpoint::load(download_model(name_or_path, options));
-  Model model = Model::from_checkpoint(checkpoint, device, jit);
+  Model model = Model::from_checkpoint(checkpoint, device, jit, precision);
   return {model, Preprocess(model.input_resolution())};
 }
 

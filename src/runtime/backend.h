@@ -17,6 +17,9 @@ class Backend {
   // Forget weights prepared for the backend (call when weights change).
   virtual void clear_weight_cache() = 0;
   virtual int num_threads() const = 0;
+  // bf16: linear layers multiply in bfloat16 (weights packed once in bf16, activations
+  // rounded on the way in), accumulating and returning float32. Everything else stays fp32.
+  virtual void set_bf16_linear(bool bf16) = 0;
 
   // What a linear layer does with its result, fused into it.
   enum class Epilogue { Store, QuickGELU, GELU, AddTo };

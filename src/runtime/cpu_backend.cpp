@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -34,17 +35,20 @@ class CpuBackend final : public Backend {
     threads_ = threads;
   }
   int num_threads() const override { return threads_; }
+  void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n, const float* bias,
               float* y, bool w_is_kn, Epilogue epilogue) override {
     // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
-    const memory::desc src({m, k}, DT::f32, Tag::ab);
+    const bool bf16 = bf16_;
+    const DT type = bf16 ? DT::bf16 : DT::f32;
+    const memory::desc src({m, k}, type, Tag::ab);
     const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
     const memory::desc dst({m, n}, DT::f32, Tag::ab);
     const memory::desc bia({1, n}, DT::f32, Tag::ab);
-    // Weights in the layout the primitive prefers, packed once per (weights, shape).
-    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue};
-    const memory::desc wei_any({k, n}, DT::f32, Tag::any);
+    // Weights in the layout (and type) the primitive prefers, packed once per (weights, shape).
+    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue, bf16};
+    const memory::desc wei_any({k, n}, type, Tag::any);
     auto& p = matmul_primitive(key, src, wei_any, bias ? bia : memory::desc(), dst, 1.0f);
     memory packed;
     {
@@ -57,7 +61,10 @@ class CpuBackend final : public Backend {
       }
       packed = it->second;
     }
-    run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
+    std::vector<std::uint16_t> x_bf16;
+    if (bf16) x_bf16 = to_bf16(x, m * k);
+    const memory src_mem = bf16 ? memory(src, engine_, x_bf16.data()) : mem(src, x);
+    run(p, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
         bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
   }
 
@@ -208,11 +215,25 @@ class CpuBackend final : public Backend {
     bool kn, bias;
     float scale;
     Epilogue epilogue;
+    bool bf16 = false;
     bool operator<(const MatmulKey& o) const {
-      return std::tie(batch, m, k, n, kn, bias, scale, epilogue) <
-             std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue);
+      return std::tie(batch, m, k, n, kn, bias, scale, epilogue, bf16) <
+             std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue, o.bf16);
     }
   };
+
+  // float32 -> bfloat16, rounding to nearest even (as oneDNN's and PyTorch's conversions).
+  std::vector<std::uint16_t> to_bf16(const float* x, std::int64_t count) const {
+    std::vector<std::uint16_t> out(count);
+    const std::uint32_t* bits = reinterpret_cast<const std::uint32_t*>(x);
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (std::int64_t i = 0; i < count; ++i) {
+      const std::uint32_t b = bits[i];
+      out[i] = (b & 0x7fffffffu) > 0x7f800000u ? static_cast<std::uint16_t>((b >> 16) | 0x40u)  // NaN stays NaN
+                                               : static_cast<std::uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+    }
+    return out;
+  }
   struct ConvKey {
     std::int64_t n, c, h, w, out_c, kernel, stride, pad;
     bool bias;
@@ -281,6 +302,7 @@ class CpuBackend final : public Backend {
 
   dnnl::engine engine_;
   int threads_;
+  std::atomic<bool> bf16_ = false;
   std::mutex mutex_;
   std::map<MatmulKey, Prepared> matmuls_;
   std::map<ConvKey, Prepared> convs_;

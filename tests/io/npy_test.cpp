@@ -31,3 +31,11 @@ TEST(Npy, BadFilesAreClearErrors) {
   std::filesystem::resize_file(dir / "clip_trunc.npy", 200);
   EXPECT_THROW(clip::load_npy(dir / "clip_trunc.npy"), clip::Error);
 }
+
+TEST(Npy, SpecialFilesAreWrittenNotReplaced) {
+  // Saving to /dev/null must not rename a regular file over the device.
+  clip::save_npy("/dev/null", clip::Tensor::from_vector<float>({2}, {1.0f, 2.0f}));
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+  EXPECT_THROW(clip::save_npy(std::filesystem::temp_directory_path(), clip::Tensor({1}, clip::DType::Float32)),
+               clip::Error);
+}

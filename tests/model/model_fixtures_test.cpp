@@ -131,4 +131,41 @@ TEST(ModelParameters, ReadableAndReplaceableWithoutJit) {
   EXPECT_THROW(jit.parameter("visual.proj"), clip::Error);
 }
 
+// Row-wise cosine similarity of two [n, d] float tensors; the smallest over the rows.
+double min_row_cosine(const clip::Tensor& a, const clip::Tensor& b) {
+  const std::int64_t n = a.size(0), d = a.size(1);
+  double worst = 1;
+  for (std::int64_t i = 0; i < n; ++i) {
+    double ab = 0, aa = 0, bb = 0;
+    for (std::int64_t k = 0; k < d; ++k) {
+      const double x = a.data<float>()[i * d + k], y = b.data<float>()[i * d + k];
+      ab += x * y, aa += x * x, bb += y * y;
+    }
+    worst = std::min(worst, ab / std::sqrt(aa * bb));
+  }
+  return worst;
+}
+
 }  // namespace
+
+TEST(ModelPrecision, Bf16FeaturesWithinCosine0999OfFp32) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
+  for (const char* name : kModels) {
+    const clip::Checkpoint checkpoint = clip::Checkpoint::load(dir / name / "model.pt");
+    for (const bool jit : {false, true}) {
+      const clip::Model fp32 = clip::Model::from_checkpoint(checkpoint, "cpu", jit);
+      const clip::Model bf16 = clip::Model::from_checkpoint(checkpoint, "cpu", jit, clip::Precision::BF16);
+      EXPECT_EQ(bf16.precision(), clip::Precision::BF16);
+      const clip::Tensor images = clip::load_npy(dir / name / "images.f32.npy");
+      const clip::Tensor tokens = clip::load_npy(dir / name / "tokens.i32.npy");
+      const clip::Tensor img32 = fp32.encode_image(images), img16 = bf16.encode_image(images);
+      const clip::Tensor txt32 = fp32.encode_text(tokens), txt16 = bf16.encode_text(tokens);
+      EXPECT_GE(min_row_cosine(img16, img32), 0.999) << name << " jit=" << jit << " image";
+      EXPECT_GE(min_row_cosine(txt16, txt32), 0.999) << name << " jit=" << jit << " text";
+      // bf16 really changes the arithmetic: the features are not bit-identical.
+      EXPECT_NE(img16.to_vector<float>(), img32.to_vector<float>()) << name;
+    }
+  }
+  EXPECT_EQ(clip::parse_precision("bf16"), clip::Precision::BF16);
+  EXPECT_THROW(clip::parse_precision("fp8"), clip::Error);
+}
