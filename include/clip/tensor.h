@@ -104,6 +104,9 @@ class Tensor {
   }
 
  private:
+  // Storage left uninitialised, for results that overwrite every byte (to, clone).
+  struct Uninitialized {};
+  Tensor(Shape shape, DType dtype, Uninitialized);
   void check_dtype(DType requested) const;
   static std::int64_t checked_numel(const Shape& shape);
   std::int64_t offset(std::initializer_list<std::int64_t> index) const;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "clip/error.h"
 #include "clip/models.h"
@@ -21,18 +22,22 @@ struct Model::Impl {
   bool jit = false;
   Precision precision = Precision::FP32;
   std::unique_ptr<Backend> backend;
-  std::map<std::string, Tensor> params;  // float32, the state-dict names
+  // The checkpoint's tensors (any float dtype, views of the file), converted to float32 on
+  // first use: a process that only embeds images never converts the text tower.
+  std::map<std::string, Tensor> source;
+  mutable std::map<std::string, Tensor> params;  // float32, the state-dict names
+  mutable std::mutex params_mutex;
   std::map<std::string, Tensor> folded;  // jit: "<conv>.weight" / "<conv>.bias" with BatchNorm folded in
 
-  const float* w(const std::string& name) const {
-    const auto it = params.find(name);
-    if (it == params.end()) throw Error("model parameter '" + name + "' is missing");
-    return it->second.data<float>();
-  }
+  const float* w(const std::string& name) const { return param(name).data<float>(); }
+  // std::map never moves its elements, so the reference stays valid after the lock.
   const Tensor& param(const std::string& name) const {
-    const auto it = params.find(name);
-    if (it == params.end()) throw Error("model parameter '" + name + "' is missing");
-    return it->second;
+    std::lock_guard lock(params_mutex);
+    if (const auto it = params.find(name); it != params.end()) return it->second;
+    const auto from = source.find(name);
+    if (from == source.end()) throw Error("model parameter '" + name + "' is missing");
+    // float32 tensors stay views of the checkpoint (a private, copy-on-write mapping).
+    return params.emplace(name, from->second.to(DType::Float32)).first->second;
   }
 };
 
@@ -338,8 +343,7 @@ Model Model::from_checkpoint(const Checkpoint& checkpoint, const std::string& de
     if (t.shape() != shape)
       throw Error(checkpoint.path().string() + ": tensor '" + name + "' has shape " + t.shape_string() + ", expected " +
                   Tensor::shape_string_of(shape));
-    Tensor f = t.to(DType::Float32);
-    impl->params[name] = f.raw_data() == t.raw_data() ? t.clone() : std::move(f);  // own, writable storage
+    impl->source[name] = t;
   }
   if (jit) {
     // Fold each BatchNorm into the convolution before it: w' = w * s, b' = beta - mean * s,
@@ -390,7 +394,10 @@ void Model::set_parameter(const std::string& name, const Tensor& value) {
   const Tensor& current = impl_->param(name);
   if (value.shape() != current.shape())
     throw Error("set_parameter: '" + name + "' has shape " + current.shape_string() + ", got " + value.shape_string());
-  impl_->params[name] = value.to(DType::Float32).clone();
+  {
+    std::lock_guard lock(impl_->params_mutex);
+    impl_->params[name] = value.to(DType::Float32).clone();
+  }
   impl_->backend->clear_weight_cache();
 }
 

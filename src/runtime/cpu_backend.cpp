@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "clip/error.h"
+#include "core/memory.h"
 #include "runtime/backend.h"
 
 namespace clip::runtime {
@@ -54,12 +55,9 @@ class CpuBackend final : public Backend {
     {
       std::lock_guard lock(mutex_);
       auto it = packed_matmul_weights_.find({w, key});
-      if (it == packed_matmul_weights_.end()) {
-        memory m_packed(p.weights, engine_);
-        reorder(mem(wei, w), m_packed);
-        it = packed_matmul_weights_.emplace(std::make_pair(w, key), m_packed).first;
-      }
-      packed = it->second;
+      if (it == packed_matmul_weights_.end())
+        it = packed_matmul_weights_.emplace(std::make_pair(w, key), pack(mem(wei, w), p.weights)).first;
+      packed = it->second.mem;
     }
     std::vector<std::uint16_t> x_bf16;
     if (bf16) x_bf16 = to_bf16(x, m * k);
@@ -110,12 +108,9 @@ class CpuBackend final : public Backend {
       }
       prim = &it->second;
       auto packed = packed_weights_.find({weight, key});
-      if (packed == packed_weights_.end()) {
-        memory m(prim->weights, engine_);
-        reorder(mem(wei, weight), m);
-        packed = packed_weights_.emplace(std::make_pair(weight, key), m).first;
-      }
-      packed_weights = packed->second;
+      if (packed == packed_weights_.end())
+        packed = packed_weights_.emplace(std::make_pair(weight, key), pack(mem(wei, weight), prim->weights)).first;
+      packed_weights = packed->second.mem;
     }
     const bool plain_src = prim->src == src, plain_dst = prim->dst == dst;
     memory src_mem = mem(src, x), dst_mem = mem(dst, y);
@@ -251,6 +246,18 @@ class CpuBackend final : public Backend {
     memory::desc src, weights, dst;  // the layouts the primitive chose (convolutions)
   };
 
+  // Weights reordered into a primitive's layout (and type), in storage we own.
+  struct Packed {
+    memory mem;
+    std::shared_ptr<std::byte> storage;
+  };
+  Packed pack(const memory& from, const memory::desc& layout) {
+    Packed p{memory(), core::allocate(layout.get_size())};
+    p.mem = memory(layout, engine_, p.storage.get());
+    reorder(from, p.mem);
+    return p;
+  }
+
   void reorder(const memory& from, const memory& to) {
     omp_set_num_threads(threads_);
     dnnl::stream stream(engine_);
@@ -308,8 +315,8 @@ class CpuBackend final : public Backend {
   std::map<ConvKey, Prepared> convs_;
   // Convolution weights in the primitive's layout, by (weights, shape); cleared when a
   // model's parameters change.
-  std::map<std::pair<const float*, ConvKey>, memory> packed_weights_;
-  std::map<std::pair<const float*, MatmulKey>, memory> packed_matmul_weights_;
+  std::map<std::pair<const float*, ConvKey>, Packed> packed_weights_;
+  std::map<std::pair<const float*, MatmulKey>, Packed> packed_matmul_weights_;
 };
 
 }  // namespace
