@@ -158,17 +158,30 @@ void attention(Backend& be, const float* q, const float* k, const float* v, std:
         std::copy_n(o.data() + ((b * heads + h) * q_rows + r) * hd, hd, out + (b * q_rows + r) * d + h * hd);
 }
 
-// ResidualAttentionBlock x layers, on x [N, L, D] in place.
-void transformer(const Model::Impl& m, const std::string& prefix, int layers, int heads, Buffer& x, std::int64_t n,
-                 std::int64_t l, std::int64_t d, bool causal) {
+// Sequences of one length: `count` of them, `length` rows each.
+struct SequenceGroup {
+  std::int64_t count, length;
+};
+
+// ResidualAttentionBlock x layers, in place on x: the rows of every sequence one after the
+// other, group by group ([N, L, D] for a single group). Attention stays within a sequence;
+// the linear layers run on all rows at once, with no padding between sequences.
+void transformer(const Model::Impl& m, const std::string& prefix, int layers, int heads, Buffer& x,
+                 const std::vector<SequenceGroup>& groups, std::int64_t d, bool causal) {
   Backend& be = *m.backend;
-  const std::int64_t rows = n * l;
+  std::int64_t rows = 0;
+  for (const SequenceGroup& g : groups) rows += g.count * g.length;
   Buffer h(x.size()), qkv(static_cast<std::size_t>(rows * 3 * d)), a(x.size());
   for (int i = 0; i < layers; ++i) {
     const std::string p = prefix + "transformer.resblocks." + std::to_string(i) + ".";
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_1.weight"), m.w(p + "ln_1.bias"), h.data());
     be.linear(h.data(), rows, d, m.w(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
-    attention(be, qkv.data(), qkv.data() + d, qkv.data() + 2 * d, n, l, l, d, heads, causal, 3 * d, 3 * d, a.data());
+    for (std::int64_t row = 0; const SequenceGroup& g : groups) {
+      const float* q = qkv.data() + row * 3 * d;
+      attention(be, q, q + d, q + 2 * d, g.count, g.length, g.length, d, heads, causal, 3 * d, 3 * d,
+                a.data() + row * d);
+      row += g.count * g.length;
+    }
     // The residual additions and the activation are fused into the linear layers.
     be.linear(a.data(), rows, d, m.w(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), x.data(), false,
               Backend::Epilogue::AddTo);
@@ -242,7 +255,7 @@ Tensor encode_image_vit(const Model::Impl& m, const Tensor& images) {
       for (std::int64_t i = 0; i < d; ++i) dst[i] = src[i] + pos[t * d + i];
     }
   be.layer_norm(x.data(), n * tokens, d, m.w("visual.ln_pre.weight"), m.w("visual.ln_pre.bias"), x.data());
-  transformer(m, "visual.", c.vision_layers[0], c.vision_heads, x, n, tokens, d, false);
+  transformer(m, "visual.", c.vision_layers[0], c.vision_heads, x, {{n, tokens}}, d, false);
   Buffer cls_out(static_cast<std::size_t>(n * d));
   for (std::int64_t b = 0; b < n; ++b) std::copy_n(x.data() + b * tokens * d, d, cls_out.data() + b * d);
   be.layer_norm(cls_out.data(), n, d, m.w("visual.ln_post.weight"), m.w("visual.ln_post.bias"), cls_out.data());
@@ -421,8 +434,8 @@ Tensor Model::encode_text(const Tensor& tokens) const {
   const std::int64_t n = tokens.size(0), context = c.context_length, d = c.transformer_width, e = c.embed_dim;
   if (n == 0) throw Error("encode_text: empty batch");
   // The feature is read at the end-of-text token (the largest id of the row). With the
-  // causal mask nothing after it can reach it, so positions past the batch's last EOT are
-  // not computed: the same result, for a fraction of the work on short prompts.
+  // causal mask nothing after it can reach it, so no position past a row's own EOT is
+  // computed: the same result, for a fraction of the work on short prompts.
   std::vector<std::int64_t> eot(static_cast<std::size_t>(n), 0);
   for (std::int64_t b = 0; b < n; ++b)
     for (std::int64_t t = 0; t < context; ++t) {
@@ -432,18 +445,34 @@ Tensor Model::encode_text(const Tensor& tokens) const {
                     std::to_string(t) + ") is outside the vocabulary of " + std::to_string(c.vocab_size));
       if (id > token_at(tokens, b * context + eot[static_cast<std::size_t>(b)])) eot[static_cast<std::size_t>(b)] = t;
     }
-  const std::int64_t l = *std::max_element(eot.begin(), eot.end()) + 1;
-  Buffer x(static_cast<std::size_t>(n * l * d));
+  // Each row is computed up to its own end token only; rows of equal length share the
+  // attention calls. Shortest first: order[i] is the row at position i.
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t b = 0; b < n; ++b) order[static_cast<std::size_t>(b)] = b;
+  const auto length = [&](std::int64_t b) { return eot[static_cast<std::size_t>(b)] + 1; };
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return length(a) < length(b); });
+  std::vector<SequenceGroup> groups;
+  std::vector<std::int64_t> start(static_cast<std::size_t>(n));  // first packed row of each input row
+  std::int64_t rows = 0;
+  for (const std::int64_t b : order) {
+    if (groups.empty() || groups.back().length != length(b)) groups.push_back({0, length(b)});
+    ++groups.back().count;
+    start[static_cast<std::size_t>(b)] = rows;
+    rows += length(b);
+  }
+  Buffer x(static_cast<std::size_t>(rows * d));
   const float* emb = impl_->w("token_embedding.weight");
   const float* pos = impl_->w("positional_embedding");
   for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t t = 0; t < l; ++t) {
+    for (std::int64_t t = 0; t < length(b); ++t) {
       const std::int64_t id = token_at(tokens, b * context + t);
-      for (std::int64_t i = 0; i < d; ++i) x[static_cast<std::size_t>((b * l + t) * d + i)] = emb[id * d + i] + pos[t * d + i];
+      float* row = x.data() + (start[static_cast<std::size_t>(b)] + t) * d;
+      for (std::int64_t i = 0; i < d; ++i) row[i] = emb[id * d + i] + pos[t * d + i];
     }
-  transformer(*impl_, "", c.transformer_layers, c.transformer_heads, x, n, l, d, true);
+  transformer(*impl_, "", c.transformer_layers, c.transformer_heads, x, groups, d, true);
   Buffer sel(static_cast<std::size_t>(n * d));
-  for (std::int64_t b = 0; b < n; ++b) std::copy_n(x.data() + (b * l + eot[static_cast<std::size_t>(b)]) * d, d, sel.data() + b * d);
+  for (std::int64_t b = 0; b < n; ++b)
+    std::copy_n(x.data() + (start[static_cast<std::size_t>(b)] + length(b) - 1) * d, d, sel.data() + b * d);
   impl_->backend->layer_norm(sel.data(), n, d, impl_->w("ln_final.weight"), impl_->w("ln_final.bias"), sel.data());
   Tensor out({n, e}, DType::Float32);
   impl_->backend->linear(sel.data(), n, d, impl_->w("text_projection"), e, nullptr, out.data<float>(), true);

@@ -77,7 +77,7 @@ TEST(ModelFixtures, EndToEndDemo) {
 
 TEST(ModelConsistency, ThreadsAndBatchesAgree) {
   CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
-  for (const char* name : {"vit-b32-tiny", "rn50-tiny"}) {
+  for (const char* name : {"vit-b32-tiny", "rn50-tiny", "vit-p16-tiny"}) {  // vit-p16: rows of three lengths
     clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"));
     const clip::Tensor images = clip::load_npy(dir / name / "images.f32.npy");
     const clip::Tensor tokens = clip::load_npy(dir / name / "tokens.i32.npy");
@@ -94,6 +94,15 @@ TEST(ModelConsistency, ThreadsAndBatchesAgree) {
       const clip::Tensor alone = model.encode_image(one);
       for (std::int64_t k = 0; k < alone.numel(); ++k)
         EXPECT_NEAR(alone.data<float>()[k], img1.data<float>()[i * alone.numel() + k], 1e-4 * max_abs(img1)) << name;
+    }
+    // Text rows of different lengths, packed together, equal each row alone.
+    for (std::int64_t i = 0; i < tokens.size(0); ++i) {
+      const std::int64_t per = tokens.size(1);
+      clip::Tensor one({1, per}, tokens.dtype());
+      std::copy_n(tokens.raw_data() + i * tokens.nbytes() / tokens.size(0), tokens.nbytes() / tokens.size(0), one.raw_data());
+      const clip::Tensor alone = model.encode_text(one);
+      for (std::int64_t k = 0; k < alone.numel(); ++k)
+        EXPECT_NEAR(alone.data<float>()[k], txt1.data<float>()[i * alone.numel() + k], 1e-4 * max_abs(txt1)) << name;
     }
   }
 }
