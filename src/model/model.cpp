@@ -201,23 +201,33 @@ struct Maps {
   std::int64_t n, c, h, w;
 };
 
-// conv (no bias) + BatchNorm [+ ReLU]; with jit the BatchNorm is folded into the conv.
+// conv (no bias) + BatchNorm [+ residual] [+ ReLU]. With jit the BatchNorm is folded into
+// the conv and the rest runs fused into it (oneDNN post-ops). A residual is moved in and
+// its storage becomes the output.
 Maps conv_bn(const Model::Impl& m, const Maps& x, const std::string& conv, const std::string& bn, std::int64_t kernel,
-             std::int64_t stride, bool relu) {
+             std::int64_t stride, bool relu, Maps* residual = nullptr) {
+  using Epilogue = Backend::Epilogue;
   const Tensor& weight = m.param(conv + ".weight");
   const std::int64_t out_c = weight.size(0), pad = kernel / 2;
   Maps y{{}, x.n, out_c, (x.h + 2 * pad - kernel) / stride + 1, (x.w + 2 * pad - kernel) / stride + 1};
-  y.data.resize(static_cast<std::size_t>(y.n * y.c * y.h * y.w));
+  const auto size = static_cast<std::size_t>(y.n * y.c * y.h * y.w);
+  if (residual && residual->data.size() != size) throw Error(conv + ": residual of the wrong size");
   if (m.jit) {
+    if (residual) y.data = std::move(residual->data);
+    else y.data.resize(size);
+    const Epilogue epilogue = residual ? (relu ? Epilogue::AddToReLU : Epilogue::AddTo)
+                                       : (relu ? Epilogue::ReLU : Epilogue::Store);
     m.backend->conv2d(x.data.data(), x.n, x.c, x.h, x.w, m.folded.at(conv + ".weight").data<float>(), out_c, kernel,
-                      stride, pad, m.folded.at(conv + ".bias").data<float>(), y.data.data());
-  } else {
-    m.backend->conv2d(x.data.data(), x.n, x.c, x.h, x.w, weight.data<float>(), out_c, kernel, stride, pad, nullptr,
-                      y.data.data());
-    m.backend->batch_norm(y.data.data(), y.n, y.c, y.h * y.w, m.w(bn + ".running_mean"), m.w(bn + ".running_var"),
-                          m.w(bn + ".weight"), m.w(bn + ".bias"));
+                      stride, pad, m.folded.at(conv + ".bias").data<float>(), y.data.data(), epilogue);
+    return y;
   }
-  if (relu) m.backend->relu(y.data.data(), static_cast<std::int64_t>(y.data.size()));
+  y.data.resize(size);
+  m.backend->conv2d(x.data.data(), x.n, x.c, x.h, x.w, weight.data<float>(), out_c, kernel, stride, pad, nullptr,
+                    y.data.data());
+  m.backend->batch_norm(y.data.data(), y.n, y.c, y.h * y.w, m.w(bn + ".running_mean"), m.w(bn + ".running_var"),
+                        m.w(bn + ".weight"), m.w(bn + ".bias"));
+  if (residual) m.backend->add(residual->data.data(), y.data.data(), static_cast<std::int64_t>(size));
+  if (relu) m.backend->relu(y.data.data(), static_cast<std::int64_t>(size));
   return y;
 }
 
@@ -286,16 +296,11 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
       Maps out = conv_bn(m, x, p + "conv1", p + "bn1", 1, 1, true);
       out = conv_bn(m, out, p + "conv2", p + "bn2", 3, 1, true);
       if (stride > 1) out = avg_pool(m, out, stride);
-      out = conv_bn(m, out, p + "conv3", p + "bn3", 1, 1, false);
-      if (b == 0 && (stride > 1 || inplanes != planes * 4)) {
-        const Maps pooled = stride > 1 ? avg_pool(m, x, stride) : x;
-        const Maps identity = conv_bn(m, pooled, p + "downsample.0", p + "downsample.1", 1, 1, false);
-        be.add(identity.data.data(), out.data.data(), static_cast<std::int64_t>(out.data.size()));
-      } else {
-        be.add(x.data.data(), out.data.data(), static_cast<std::int64_t>(out.data.size()));
-      }
-      be.relu(out.data.data(), static_cast<std::int64_t>(out.data.size()));
-      x = std::move(out);
+      Maps identity = x;
+      if (b == 0 && (stride > 1 || inplanes != planes * 4))
+        identity = conv_bn(m, stride > 1 ? avg_pool(m, x, stride) : x, p + "downsample.0", p + "downsample.1", 1, 1,
+                           false);
+      x = conv_bn(m, out, p + "conv3", p + "bn3", 1, 1, true, &identity);  // relu(bn3(conv3) + identity)
       inplanes = planes * 4;
     }
   }

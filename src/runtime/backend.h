@@ -21,8 +21,10 @@ class Backend {
   // rounded on the way in), accumulating and returning float32. Everything else stays fp32.
   virtual void set_bf16_linear(bool bf16) = 0;
 
-  // What a linear layer does with its result, fused into it.
-  enum class Epilogue { Store, QuickGELU, GELU, AddTo };
+  // What a linear layer or convolution does with its result, fused into it: store it,
+  // apply an activation, add it to what the output holds (a residual connection), or add
+  // then ReLU (a ResNet block's end).
+  enum class Epilogue { Store, QuickGELU, GELU, ReLU, AddTo, AddToReLU };
 
   // y[m, n] = sum_k x[m, k] * w(k, n) + bias[n], where w is stored [n, k] (a PyTorch Linear
   // weight) or, with `w_is_kn`, [k, n] (a projection matrix). bias may be null. The
@@ -37,7 +39,7 @@ class Backend {
   // [out, in, kh, kw] (PyTorch's layout); bias may be null.
   virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                       const float* weight, std::int64_t out_c, std::int64_t kernel, std::int64_t stride,
-                      std::int64_t pad, const float* bias, float* y) = 0;
+                      std::int64_t pad, const float* bias, float* y, Epilogue epilogue = Epilogue::Store) = 0;
 
   // Row-wise LayerNorm over the last `d` values (eps 1e-5), in place allowed.
   virtual void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,

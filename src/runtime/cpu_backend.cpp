@@ -80,13 +80,13 @@ class CpuBackend final : public Backend {
   // the weights are reordered once into the layout the primitive prefers and kept.
   void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, const float* weight,
               std::int64_t out_c, std::int64_t kernel, std::int64_t stride, std::int64_t pad, const float* bias,
-              float* y) override {
+              float* y, Epilogue epilogue) override {
     const std::int64_t oh = (h + 2 * pad - kernel) / stride + 1, ow = (w + 2 * pad - kernel) / stride + 1;
     const memory::desc src({n, c, h, w}, DT::f32, Tag::nhwc);
     const memory::desc wei({out_c, c, kernel, kernel}, DT::f32, Tag::oihw);
     const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nhwc);
     const memory::desc bia({out_c}, DT::f32, Tag::a);
-    const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr};
+    const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr, epilogue};
     Prepared* prim;
     memory packed_weights;
     {
@@ -95,6 +95,7 @@ class CpuBackend final : public Backend {
       if (it == convs_.end()) {
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        attr.set_post_ops(post_ops(epilogue));
         const memory::desc src_any = src, wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any), dst_any = dst;
         const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                                  dnnl::algorithm::convolution_direct, src_any, wei_any,
@@ -120,6 +121,7 @@ class CpuBackend final : public Backend {
       src_mem = blocked;
     }
     memory out = plain_dst ? dst_mem : memory(prim->dst, engine_);
+    if (!plain_dst && (epilogue == Epilogue::AddTo || epilogue == Epilogue::AddToReLU)) reorder(dst_mem, out);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed_weights}, {DNNL_ARG_DST, out}};
     if (bias) args.emplace(DNNL_ARG_BIAS, mem(bia, bias));
     execute(*prim, args);
@@ -232,9 +234,10 @@ class CpuBackend final : public Backend {
   struct ConvKey {
     std::int64_t n, c, h, w, out_c, kernel, stride, pad;
     bool bias;
+    Epilogue epilogue;
     bool operator<(const ConvKey& o) const {
-      return std::tie(n, c, h, w, out_c, kernel, stride, pad, bias) <
-             std::tie(o.n, o.c, o.h, o.w, o.out_c, o.kernel, o.stride, o.pad, o.bias);
+      return std::tie(n, c, h, w, out_c, kernel, stride, pad, bias, epilogue) <
+             std::tie(o.n, o.c, o.h, o.w, o.out_c, o.kernel, o.stride, o.pad, o.bias, o.epilogue);
     }
   };
 
@@ -245,6 +248,22 @@ class CpuBackend final : public Backend {
     memory::desc scratchpad;
     memory::desc src, weights, dst;  // the layouts the primitive chose (convolutions)
   };
+
+  static dnnl::post_ops post_ops(Epilogue epilogue) {
+    dnnl::post_ops post;
+    switch (epilogue) {
+      case Epilogue::Store: break;
+      case Epilogue::QuickGELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f); break;
+      case Epilogue::GELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
+      case Epilogue::ReLU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+      case Epilogue::AddTo: post.append_sum(1.0f); break;
+      case Epilogue::AddToReLU:
+        post.append_sum(1.0f);
+        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        break;
+    }
+    return post;
+  }
 
   // Weights reordered into a primitive's layout (and type), in storage we own.
   struct Packed {
@@ -273,14 +292,7 @@ class CpuBackend final : public Backend {
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       if (scale != 1.0f) attr.set_output_scales(0, {scale});
-      dnnl::post_ops post;
-      switch (key.epilogue) {
-        case Epilogue::Store: break;
-        case Epilogue::QuickGELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f); break;
-        case Epilogue::GELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
-        case Epilogue::AddTo: post.append_sum(1.0f); break;
-      }
-      attr.set_post_ops(post);
+      attr.set_post_ops(post_ops(key.epilogue));
       const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
       const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
       it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
