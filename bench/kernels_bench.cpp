@@ -1,0 +1,123 @@
+// The engine's hot kernels at the real shapes of ViT-B/32 and RN50, on the CPU backend,
+// with the rate each reaches (FLOP/s counter). Threads: $OMP_NUM_THREADS, else all cores.
+//   ./build/bench/kernels_bench --benchmark_filter=Linear
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "runtime/backend.h"
+
+namespace {
+
+using clip::runtime::Backend;
+
+std::vector<float> random_values(std::int64_t count) {
+  std::mt19937 rng(0);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> v(static_cast<std::size_t>(count));
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+// y[m, n] = x[m, k] w^T + b, with the transformer's fused epilogues; ViT-B/32 has m = 50
+// rows per image (8 images: 400), text 3 demo prompts of 4 tokens: 12.
+void BM_Linear(benchmark::State& state, Backend::Epilogue epilogue, bool bf16) {
+  const std::int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  const auto backend = clip::runtime::make_cpu_backend();
+  backend->set_bf16_linear(bf16);
+  const auto x = random_values(m * k), w = random_values(n * k), b = random_values(n);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    backend->linear(x.data(), m, k, w.data(), n, b.data(), y.data(), false, epilogue);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * m * k * n, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void LinearShapes(benchmark::internal::Benchmark* b) {
+  for (const std::int64_t m : {50, 400, 12})
+    for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}})
+      b->Args({m, k, n});
+  b->ArgNames({"m", "k", "n"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+void BM_Linear_fp32(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, false); }
+void BM_Linear_fp32_QuickGELU(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::QuickGELU, false); }
+void BM_Linear_bf16(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, true); }
+BENCHMARK(BM_Linear_fp32)->Apply(LinearShapes);
+BENCHMARK(BM_Linear_fp32_QuickGELU)->Args({50, 768, 3072})->Args({400, 768, 3072})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Linear_bf16)->Apply(LinearShapes);
+
+// Attention scores q k^T for ViT-B/32: 12 heads x images, 50 x 64 by 64 x 50.
+void BM_AttentionScores(benchmark::State& state) {
+  const std::int64_t batch = 12 * state.range(0), l = 50, hd = 64;
+  const auto backend = clip::runtime::make_cpu_backend();
+  const auto q = random_values(batch * l * hd), k = random_values(batch * l * hd);
+  std::vector<float> scores(static_cast<std::size_t>(batch * l * l));
+  for (auto _ : state) {
+    backend->batched_matmul(q.data(), k.data(), scores.data(), batch, l, hd, l, true, 0.125f);
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * batch * l * l * hd, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AttentionScores)->Arg(1)->Arg(8)->ArgName("images")->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_LayerNorm(benchmark::State& state) {
+  const std::int64_t rows = state.range(0), d = 768;
+  const auto backend = clip::runtime::make_cpu_backend();
+  const auto x = random_values(rows * d), gamma = random_values(d), beta = random_values(d);
+  std::vector<float> y(x.size());
+  for (auto _ : state) {
+    backend->layer_norm(x.data(), rows, d, gamma.data(), beta.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * d * 8);
+}
+BENCHMARK(BM_LayerNorm)->Arg(50)->Arg(400)->ArgName("rows")->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_SoftmaxCausal(benchmark::State& state) {
+  const std::int64_t heads = 8 * 32, l = 11;  // text, 32 prompts
+  const auto backend = clip::runtime::make_cpu_backend();
+  auto x = random_values(heads * l * l);
+  for (auto _ : state) {
+    backend->softmax(x.data(), heads * l, l, true, l);
+    benchmark::DoNotOptimize(x.data());
+  }
+}
+BENCHMARK(BM_SoftmaxCausal)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// RN50 convolutions (NHWC, batch 1): {in channels, size, out channels, kernel, stride}, and
+// the fused epilogues of the jit path.
+void BM_Conv(benchmark::State& state) {
+  const std::int64_t c = state.range(0), hw = state.range(1), out_c = state.range(2), kernel = state.range(3),
+                     stride = state.range(4), pad = kernel / 2;
+  const auto epilogue = static_cast<Backend::Epilogue>(state.range(5));
+  const auto backend = clip::runtime::make_cpu_backend();
+  const std::int64_t ohw = (hw + 2 * pad - kernel) / stride + 1;
+  const auto x = random_values(c * hw * hw), w = random_values(out_c * c * kernel * kernel), b = random_values(out_c);
+  std::vector<float> y(static_cast<std::size_t>(out_c * ohw * ohw));
+  for (auto _ : state) {
+    backend->conv2d(x.data(), 1, c, hw, hw, w.data(), out_c, kernel, stride, pad, b.data(), y.data(), epilogue);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["FLOP/s"] =
+      benchmark::Counter(2.0 * out_c * ohw * ohw * c * kernel * kernel, benchmark::Counter::kIsIterationInvariantRate);
+}
+constexpr auto kReLU = static_cast<std::int64_t>(Backend::Epilogue::ReLU);
+constexpr auto kAddReLU = static_cast<std::int64_t>(Backend::Epilogue::AddToReLU);
+BENCHMARK(BM_Conv)
+    ->Args({3, 224, 32, 3, 2, kReLU})     // stem conv1
+    ->Args({32, 112, 64, 3, 1, kReLU})    // stem conv3
+    ->Args({64, 56, 64, 1, 1, kReLU})     // layer1 conv1
+    ->Args({64, 56, 64, 3, 1, kReLU})     // layer1 conv2
+    ->Args({64, 56, 256, 1, 1, kAddReLU}) // layer1 conv3 + residual
+    ->Args({256, 14, 256, 3, 1, kReLU})   // layer3 conv2
+    ->Args({512, 7, 512, 3, 1, kReLU})    // layer4 conv2
+    ->ArgNames({"c", "hw", "out", "k", "s", "epilogue"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
