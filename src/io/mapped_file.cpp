@@ -51,6 +51,10 @@ std::shared_ptr<MappedFile> MappedFile::copy_of(std::span<const std::uint8_t> by
   return file;
 }
 
+void MappedFile::release_pages() {
+  if (mapped_) madvise(data_, size_, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (mapped_) munmap(data_, size_);
   else std::free(data_);

@@ -22,6 +22,11 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
+  // Drops the pages read so far from this process's memory (they come back from the page
+  // cache when touched again). Only before anything writes to the mapping: private copies
+  // of written pages would be lost.
+  void release_pages();
+
   std::span<std::uint8_t> bytes() { return {data_, size_}; }
   std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
   const std::filesystem::path& path() const { return path_; }

@@ -83,6 +83,9 @@ LoadedTensors read_torch_zip(std::shared_ptr<MappedFile> file) {
     if (e.method == 0) zip.verify(e);
     else zip.read(e);
   }
+  // Reading every byte made the whole file resident; let the weights come back as they
+  // are used, so that peak memory is not the file plus the model built from it.
+  zip.file()->release_pages();
   if (pickle->size > (std::uint64_t{256} << 20)) throw Error("cannot read " + path.string() + ": data.pkl is larger than 256 MiB");
   const std::vector<std::uint8_t> bytes = zip.read(*pickle);
   const Unpickled pickled = unpickle(bytes, path.string() + " (" + pickle->name + ")");
