@@ -129,35 +129,6 @@ std::vector<std::pair<std::string, Tensor::Shape>> expected_parameters(const Mod
 
 // ---- Building blocks ---------------------------------------------------------------------
 
-// Multi-head attention of `q_rows` queries per sample against `kv_rows` keys/values per
-// sample; q, k, v are [N, rows, D] with heads side by side in D. Output [N, q_rows, D].
-void attention(Backend& be, const float* q, const float* k, const float* v, std::int64_t n, std::int64_t q_rows,
-               std::int64_t kv_rows, std::int64_t d, std::int64_t heads, bool causal, std::int64_t q_stride,
-               std::int64_t kv_stride, float* out) {
-  const std::int64_t hd = d / heads;
-  Buffer qh(static_cast<std::size_t>(n * heads * q_rows * hd)), kh(static_cast<std::size_t>(n * heads * kv_rows * hd)),
-      vh(kh.size());
-  for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t h = 0; h < heads; ++h) {
-      for (std::int64_t r = 0; r < q_rows; ++r)
-        std::copy_n(q + (b * q_rows + r) * q_stride + h * hd, hd, qh.data() + ((b * heads + h) * q_rows + r) * hd);
-      for (std::int64_t r = 0; r < kv_rows; ++r) {
-        std::copy_n(k + (b * kv_rows + r) * kv_stride + h * hd, hd, kh.data() + ((b * heads + h) * kv_rows + r) * hd);
-        std::copy_n(v + (b * kv_rows + r) * kv_stride + h * hd, hd, vh.data() + ((b * heads + h) * kv_rows + r) * hd);
-      }
-    }
-  Buffer scores(static_cast<std::size_t>(n * heads * q_rows * kv_rows));
-  be.batched_matmul(qh.data(), kh.data(), scores.data(), n * heads, q_rows, hd, kv_rows, true,
-                    1.0f / std::sqrt(static_cast<float>(hd)));
-  be.softmax(scores.data(), n * heads * q_rows, kv_rows, causal, q_rows);
-  Buffer o(qh.size());
-  be.batched_matmul(scores.data(), vh.data(), o.data(), n * heads, q_rows, kv_rows, hd, false, 1.0f);
-  for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t h = 0; h < heads; ++h)
-      for (std::int64_t r = 0; r < q_rows; ++r)
-        std::copy_n(o.data() + ((b * heads + h) * q_rows + r) * hd, hd, out + (b * q_rows + r) * d + h * hd);
-}
-
 // Sequences of one length: `count` of them, `length` rows each.
 struct SequenceGroup {
   std::int64_t count, length;
@@ -178,8 +149,8 @@ void transformer(const Model::Impl& m, const std::string& prefix, int layers, in
     be.linear(h.data(), rows, d, m.w(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
     for (std::int64_t row = 0; const SequenceGroup& g : groups) {
       const float* q = qkv.data() + row * 3 * d;
-      attention(be, q, q + d, q + 2 * d, g.count, g.length, g.length, d, heads, causal, 3 * d, 3 * d,
-                a.data() + row * d);
+      be.attention(q, q + d, q + 2 * d, a.data() + row * d, g.count, heads, g.length, g.length, d / heads, 3 * d,
+                   3 * d, d, causal);
       row += g.count * g.length;
     }
     // The residual additions and the activation are fused into the linear layers.
@@ -322,7 +293,8 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
   be.linear(first.data(), n, cdim, m.w("visual.attnpool.q_proj.weight"), cdim, m.w("visual.attnpool.q_proj.bias"), q.data());
   be.linear(t.data(), n * tokens, cdim, m.w("visual.attnpool.k_proj.weight"), cdim, m.w("visual.attnpool.k_proj.bias"), k.data());
   be.linear(t.data(), n * tokens, cdim, m.w("visual.attnpool.v_proj.weight"), cdim, m.w("visual.attnpool.v_proj.bias"), v.data());
-  attention(be, q.data(), k.data(), v.data(), n, 1, tokens, cdim, c.vision_heads, false, cdim, cdim, a.data());
+  be.attention(q.data(), k.data(), v.data(), a.data(), n, c.vision_heads, 1, tokens, cdim / c.vision_heads, cdim, cdim,
+               cdim, false);
   Tensor out({n, e}, DType::Float32);
   be.linear(a.data(), n, cdim, m.w("visual.attnpool.c_proj.weight"), e, m.w("visual.attnpool.c_proj.bias"),
             out.data<float>());

@@ -31,10 +31,13 @@ class Backend {
   // epilogue applies an activation, or adds the result to y (a residual connection).
   virtual void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n,
                       const float* bias, float* y, bool w_is_kn = false, Epilogue epilogue = Epilogue::Store) = 0;
-  // For each of `batch` pairs: c[m, n] = scale * sum_k a[m, k] * b(k, n), with b stored
-  // [n, k] when b_is_nk (attention scores, q k^T) or [k, n] otherwise.
-  virtual void batched_matmul(const float* a, const float* b, float* c, std::int64_t batch, std::int64_t m,
-                              std::int64_t k, std::int64_t n, bool b_is_nk, float scale) = 0;
+  // Multi-head attention, softmax(q k^T / sqrt(head_dim)) v for each of `n` samples and
+  // `heads` heads. The heads lie side by side in each row: head h of row r of sample b is
+  // q[(b * q_rows + r) * q_stride + h * head_dim ...] (k and v likewise with kv_stride,
+  // the output with out_stride). With `causal`, query i only sees keys <= i.
+  virtual void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n,
+                         std::int64_t heads, std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim,
+                         std::int64_t q_stride, std::int64_t kv_stride, std::int64_t out_stride, bool causal) = 0;
   // Convolution on channels-last (NHWC) activations, square kernel, no dilation; weight
   // [out, in, kh, kw] (PyTorch's layout); bias may be null.
   virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,

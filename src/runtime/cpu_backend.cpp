@@ -66,14 +66,37 @@ class CpuBackend final : public Backend {
         bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
   }
 
-  void batched_matmul(const float* a, const float* b, float* c, std::int64_t batch, std::int64_t m, std::int64_t k,
-                      std::int64_t n, bool b_is_nk, float scale) override {
-    const memory::desc src({batch, m, k}, DT::f32, Tag::abc);
-    const memory::desc wei({batch, k, n}, DT::f32, b_is_nk ? Dims{n * k, 1, k} : Dims{k * n, n, 1});
-    const memory::desc dst({batch, m, n}, DT::f32, Tag::abc);
-    auto& p = matmul_primitive({batch, m, k, n, !b_is_nk, false, scale, Epilogue::Store}, src, wei, memory::desc(), dst,
-                               scale);
-    run(p, {{DNNL_ARG_SRC, mem(src, a)}, {DNNL_ARG_WEIGHTS, mem(wei, b)}, {DNNL_ARG_DST, mem(dst, c)}}, std::nullopt);
+  void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
+                 std::int64_t q_rows, std::int64_t kv_rows, std::int64_t hd, std::int64_t q_stride,
+                 std::int64_t kv_stride, std::int64_t out_stride, bool causal) override {
+    // Each head read and written where it lies (strided views), no copies.
+    const memory::desc q_d({n, heads, q_rows, hd}, DT::f32, Dims{q_rows * q_stride, hd, q_stride, 1});
+    const memory::desc kt_d({n, heads, hd, kv_rows}, DT::f32, Dims{kv_rows * kv_stride, hd, 1, kv_stride});
+    const memory::desc s_d({n, heads, q_rows, kv_rows}, DT::f32, Tag::abcd);
+    const memory::desc v_d({n, heads, kv_rows, hd}, DT::f32, Dims{kv_rows * kv_stride, hd, kv_stride, 1});
+    const memory::desc o_d({n, heads, q_rows, hd}, DT::f32, Dims{q_rows * out_stride, hd, out_stride, 1});
+    const AttentionKey key{n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride};
+    std::pair<Prepared, Prepared>* p;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = attentions_.find(key);
+      if (it == attentions_.end()) {
+        const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c, float scale) {
+          dnnl::primitive_attr attr;
+          attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+          if (scale != 1.0f) attr.set_output_scales(0, {scale});
+          const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
+          return Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), {}, {}, {}};
+        };
+        it = attentions_.emplace(key, std::make_pair(make(q_d, kt_d, s_d, 1.0f / std::sqrt(static_cast<float>(hd))),
+                                                     make(s_d, v_d, o_d, 1.0f))).first;
+      }
+      p = &it->second;
+    }
+    std::vector<float> scores(static_cast<std::size_t>(n * heads * q_rows * kv_rows));
+    execute(p->first, {{DNNL_ARG_SRC, mem(q_d, q)}, {DNNL_ARG_WEIGHTS, mem(kt_d, k)}, {DNNL_ARG_DST, mem(s_d, scores.data())}});
+    softmax(scores.data(), n * heads * q_rows, kv_rows, causal, q_rows);
+    execute(p->second, {{DNNL_ARG_SRC, mem(s_d, scores.data())}, {DNNL_ARG_WEIGHTS, mem(v_d, v)}, {DNNL_ARG_DST, mem(o_d, out)}});
   }
 
   // Activations stay channels-last (NHWC), which oneDNN's fast kernels take as they are;
@@ -136,21 +159,26 @@ class CpuBackend final : public Backend {
 
   void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
                   float* y) override {
-#pragma omp parallel for num_threads(threads_) if (rows > 8)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* in = x + r * d;
-      float* out = y + r * d;
-      double mean = 0, var = 0;
-      for (std::int64_t i = 0; i < d; ++i) mean += in[i];
-      mean /= static_cast<double>(d);
-      for (std::int64_t i = 0; i < d; ++i) var += (in[i] - mean) * (in[i] - mean);
-      var /= static_cast<double>(d);
-      const float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
-      const float m = static_cast<float>(mean);
-      for (std::int64_t i = 0; i < d; ++i) out[i] = (in[i] - m) * inv * gamma[i] + beta[i];
+    const memory::desc data({rows, d}, DT::f32, Tag::ab), param({d}, DT::f32, Tag::a);
+    Prepared* p;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = layer_norms_.find({rows, d});
+      if (it == layer_norms_.end()) {
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        const dnnl::layer_normalization_forward::desc desc(
+            dnnl::prop_kind::forward_inference, data, 1e-5f,
+            dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift);
+        const dnnl::layer_normalization_forward::primitive_desc pd(desc, attr, engine_);
+        it = layer_norms_.emplace(std::make_pair(rows, d), Prepared{dnnl::layer_normalization_forward(pd),
+                                                                    pd.scratchpad_desc(), {}, {}, {}}).first;
+      }
+      p = &it->second;
     }
+    execute(*p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, y)}, {DNNL_ARG_SCALE, mem(param, gamma)},
+                 {DNNL_ARG_SHIFT, mem(param, beta)}});
   }
-
   void softmax(float* x, std::int64_t rows, std::int64_t n, bool causal, std::int64_t rows_per_matrix) override {
 #pragma omp parallel for num_threads(threads_) if (rows > 8)
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -217,6 +245,12 @@ class CpuBackend final : public Backend {
       return std::tie(batch, m, k, n, kn, bias, scale, epilogue, bf16) <
              std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue, o.bf16);
     }
+  };
+
+  struct AttentionKey {
+    std::int64_t n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride;
+    auto tie() const { return std::tie(n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride); }
+    bool operator<(const AttentionKey& o) const { return tie() < o.tie(); }
   };
 
   // float32 -> bfloat16, rounding to nearest even (as oneDNN's and PyTorch's conversions).
@@ -332,6 +366,8 @@ class CpuBackend final : public Backend {
   std::mutex mutex_;
   std::map<MatmulKey, Prepared> matmuls_;
   std::map<ConvKey, Prepared> convs_;
+  std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;  // scores, then context
+  std::map<std::pair<std::int64_t, std::int64_t>, Prepared> layer_norms_;  // by (rows, d)
   // Convolution weights in the primitive's layout, by (weights, shape); cleared when a
   // model's parameters change.
   std::map<std::pair<const float*, ConvKey>, Packed> packed_weights_;
