@@ -1,11 +1,11 @@
 #include "clip/tensor.h"
 
+#include "core/half.h"
 #include "core/memory.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <immintrin.h>
 #include <ostream>
 #include <limits>
 
@@ -127,29 +127,7 @@ std::int64_t Tensor::offset(std::initializer_list<std::int64_t> index) const {
 
 namespace {
 
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
-  const std::uint32_t exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
-  std::uint32_t bits;
-  if (exponent == 0x1F) {
-    bits = sign | 0x7F800000 | (mantissa << 13);  // inf / nan
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else {  // subnormal: normalise
-    int e = -1;
-    std::uint32_t m = mantissa;
-    do {
-      ++e;
-      m <<= 1;
-    } while (!(m & 0x400));
-    bits = sign | ((112 - e) << 23) | ((m & 0x3FF) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
+using core::half_to_float;
 
 std::uint16_t float_to_half(float f) {
   std::uint32_t x;
@@ -180,26 +158,6 @@ std::uint16_t float_to_bf16(float f) {
   return static_cast<std::uint16_t>((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
 }
 
-// Checkpoint weights are mostly fp16: convert 8 at a time where the CPU has F16C (exact,
-// like the scalar code), over OpenMP threads for large tensors.
-__attribute__((target("avx,f16c"))) void half_to_float_f16c(const std::uint16_t* src, float* dst, std::int64_t n) {
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
-}
-
-void half_to_float_array(const std::uint16_t* src, float* dst, std::int64_t n) {
-  static const bool f16c = __builtin_cpu_supports("f16c");
-  constexpr std::int64_t kChunk = 1 << 16;
-#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
-  for (std::int64_t begin = 0; begin < n; begin += kChunk) {
-    const std::int64_t count = std::min(kChunk, n - begin);
-    if (f16c) half_to_float_f16c(src + begin, dst + begin, count);
-    else for (std::int64_t i = 0; i < count; ++i) dst[begin + i] = half_to_float(src[begin + i]);
-  }
-}
-
 // Element i of `t` as a double (for any dtype).
 double element(const Tensor& t, std::int64_t i) {
   const std::byte* p = t.raw_data() + i * static_cast<std::int64_t>(dtype_size(t.dtype()));
@@ -222,7 +180,7 @@ Tensor Tensor::to(DType dtype) const {
   Tensor out(shape_, dtype, Uninitialized{});
   std::byte* dst = out.data_;
   if (dtype_ == DType::Float16 && dtype == DType::Float32) {  // the common case, kept tight
-    half_to_float_array(reinterpret_cast<const std::uint16_t*>(data_), reinterpret_cast<float*>(dst), numel_);
+    core::half_to_float(reinterpret_cast<const std::uint16_t*>(data_), reinterpret_cast<float*>(dst), numel_);
     return out;
   }
   for (std::int64_t i = 0; i < numel_; ++i) {

@@ -47,6 +47,18 @@ struct Model::Impl {
   std::map<std::string, Tensor> folded;  // jit: "<conv>.weight" / "<conv>.bias" with BatchNorm folded in
 
   const float* w(const std::string& name) const { return param(name).data<float>(); }
+  // A linear layer's weights for the backend: fp16 ones straight from the checkpoint (the
+  // backend converts them while packing), unless a float32 version exists (replaced by
+  // set_parameter, or read through parameter()).
+  runtime::Weights linear_weights(const std::string& name) const {
+    {
+      std::lock_guard lock(params_mutex);
+      const auto from = source.find(name);
+      if (!params.count(name) && from != source.end() && from->second.dtype() == DType::Float16)
+        return reinterpret_cast<const std::uint16_t*>(from->second.raw_data());
+    }
+    return w(name);
+  }
   // std::map never moves its elements, so the reference stays valid after the lock.
   const Tensor& param(const std::string& name) const {
     std::lock_guard lock(params_mutex);
@@ -163,7 +175,7 @@ void transformer(const Model::Impl& m, const std::string& prefix, int layers, in
   for (int i = 0; i < layers; ++i) {
     const std::string p = prefix + "transformer.resblocks." + std::to_string(i) + ".";
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_1.weight"), m.w(p + "ln_1.bias"), h.data());
-    be.linear(h.data(), rows, d, m.w(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
+    be.linear(h.data(), rows, d, m.linear_weights(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
     for (std::int64_t row = 0; const SequenceGroup& g : groups) {
       const float* q = qkv.data() + row * 3 * d;
       be.attention(q, q + d, q + 2 * d, a.data() + row * d, g.count, heads, g.length, g.length, d / heads, 3 * d,
@@ -171,14 +183,14 @@ void transformer(const Model::Impl& m, const std::string& prefix, int layers, in
       row += g.count * g.length;
     }
     // The residual additions and the activation are fused into the linear layers.
-    be.linear(a.data(), rows, d, m.w(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), x.data(), false,
+    be.linear(a.data(), rows, d, m.linear_weights(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), x.data(), false,
               Backend::Epilogue::AddTo);
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_2.weight"), m.w(p + "ln_2.bias"), h.data());
-    const std::int64_t hidden = m.param(p + "mlp.c_fc.weight").size(0);
+    const std::int64_t hidden = m.source.at(p + "mlp.c_fc.weight").size(0);  // no conversion just for the shape
     Buffer f(static_cast<std::size_t>(rows * hidden));
-    be.linear(h.data(), rows, d, m.w(p + "mlp.c_fc.weight"), hidden, m.w(p + "mlp.c_fc.bias"), f.data(), false,
+    be.linear(h.data(), rows, d, m.linear_weights(p + "mlp.c_fc.weight"), hidden, m.w(p + "mlp.c_fc.bias"), f.data(), false,
               m.config.activation == Activation::QuickGELU ? Backend::Epilogue::QuickGELU : Backend::Epilogue::GELU);
-    be.linear(f.data(), rows, hidden, m.w(p + "mlp.c_proj.weight"), d, m.w(p + "mlp.c_proj.bias"), x.data(), false,
+    be.linear(f.data(), rows, hidden, m.linear_weights(p + "mlp.c_proj.weight"), d, m.w(p + "mlp.c_proj.bias"), x.data(), false,
               Backend::Epilogue::AddTo);
   }
 }
@@ -242,7 +254,7 @@ Tensor encode_image_vit(const Model::Impl& m, const Tensor& images) {
             std::copy_n(img + ((b * 3 + ch) * r + gy * p + ky) * r + gx * p, p,
                         patches.data() + ((b * grid + gy) * grid + gx) * 3 * p * p + (ch * p + ky) * p);
   Buffer emb(static_cast<std::size_t>(n * grid * grid * d));
-  be.linear(patches.data(), n * grid * grid, 3 * p * p, m.w("visual.conv1.weight"), d, nullptr, emb.data());
+  be.linear(patches.data(), n * grid * grid, 3 * p * p, m.linear_weights("visual.conv1.weight"), d, nullptr, emb.data());
   Buffer x(static_cast<std::size_t>(n * tokens * d));
   const float* cls = m.w("visual.class_embedding");
   const float* pos = m.w("visual.positional_embedding");
@@ -258,7 +270,7 @@ Tensor encode_image_vit(const Model::Impl& m, const Tensor& images) {
   for (std::int64_t b = 0; b < n; ++b) std::copy_n(x.data() + b * tokens * d, d, cls_out.data() + b * d);
   be.layer_norm(cls_out.data(), n, d, m.w("visual.ln_post.weight"), m.w("visual.ln_post.bias"), cls_out.data());
   Tensor out({n, e}, DType::Float32);
-  be.linear(cls_out.data(), n, d, m.w("visual.proj"), e, nullptr, out.data<float>(), true);
+  be.linear(cls_out.data(), n, d, m.linear_weights("visual.proj"), e, nullptr, out.data<float>(), true);
   return out;
 }
 
@@ -308,13 +320,13 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
     }
   Buffer first(static_cast<std::size_t>(n * cdim)), q(first.size()), k(t.size()), v(t.size()), a(first.size());
   for (std::int64_t b = 0; b < n; ++b) std::copy_n(t.data() + b * tokens * cdim, cdim, first.data() + b * cdim);
-  be.linear(first.data(), n, cdim, m.w("visual.attnpool.q_proj.weight"), cdim, m.w("visual.attnpool.q_proj.bias"), q.data());
-  be.linear(t.data(), n * tokens, cdim, m.w("visual.attnpool.k_proj.weight"), cdim, m.w("visual.attnpool.k_proj.bias"), k.data());
-  be.linear(t.data(), n * tokens, cdim, m.w("visual.attnpool.v_proj.weight"), cdim, m.w("visual.attnpool.v_proj.bias"), v.data());
+  be.linear(first.data(), n, cdim, m.linear_weights("visual.attnpool.q_proj.weight"), cdim, m.w("visual.attnpool.q_proj.bias"), q.data());
+  be.linear(t.data(), n * tokens, cdim, m.linear_weights("visual.attnpool.k_proj.weight"), cdim, m.w("visual.attnpool.k_proj.bias"), k.data());
+  be.linear(t.data(), n * tokens, cdim, m.linear_weights("visual.attnpool.v_proj.weight"), cdim, m.w("visual.attnpool.v_proj.bias"), v.data());
   be.attention(q.data(), k.data(), v.data(), a.data(), n, c.vision_heads, 1, tokens, cdim / c.vision_heads, cdim, cdim,
                cdim, false);
   Tensor out({n, e}, DType::Float32);
-  be.linear(a.data(), n, cdim, m.w("visual.attnpool.c_proj.weight"), e, m.w("visual.attnpool.c_proj.bias"),
+  be.linear(a.data(), n, cdim, m.linear_weights("visual.attnpool.c_proj.weight"), e, m.w("visual.attnpool.c_proj.bias"),
             out.data<float>());
   return out;
 }
@@ -399,9 +411,11 @@ Tensor Model::parameter(const std::string& name) const {
 
 void Model::set_parameter(const std::string& name, const Tensor& value) {
   if (impl_->jit) throw Error("a jit model's weights are read-only; load with jit = false to replace parameters");
-  const Tensor& current = impl_->param(name);
-  if (value.shape() != current.shape())
-    throw Error("set_parameter: '" + name + "' has shape " + current.shape_string() + ", got " + value.shape_string());
+  const auto current = impl_->source.find(name);
+  if (current == impl_->source.end()) throw Error("model parameter '" + name + "' is missing");
+  if (value.shape() != current->second.shape())
+    throw Error("set_parameter: '" + name + "' has shape " + current->second.shape_string() + ", got " +
+                value.shape_string());
   {
     std::lock_guard lock(impl_->params_mutex);
     impl_->params[name] = value.to(DType::Float32).clone();
@@ -470,7 +484,7 @@ Tensor Model::encode_text(const Tensor& tokens) const {
     std::copy_n(x.data() + (start[static_cast<std::size_t>(b)] + length(b) - 1) * d, d, sel.data() + b * d);
   impl_->backend->layer_norm(sel.data(), n, d, impl_->w("ln_final.weight"), impl_->w("ln_final.bias"), sel.data());
   Tensor out({n, e}, DType::Float32);
-  impl_->backend->linear(sel.data(), n, d, impl_->w("text_projection"), e, nullptr, out.data<float>(), true);
+  impl_->backend->linear(sel.data(), n, d, impl_->linear_weights("text_projection"), e, nullptr, out.data<float>(), true);
   return out;
 }
 

@@ -9,6 +9,16 @@
 
 namespace clip::runtime {
 
+// A linear layer's weights as the model holds them: float32, or float16 straight from the
+// checkpoint, converted only while the backend packs them (no float32 copy is kept). The
+// address identifies the weights: the backend packs them once per address and shape.
+struct Weights {
+  const void* data;
+  bool fp16 = false;
+  Weights(const float* p) : data(p) {}  // NOLINT: float32 weights convert implicitly
+  Weights(const std::uint16_t* p) : data(p), fp16(true) {}
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -29,7 +39,7 @@ class Backend {
   // y[m, n] = sum_k x[m, k] * w(k, n) + bias[n], where w is stored [n, k] (a PyTorch Linear
   // weight) or, with `w_is_kn`, [k, n] (a projection matrix). bias may be null. The
   // epilogue applies an activation, or adds the result to y (a residual connection).
-  virtual void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n,
+  virtual void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n,
                       const float* bias, float* y, bool w_is_kn = false, Epilogue epilogue = Epilogue::Store) = 0;
   // Multi-head attention, softmax(q k^T / sqrt(head_dim)) v for each of `n` samples and
   // `heads` heads. The heads lie side by side in each row: head h of row r of sample b is

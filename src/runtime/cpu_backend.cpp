@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "clip/error.h"
+#include "core/half.h"
 #include "core/memory.h"
 #include "runtime/backend.h"
 
@@ -38,7 +39,7 @@ class CpuBackend final : public Backend {
   int num_threads() const override { return threads_; }
   void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
 
-  void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, std::int64_t n, const float* bias,
+  void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
               float* y, bool w_is_kn, Epilogue epilogue) override {
     // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
     const bool bf16 = bf16_;
@@ -54,9 +55,16 @@ class CpuBackend final : public Backend {
     memory packed;
     {
       std::lock_guard lock(mutex_);
-      auto it = packed_matmul_weights_.find({w, key});
-      if (it == packed_matmul_weights_.end())
-        it = packed_matmul_weights_.emplace(std::make_pair(w, key), pack(mem(wei, w), p.weights)).first;
+      auto it = packed_matmul_weights_.find({w.data, key});
+      if (it == packed_matmul_weights_.end()) {
+        std::vector<float> converted;  // fp16: a float32 copy for as long as the packing takes
+        if (w.fp16) {
+          converted.resize(static_cast<std::size_t>(k * n));
+          core::half_to_float(static_cast<const std::uint16_t*>(w.data), converted.data(), k * n);
+        }
+        const float* source = w.fp16 ? converted.data() : static_cast<const float*>(w.data);
+        it = packed_matmul_weights_.emplace(std::make_pair(w.data, key), pack(mem(wei, source), p.weights)).first;
+      }
       packed = it->second.mem;
     }
     std::vector<std::uint16_t> x_bf16;
@@ -371,7 +379,7 @@ class CpuBackend final : public Backend {
   // Convolution weights in the primitive's layout, by (weights, shape); cleared when a
   // model's parameters change.
   std::map<std::pair<const float*, ConvKey>, Packed> packed_weights_;
-  std::map<std::pair<const float*, MatmulKey>, Packed> packed_matmul_weights_;
+  std::map<std::pair<const void*, MatmulKey>, Packed> packed_matmul_weights_;
 };
 
 }  // namespace

@@ -1,0 +1,57 @@
+#include "core/half.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace clip::core {
+namespace {
+
+float half_to_float_scalar(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+  std::uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000 | (mantissa << 13);  // inf / nan
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    int e = -1;
+    std::uint32_t m = mantissa;
+    do {
+      ++e;
+      m <<= 1;
+    } while (!(m & 0x400));
+    bits = sign | ((112 - e) << 23) | ((m & 0x3FF) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+__attribute__((target("avx,f16c"))) void half_to_float_f16c(const std::uint16_t* src, float* dst, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = half_to_float_scalar(src[i]);
+}
+
+}  // namespace
+
+float half_to_float(std::uint16_t h) { return half_to_float_scalar(h); }
+
+void half_to_float(const std::uint16_t* src, float* dst, std::int64_t n) {
+  static const bool f16c = __builtin_cpu_supports("f16c");
+  constexpr std::int64_t kChunk = 1 << 16;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+  for (std::int64_t begin = 0; begin < n; begin += kChunk) {
+    const std::int64_t count = std::min(kChunk, n - begin);
+    if (f16c) half_to_float_f16c(src + begin, dst + begin, count);
+    else for (std::int64_t i = 0; i < count; ++i) dst[begin + i] = half_to_float_scalar(src[begin + i]);
+  }
+}
+
+}  // namespace clip::core
