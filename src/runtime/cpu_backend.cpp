@@ -9,6 +9,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <vector>
 #include <unordered_map>
@@ -48,28 +49,37 @@ class CpuBackend final : public Backend {
     const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
     const memory::desc dst({m, n}, DT::f32, Tag::ab);
     const memory::desc bia({1, n}, DT::f32, Tag::ab);
-    // Weights in the layout (and type) the primitive prefers, packed once per (weights, shape).
+    // Weights in the layout (and type) the primitive prefers, packed once per (weights, shape)
+    // - from their second use on. The first use (fp32) runs from the plain layout: packing
+    // costs more than the multiplication it speeds up, so a process that embeds one image
+    // (a cold start) never packs.
     const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue, bf16};
     const memory::desc wei_any({k, n}, type, Tag::any);
-    auto& p = matmul_primitive(key, src, wei_any, bias ? bia : memory::desc(), dst, 1.0f);
     memory packed;
+    bool first_use = false;
     {
       std::lock_guard lock(mutex_);
+      if (const auto it = packed_matmul_weights_.find({w.data, key}); it != packed_matmul_weights_.end())
+        packed = it->second.mem;
+      else if (!bf16)
+        first_use = used_once_.insert({w.data, key}).second;
+    }
+    if (first_use) {
+      MatmulKey plain = key;
+      plain.plain_weights = true;
+      auto& p = matmul_primitive(plain, src, wei, bias ? bia : memory::desc(), dst, 1.0f);
+      run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, float32_weights(w, k * n))},
+              {DNNL_ARG_DST, mem(dst, y)}},
+          bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
+      return;
+    }
+    auto& p = matmul_primitive(key, src, wei_any, bias ? bia : memory::desc(), dst, 1.0f);
+    if (!packed) {
+      std::lock_guard lock(mutex_);
       auto it = packed_matmul_weights_.find({w.data, key});
-      if (it == packed_matmul_weights_.end()) {
-        // fp16: converted into a float32 buffer kept for the next packing (one layer's worth,
-        // not zero-filled, no fresh pages per layer).
-        thread_local std::shared_ptr<std::byte> converted;
-        thread_local std::size_t converted_size = 0;
-        if (w.fp16 && converted_size < static_cast<std::size_t>(k * n)) {
-          converted_size = static_cast<std::size_t>(k * n);
-          converted = core::allocate(converted_size * sizeof(float));
-        }
-        float* buffer = reinterpret_cast<float*>(converted.get());
-        if (w.fp16) core::half_to_float(static_cast<const std::uint16_t*>(w.data), buffer, k * n);
-        const float* source = w.fp16 ? buffer : static_cast<const float*>(w.data);
-        it = packed_matmul_weights_.emplace(std::make_pair(w.data, key), pack(mem(wei, source), p.weights)).first;
-      }
+      if (it == packed_matmul_weights_.end())
+        it = packed_matmul_weights_.emplace(std::make_pair(w.data, key), pack(mem(wei, float32_weights(w, k * n)), p.weights))
+                 .first;
       packed = it->second.mem;
     }
     std::vector<std::uint16_t> x_bf16;
@@ -168,6 +178,7 @@ class CpuBackend final : public Backend {
     std::lock_guard lock(mutex_);
     packed_weights_.clear();
     packed_matmul_weights_.clear();
+    used_once_.clear();
   }
 
   void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
@@ -254,9 +265,10 @@ class CpuBackend final : public Backend {
     float scale;
     Epilogue epilogue;
     bool bf16 = false;
+    bool plain_weights = false;  // the weights as stored, not packed
     bool operator<(const MatmulKey& o) const {
-      return std::tie(batch, m, k, n, kn, bias, scale, epilogue, bf16) <
-             std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue, o.bf16);
+      return std::tie(batch, m, k, n, kn, bias, scale, epilogue, bf16, plain_weights) <
+             std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue, o.bf16, o.plain_weights);
     }
   };
 
@@ -265,6 +277,21 @@ class CpuBackend final : public Backend {
     auto tie() const { return std::tie(n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride); }
     bool operator<(const AttentionKey& o) const { return tie() < o.tie(); }
   };
+
+  // The weights as float32: fp16 ones converted into a buffer reused by this thread (valid
+  // until its next call), float32 ones as they are.
+  static const float* float32_weights(Weights w, std::int64_t count) {
+    if (!w.fp16) return static_cast<const float*>(w.data);
+    thread_local std::shared_ptr<std::byte> buffer;
+    thread_local std::size_t size = 0;
+    if (size < static_cast<std::size_t>(count)) {
+      size = static_cast<std::size_t>(count);
+      buffer = core::allocate(size * sizeof(float));
+    }
+    float* out = reinterpret_cast<float*>(buffer.get());
+    core::half_to_float(static_cast<const std::uint16_t*>(w.data), out, count);
+    return out;
+  }
 
   // float32 -> bfloat16, rounding to nearest even (as oneDNN's and PyTorch's conversions).
   std::vector<std::uint16_t> to_bf16(const float* x, std::int64_t count) const {
@@ -385,6 +412,7 @@ class CpuBackend final : public Backend {
   // model's parameters change.
   std::map<std::pair<const float*, ConvKey>, Packed> packed_weights_;
   std::map<std::pair<const void*, MatmulKey>, Packed> packed_matmul_weights_;
+  std::set<std::pair<const void*, MatmulKey>> used_once_;  // weights run once from their plain layout
 };
 
 }  // namespace
