@@ -82,9 +82,8 @@ class CpuBackend final : public Backend {
                  .first;
       packed = it->second.mem;
     }
-    std::vector<std::uint16_t> x_bf16;
-    if (bf16) x_bf16 = to_bf16(x, m * k);
-    const memory src_mem = bf16 ? memory(src, engine_, x_bf16.data()) : mem(src, x);
+    const memory src_mem =
+        bf16 ? memory(src, engine_, const_cast<std::uint16_t*>(to_bf16(x, m * k))) : mem(src, x);
     run(p, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
         bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
   }
@@ -294,10 +293,18 @@ class CpuBackend final : public Backend {
   }
 
   // float32 -> bfloat16, rounding to nearest even (as oneDNN's and PyTorch's conversions).
-  std::vector<std::uint16_t> to_bf16(const float* x, std::int64_t count) const {
-    std::vector<std::uint16_t> out(count);
+  // Into a buffer reused by this thread (valid until its next call): no allocation and no
+  // zero-filling per linear layer.
+  const std::uint16_t* to_bf16(const float* x, std::int64_t count) const {
+    thread_local std::shared_ptr<std::byte> buffer;
+    thread_local std::size_t size = 0;
+    if (size < static_cast<std::size_t>(count)) {
+      size = static_cast<std::size_t>(count);
+      buffer = core::allocate(size * sizeof(std::uint16_t));
+    }
+    std::uint16_t* out = reinterpret_cast<std::uint16_t*>(buffer.get());
     const std::uint32_t* bits = reinterpret_cast<const std::uint32_t*>(x);
-#pragma omp parallel for num_threads(threads_) schedule(static)
+#pragma omp parallel for num_threads(threads_) schedule(static) if (count > 16384)
     for (std::int64_t i = 0; i < count; ++i) {
       const std::uint32_t b = bits[i];
       out[i] = (b & 0x7fffffffu) > 0x7f800000u ? static_cast<std::uint16_t>((b >> 16) | 0x40u)  // NaN stays NaN
