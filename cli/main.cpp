@@ -287,6 +287,10 @@ int main(int argc, char** argv) {
                "image search)",
                "clip"};
   app.require_subcommand(1);
+  // Usage errors too are one line: what is wrong, and where to look.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "clip: error: " + std::string(e.what()) + " (see --help)\n";
+  });
   app.footer(
       "Examples:\n"
       "  clip classify --model demo-shapes --template \"a photo of a {}.\" examples/images/red-star.png \\\n"

@@ -76,6 +76,15 @@ TEST(Cli, HelpAndUsageErrors) {
   EXPECT_EQ(run("tokenize --help").status, 0);
   EXPECT_NE(run("").status, 0);
   EXPECT_NE(run("tokenize").status, 0);
+  // Usage errors are one line on stderr, like the others.
+  const Result bad = run("classify --precision fp16 --model demo-shapes x.png --labels a");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(bad.output, "clip: error: --precision: fp16 not in {fp32,bf16} (see --help)\n");
+  for (const char* command : {"classify", "embed", "search", "encode-image", "encode-text", "models", "download"}) {
+    const Result help = run(std::string(command) + " --help");
+    EXPECT_EQ(help.status, 0) << command;
+    EXPECT_NE(help.output.find("Usage: clip " + std::string(command)), std::string::npos) << help.output;
+  }
 }
 
 TEST(Examples, TokenizeDemoPrintsWhatTheReadmeSays) {
