@@ -1,5 +1,6 @@
 #include "core/half.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -39,12 +40,19 @@ __attribute__((target("avx,f16c"))) void half_to_float_f16c(const std::uint16_t*
   for (; i < n; ++i) dst[i] = half_to_float_scalar(src[i]);
 }
 
+// F16C is a VEX extension: the CPU bit, and AVX enabled by the OS. (Clang's
+// __builtin_cpu_supports does not know "f16c".)
+bool has_f16c() {
+  unsigned a, b, c, d;
+  return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+
 }  // namespace
 
 float half_to_float(std::uint16_t h) { return half_to_float_scalar(h); }
 
 void half_to_float(const std::uint16_t* src, float* dst, std::int64_t n) {
-  static const bool f16c = __builtin_cpu_supports("f16c");
+  static const bool f16c = has_f16c();
   constexpr std::int64_t kChunk = 1 << 16;
 #pragma omp parallel for schedule(static) if (n > 4 * kChunk)
   for (std::int64_t begin = 0; begin < n; begin += kChunk) {
