@@ -49,20 +49,17 @@ class CpuBackend final : public Backend {
     const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
     const memory::desc dst({m, n}, DT::f32, Tag::ab);
     const memory::desc bia({1, n}, DT::f32, Tag::ab);
-    // Weights in the layout (and type) the primitive prefers, packed once per (weights, shape)
-    // - from their second use on. The first use (fp32) runs from the plain layout: packing
-    // costs more than the multiplication it speeds up, so a process that embeds one image
-    // (a cold start) never packs.
+    // Weights in the layout (and type) the primitive prefers, packed once per weights and
+    // layout, from their second use on. Other row counts (m) get the same layout as a rule
+    // and share the copy, so memory does not grow with the variety of inputs. The first use
+    // (fp32) runs from the plain layout: packing costs more than the multiplication it
+    // speeds up, so a process that embeds one image (a cold start) never packs.
     const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue, bf16};
-    const memory::desc wei_any({k, n}, type, Tag::any);
-    memory packed;
+    const std::pair<const void*, bool> weights_id{w.data, w_is_kn};
     bool first_use = false;
     {
       std::lock_guard lock(mutex_);
-      if (const auto it = packed_matmul_weights_.find({w.data, key}); it != packed_matmul_weights_.end())
-        packed = it->second.mem;
-      else if (!bf16)
-        first_use = used_once_.insert({w.data, key}).second;
+      if (!bf16 && !packed_matmul_weights_.count(weights_id)) first_use = used_once_.insert(weights_id).second;
     }
     if (first_use) {
       MatmulKey plain = key;
@@ -73,14 +70,17 @@ class CpuBackend final : public Backend {
           bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
       return;
     }
-    auto& p = matmul_primitive(key, src, wei_any, bias ? bia : memory::desc(), dst, 1.0f);
-    if (!packed) {
+    auto& p = matmul_primitive(key, src, memory::desc({k, n}, type, Tag::any), bias ? bia : memory::desc(), dst, 1.0f);
+    memory packed;
+    {
       std::lock_guard lock(mutex_);
-      auto it = packed_matmul_weights_.find({w.data, key});
-      if (it == packed_matmul_weights_.end())
-        it = packed_matmul_weights_.emplace(std::make_pair(w.data, key), pack(mem(wei, float32_weights(w, k * n)), p.weights))
-                 .first;
-      packed = it->second.mem;
+      std::vector<Packed>& copies = packed_matmul_weights_[weights_id];
+      for (const Packed& copy : copies)
+        if (copy.mem.get_desc() == p.weights) packed = copy.mem;
+      if (!packed) {
+        copies.push_back(pack(mem(wei, float32_weights(w, k * n)), p.weights));
+        packed = copies.back().mem;
+      }
     }
     const memory src_mem =
         bf16 ? memory(src, engine_, const_cast<std::uint16_t*>(to_bf16(x, m * k))) : mem(src, x);
@@ -418,8 +418,9 @@ class CpuBackend final : public Backend {
   // Convolution weights in the primitive's layout, by (weights, shape); cleared when a
   // model's parameters change.
   std::map<std::pair<const float*, ConvKey>, Packed> packed_weights_;
-  std::map<std::pair<const void*, MatmulKey>, Packed> packed_matmul_weights_;
-  std::set<std::pair<const void*, MatmulKey>> used_once_;  // weights run once from their plain layout
+  // Linear weights by (address, stored [k, n]), one copy per layout the primitives chose.
+  std::map<std::pair<const void*, bool>, std::vector<Packed>> packed_matmul_weights_;
+  std::set<std::pair<const void*, bool>> used_once_;  // run once from their plain layout
 };
 
 }  // namespace
