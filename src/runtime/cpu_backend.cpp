@@ -375,7 +375,16 @@ class CpuBackend final : public Backend {
       if (scale != 1.0f) attr.set_output_scales(0, {scale});
       attr.set_post_ops(post_ops(key.epilogue));
       const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
-      const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
+      const dnnl::matmul::primitive_desc pd = [&] {
+        try {
+          return dnnl::matmul::primitive_desc(desc, attr, engine_);
+        } catch (const dnnl::error& e) {
+          if (key.bf16)
+            throw Error("precision bf16 is not available on this CPU (oneDNN needs AVX-512 for bfloat16 matmuls); "
+                        "use fp32");
+          throw Error(std::string("oneDNN cannot run this matrix product: ") + e.what());
+        }
+      }();
       it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
                                           pd.dst_desc()}).first;
     }

@@ -80,6 +80,13 @@ TEST(Cli, HelpAndUsageErrors) {
   const Result bad = run("classify --precision fp16 --model demo-shapes x.png --labels a");
   EXPECT_NE(bad.status, 0);
   EXPECT_EQ(bad.output, "clip: error: --precision: fp16 not in {fp32,bf16} (see --help)\n");
+  // bf16 where oneDNN cannot do it (here: a CPU limited to AVX2) is a clear error, not a crash.
+  const Result no_bf16 = run_command(std::string("ONEDNN_MAX_CPU_ISA=AVX2 ") + CLIP_CLI_PATH +
+                                     " encode-text --precision bf16 --model demo-shapes --out /dev/null a 2>&1");
+  EXPECT_EQ(no_bf16.status, 1);
+  EXPECT_EQ(no_bf16.output,
+            "clip: error: precision bf16 is not available on this CPU (oneDNN needs AVX-512 for bfloat16 matmuls); "
+            "use fp32\n");
   for (const char* command : {"classify", "embed", "search", "encode-image", "encode-text", "models", "download"}) {
     const Result help = run(std::string(command) + " --help");
     EXPECT_EQ(help.status, 0) << command;
