@@ -18,8 +18,7 @@ namespace clip {
 // does on the CPU. BF16 multiplies in bfloat16 and accumulates in float32: about twice as
 // fast on CPUs with AVX-512 BF16, features within cosine 0.999 of FP32.
 enum class Precision { FP32, BF16 };
-const char* precision_name(Precision precision);              // "fp32", "bf16"
-Precision parse_precision(const std::string& name);           // clip::Error for other names
+Precision parse_precision(const std::string& name);  // "fp32", "bf16"; clip::Error for other names
 
 class Model {
  public:

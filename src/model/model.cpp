@@ -339,8 +339,6 @@ std::int64_t token_at(const Tensor& tokens, std::int64_t i) {
 
 // ---- Model -------------------------------------------------------------------------------
 
-const char* precision_name(Precision precision) { return precision == Precision::BF16 ? "bf16" : "fp32"; }
-
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::FP32;
   if (name == "bf16") return Precision::BF16;

@@ -27,6 +27,21 @@ using Dims = memory::dims;
 using Tag = memory::format_tag;
 using DT = memory::data_type;
 
+// Per-thread working memory, grown as needed and reused, never zero-filled: allocating
+// (and having the kernel clear) fresh memory on every call cost ~10% of a ViT image. One
+// buffer per slot, as they can be in use at the same time.
+enum class Slot { Scratchpad, Weights, Activations, AttentionScores };
+template <Slot slot>
+std::byte* thread_buffer(std::size_t bytes) {
+  thread_local std::shared_ptr<std::byte> buffer;
+  thread_local std::size_t size = 0;
+  if (bytes > size) {
+    size = bytes;
+    buffer = core::allocate(size);
+  }
+  return buffer.get();
+}
+
 class CpuBackend final : public Backend {
  public:
   // Threads default to OpenMP's (all cores, or OMP_NUM_THREADS when set).
@@ -115,10 +130,11 @@ class CpuBackend final : public Backend {
       }
       p = &it->second;
     }
-    std::vector<float> scores(static_cast<std::size_t>(n * heads * q_rows * kv_rows));
-    execute(p->first, {{DNNL_ARG_SRC, mem(q_d, q)}, {DNNL_ARG_WEIGHTS, mem(kt_d, k)}, {DNNL_ARG_DST, mem(s_d, scores.data())}});
-    softmax(scores.data(), n * heads * q_rows, kv_rows, causal, q_rows);
-    execute(p->second, {{DNNL_ARG_SRC, mem(s_d, scores.data())}, {DNNL_ARG_WEIGHTS, mem(v_d, v)}, {DNNL_ARG_DST, mem(o_d, out)}});
+    float* scores = reinterpret_cast<float*>(
+        thread_buffer<Slot::AttentionScores>(static_cast<std::size_t>(n * heads * q_rows * kv_rows) * sizeof(float)));
+    execute(p->first, {{DNNL_ARG_SRC, mem(q_d, q)}, {DNNL_ARG_WEIGHTS, mem(kt_d, k)}, {DNNL_ARG_DST, mem(s_d, scores)}});
+    softmax(scores, n * heads * q_rows, kv_rows, causal, q_rows);
+    execute(p->second, {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(v_d, v)}, {DNNL_ARG_DST, mem(o_d, out)}});
   }
 
   // Activations stay channels-last (NHWC), which oneDNN's fast kernels take as they are;
@@ -291,32 +307,19 @@ class CpuBackend final : public Backend {
     bool operator<(const AttentionKey& o) const { return tie() < o.tie(); }
   };
 
-  // The weights as float32: fp16 ones converted into a buffer reused by this thread (valid
-  // until its next call), float32 ones as they are.
+  // The weights as float32: fp16 ones converted into this thread's buffer (valid until
+  // its next call), float32 ones as they are.
   static const float* float32_weights(Weights w, std::int64_t count) {
     if (!w.fp16) return static_cast<const float*>(w.data);
-    thread_local std::shared_ptr<std::byte> buffer;
-    thread_local std::size_t size = 0;
-    if (size < static_cast<std::size_t>(count)) {
-      size = static_cast<std::size_t>(count);
-      buffer = core::allocate(size * sizeof(float));
-    }
-    float* out = reinterpret_cast<float*>(buffer.get());
+    float* out = reinterpret_cast<float*>(thread_buffer<Slot::Weights>(count * sizeof(float)));
     core::half_to_float(static_cast<const std::uint16_t*>(w.data), out, count);
     return out;
   }
 
   // float32 -> bfloat16, rounding to nearest even (as oneDNN's and PyTorch's conversions).
-  // Into a buffer reused by this thread (valid until its next call): no allocation and no
-  // zero-filling per linear layer.
+  // Into this thread's buffer (valid until its next call).
   const std::uint16_t* to_bf16(const float* x, std::int64_t count) const {
-    thread_local std::shared_ptr<std::byte> buffer;
-    thread_local std::size_t size = 0;
-    if (size < static_cast<std::size_t>(count)) {
-      size = static_cast<std::size_t>(count);
-      buffer = core::allocate(size * sizeof(std::uint16_t));
-    }
-    std::uint16_t* out = reinterpret_cast<std::uint16_t*>(buffer.get());
+    auto* out = reinterpret_cast<std::uint16_t*>(thread_buffer<Slot::Activations>(count * sizeof(std::uint16_t)));
     const std::uint32_t* bits = reinterpret_cast<const std::uint32_t*>(x);
 #pragma omp parallel for num_threads(threads_) schedule(static) if (count > 16384)
     for (std::int64_t i = 0; i < count; ++i) {
@@ -415,15 +418,8 @@ class CpuBackend final : public Backend {
   // oneDNN parallelises with OpenMP on the calling thread; its team size follows
   // omp_set_num_threads, set here from this backend's setting.
   void execute(const Prepared& p, std::unordered_map<int, memory> args) {
-    // One scratchpad per calling thread, grown as needed and reused: a fresh (zeroed) one
-    // per call cost ~10% of a ViT image in page clearing.
-    thread_local std::shared_ptr<std::byte> scratch;
-    thread_local std::size_t scratch_size = 0;
-    if (p.scratchpad.get_size() > scratch_size) {
-      scratch_size = p.scratchpad.get_size();
-      scratch = core::allocate(scratch_size);
-    }
-    args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad, engine_, scratch.get()));
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 memory(p.scratchpad, engine_, thread_buffer<Slot::Scratchpad>(p.scratchpad.get_size())));
     omp_set_num_threads(threads_);
     dnnl::stream stream(engine_);
     p.primitive.execute(stream, args);
