@@ -120,18 +120,20 @@ int run_search(const SearchOptions& opt) {
   const fs::path list = sidecar(opt.index);
   std::ifstream in(list);
   if (!in) throw clip::Error("cannot open " + list.string() + " (the file list `clip embed` writes beside the index)");
-  nlohmann::json index;
+  std::vector<std::string> files;
+  std::string indexed_model;
   try {
-    index = nlohmann::json::parse(in);
+    const nlohmann::json index = nlohmann::json::parse(in);
+    files = index.at("files").get<std::vector<std::string>>();
+    indexed_model = index.value("model", std::string());
   } catch (const nlohmann::json::exception& e) {
     throw clip::Error("cannot read " + list.string() + ": " + e.what());
   }
-  const auto files = index.value("files", std::vector<std::string>{});
   if (images.dim() != 2 || images.dtype() != clip::DType::Float32 || images.size(0) != static_cast<std::int64_t>(files.size()))
     throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() + " features for " +
                       std::to_string(files.size()) + " files");
   ModelOptions model_options = opt.model;
-  if (model_options.name.empty()) model_options.name = index.value("model", std::string());
+  if (model_options.name.empty()) model_options.name = indexed_model;
   if (model_options.name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
   const std::string& model_name = model_options.name;
   const clip::Model model = load_model(model_options);

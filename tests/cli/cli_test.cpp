@@ -290,4 +290,10 @@ TEST(Cli, EmbedFolderThenSearch) {
   EXPECT_NE(r.output.find("clip: error: none of the 1 files could be read"), std::string::npos) << r.output;
   r = run("search --index " + (tmp / "missing.npy").string() + " query");
   EXPECT_EQ(r.status, 1);
+  // A damaged file list is a clear error too, not an internal one.
+  std::filesystem::copy_file(tmp / "index.npy", tmp / "damaged.npy");
+  std::ofstream(tmp / "damaged.json") << "{\"files\": 3}";
+  r = run("search --index " + (tmp / "damaged.npy").string() + " query");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.output.rfind("clip: error: cannot read " + (tmp / "damaged.json").string(), 0), 0u) << r.output;
 }
