@@ -163,36 +163,62 @@ struct SequenceGroup {
   std::int64_t count, length;
 };
 
-// ResidualAttentionBlock x layers, in place on x: the rows of every sequence one after the
-// other, group by group ([N, L, D] for a single group). Attention stays within a sequence;
-// the linear layers run on all rows at once, with no padding between sequences.
-void transformer(const Model::Impl& m, const std::string& prefix, int layers, int heads, Buffer& x,
-                 const std::vector<SequenceGroup>& groups, std::int64_t d, bool causal) {
+// Which row of each sequence the tower reads its feature from: the class token (first) in
+// the vision transformer, the end-of-text token (last) in the text transformer.
+enum class Readout { First, Last };
+
+// ResidualAttentionBlock x layers on x: the rows of every sequence one after the other,
+// group by group ([N, L, D] for a single group). Attention stays within a sequence; the
+// linear layers run on all rows at once, with no padding between sequences. Returns the
+// read-out row of each sequence, in order ([sequences, D]). Only those rows leave the last
+// block, so it computes keys and values for all rows but the rest for the read-out rows
+// alone: exact, and 1/12 less work for ViT-B/32.
+Buffer transformer(const Model::Impl& m, const std::string& prefix, int layers, int heads, Buffer& x,
+                   const std::vector<SequenceGroup>& groups, std::int64_t d, bool causal, Readout readout) {
   Backend& be = *m.backend;
-  std::int64_t rows = 0;
-  for (const SequenceGroup& g : groups) rows += g.count * g.length;
-  Buffer h(x.size()), qkv(static_cast<std::size_t>(rows * 3 * d)), a(x.size());
+  std::int64_t rows = 0, sequences = 0;
+  for (const SequenceGroup& g : groups) {
+    rows += g.count * g.length;
+    sequences += g.count;
+  }
+  Buffer h(x.size()), qkv(static_cast<std::size_t>(rows * 3 * d)), a(x.size()), out;
   for (int i = 0; i < layers; ++i) {
     const std::string p = prefix + "transformer.resblocks." + std::to_string(i) + ".";
+    const bool last = i == layers - 1;
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_1.weight"), m.w(p + "ln_1.bias"), h.data());
     be.linear(h.data(), rows, d, m.linear_weights(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
-    for (std::int64_t row = 0; const SequenceGroup& g : groups) {
+    if (last) out.resize(static_cast<std::size_t>(sequences * d));
+    for (std::int64_t row = 0, seq = 0; const SequenceGroup& g : groups) {
       const float* q = qkv.data() + row * 3 * d;
-      be.attention(q, q + d, q + 2 * d, a.data() + row * d, g.count, heads, g.length, g.length, d / heads, 3 * d,
-                   3 * d, d, causal);
+      if (!last) {
+        be.attention(q, q + d, q + 2 * d, a.data() + row * d, g.count, heads, g.length, g.length, d / heads, 3 * d,
+                     3 * d, d, causal);
+      } else {
+        // One query per sequence, a sequence's length apart. The last row sees every key,
+        // so no causal mask is needed for it.
+        const std::int64_t r = readout == Readout::First ? 0 : g.length - 1;
+        for (std::int64_t s = 0; s < g.count; ++s)
+          std::copy_n(x.data() + (row + s * g.length + r) * d, d, out.data() + (seq + s) * d);
+        be.attention(q + r * 3 * d, q + d, q + 2 * d, a.data() + seq * d, g.count, heads, 1, g.length, d / heads,
+                     g.length * 3 * d, 3 * d, d, false);
+      }
       row += g.count * g.length;
+      seq += g.count;
     }
+    Buffer& res = last ? out : x;  // the residual stream this block adds to
+    const std::int64_t n = last ? sequences : rows;
     // The residual additions and the activation are fused into the linear layers.
-    be.linear(a.data(), rows, d, m.linear_weights(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), x.data(), false,
-              Backend::Epilogue::AddTo);
-    be.layer_norm(x.data(), rows, d, m.w(p + "ln_2.weight"), m.w(p + "ln_2.bias"), h.data());
+    be.linear(a.data(), n, d, m.linear_weights(p + "attn.out_proj.weight"), d, m.w(p + "attn.out_proj.bias"), res.data(),
+              false, Backend::Epilogue::AddTo);
+    be.layer_norm(res.data(), n, d, m.w(p + "ln_2.weight"), m.w(p + "ln_2.bias"), h.data());
     const std::int64_t hidden = m.source.at(p + "mlp.c_fc.weight").size(0);  // no conversion just for the shape
-    Buffer f(static_cast<std::size_t>(rows * hidden));
-    be.linear(h.data(), rows, d, m.linear_weights(p + "mlp.c_fc.weight"), hidden, m.w(p + "mlp.c_fc.bias"), f.data(), false,
+    Buffer f(static_cast<std::size_t>(n * hidden));
+    be.linear(h.data(), n, d, m.linear_weights(p + "mlp.c_fc.weight"), hidden, m.w(p + "mlp.c_fc.bias"), f.data(), false,
               m.config.activation == Activation::QuickGELU ? Backend::Epilogue::QuickGELU : Backend::Epilogue::GELU);
-    be.linear(f.data(), rows, hidden, m.linear_weights(p + "mlp.c_proj.weight"), d, m.w(p + "mlp.c_proj.bias"), x.data(), false,
-              Backend::Epilogue::AddTo);
+    be.linear(f.data(), n, hidden, m.linear_weights(p + "mlp.c_proj.weight"), d, m.w(p + "mlp.c_proj.bias"), res.data(),
+              false, Backend::Epilogue::AddTo);
   }
+  return out;
 }
 
 // Feature maps, channels last (NHWC): the layout oneDNN's convolutions run fastest on.
@@ -265,9 +291,7 @@ Tensor encode_image_vit(const Model::Impl& m, const Tensor& images) {
       for (std::int64_t i = 0; i < d; ++i) dst[i] = src[i] + pos[t * d + i];
     }
   be.layer_norm(x.data(), n * tokens, d, m.w("visual.ln_pre.weight"), m.w("visual.ln_pre.bias"), x.data());
-  transformer(m, "visual.", c.vision_layers[0], c.vision_heads, x, {{n, tokens}}, d, false);
-  Buffer cls_out(static_cast<std::size_t>(n * d));
-  for (std::int64_t b = 0; b < n; ++b) std::copy_n(x.data() + b * tokens * d, d, cls_out.data() + b * d);
+  Buffer cls_out = transformer(m, "visual.", c.vision_layers[0], c.vision_heads, x, {{n, tokens}}, d, false, Readout::First);
   be.layer_norm(cls_out.data(), n, d, m.w("visual.ln_post.weight"), m.w("visual.ln_post.bias"), cls_out.data());
   Tensor out({n, e}, DType::Float32);
   be.linear(cls_out.data(), n, d, m.linear_weights("visual.proj"), e, nullptr, out.data<float>(), true);
@@ -476,10 +500,10 @@ Tensor Model::encode_text(const Tensor& tokens) const {
       float* row = x.data() + (start[static_cast<std::size_t>(b)] + t) * d;
       for (std::int64_t i = 0; i < d; ++i) row[i] = emb[id * d + i] + pos[t * d + i];
     }
-  transformer(*impl_, "", c.transformer_layers, c.transformer_heads, x, groups, d, true);
-  Buffer sel(static_cast<std::size_t>(n * d));
-  for (std::int64_t b = 0; b < n; ++b)
-    std::copy_n(x.data() + (start[static_cast<std::size_t>(b)] + length(b) - 1) * d, d, sel.data() + b * d);
+  const Buffer packed =
+      transformer(*impl_, "", c.transformer_layers, c.transformer_heads, x, groups, d, true, Readout::Last);
+  Buffer sel(static_cast<std::size_t>(n * d));  // back in the input's row order
+  for (std::size_t i = 0; i < order.size(); ++i) std::copy_n(packed.data() + i * d, d, sel.data() + order[i] * d);
   impl_->backend->layer_norm(sel.data(), n, d, impl_->w("ln_final.weight"), impl_->w("ln_final.bias"), sel.data());
   Tensor out({n, e}, DType::Float32);
   impl_->backend->linear(sel.data(), n, d, impl_->linear_weights("text_projection"), e, nullptr, out.data<float>(), true);
