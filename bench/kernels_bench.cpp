@@ -21,31 +21,19 @@ std::vector<float> random_values(std::int64_t count) {
 }
 
 // y[m, n] = x[m, k] w^T + b, with the transformer's fused epilogues; ViT-B/32 has m = 50
-// rows per image (8 images: 400), text 3 demo prompts of 4 tokens: 12.
-void BM_Linear(benchmark::State& state, Backend::Epilogue epilogue, bool bf16) {
+// rows per image (8 images: 400), text 3 demo prompts of 4 tokens: 12. With layers = 12
+// it cycles through 12 weight matrices as a tower's 12 layers do: the weights (up to
+// 113 MB) no longer stay in the caches from one call to the next, as in the model.
+void BM_Linear(benchmark::State& state, Backend::Epilogue epilogue, bool bf16, int layers = 1) {
   const std::int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   const auto backend = clip::runtime::make_cpu_backend();
   backend->set_bf16_linear(bf16);
-  const auto x = random_values(m * k), w = random_values(n * k), b = random_values(n);
-  std::vector<float> y(static_cast<std::size_t>(m * n));
-  for (auto _ : state) {
-    backend->linear(x.data(), m, k, w.data(), n, b.data(), y.data(), false, epilogue);
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * m * k * n, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// The same, but cycling through 12 weight matrices as the 12 layers of a tower do: the
-// weights (up to 113 MB) no longer stay in the caches between calls, as in the model.
-void BM_Linear_fp32_12_layers(benchmark::State& state) {
-  const std::int64_t m = state.range(0), k = state.range(1), n = state.range(2), layers = 12;
-  const auto backend = clip::runtime::make_cpu_backend();
   const auto x = random_values(m * k), b = random_values(n);
   std::vector<std::vector<float>> w;
-  for (std::int64_t i = 0; i < layers; ++i) w.push_back(random_values(n * k));
+  for (int i = 0; i < layers; ++i) w.push_back(random_values(n * k));
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (auto _ : state) {
-    for (const auto& weights : w) backend->linear(x.data(), m, k, weights.data(), n, b.data(), y.data());
+    for (const auto& weights : w) backend->linear(x.data(), m, k, weights.data(), n, b.data(), y.data(), false, epilogue);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["FLOP/s"] =
@@ -62,10 +50,13 @@ void LinearShapes(benchmark::internal::Benchmark* b) {
 void BM_Linear_fp32(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, false); }
 void BM_Linear_fp32_QuickGELU(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::QuickGELU, false); }
 void BM_Linear_bf16(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, true); }
+void BM_Linear_fp32_12_layers(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, false, 12); }
+void BM_Linear_bf16_12_layers(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, true, 12); }
 BENCHMARK(BM_Linear_fp32)->Apply(LinearShapes);
 BENCHMARK(BM_Linear_fp32_QuickGELU)->Args({50, 768, 3072})->Args({400, 768, 3072})->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Linear_bf16)->Apply(LinearShapes);
 BENCHMARK(BM_Linear_fp32_12_layers)->Apply(LinearShapes);
+BENCHMARK(BM_Linear_bf16_12_layers)->Apply(LinearShapes);
 
 // ViT-B/32 self-attention, 12 heads of 64 over 50 tokens, straight from the fused qkv rows.
 void BM_Attention(benchmark::State& state) {

@@ -330,17 +330,10 @@ class CpuBackend final : public Backend {
     return out;
   }
 
-  // float32 -> bfloat16, rounding to nearest even (as oneDNN's and PyTorch's conversions).
-  // Into this thread's buffer (valid until its next call).
+  // The activations of a bf16 matmul, into this thread's buffer (valid until its next call).
   const std::uint16_t* to_bf16(const float* x, std::int64_t count) const {
     auto* out = reinterpret_cast<std::uint16_t*>(thread_buffer<Slot::Activations>(count * sizeof(std::uint16_t)));
-    const std::uint32_t* bits = reinterpret_cast<const std::uint32_t*>(x);
-#pragma omp parallel for num_threads(threads_) schedule(static) if (count > 16384)
-    for (std::int64_t i = 0; i < count; ++i) {
-      const std::uint32_t b = bits[i];
-      out[i] = (b & 0x7fffffffu) > 0x7f800000u ? static_cast<std::uint16_t>((b >> 16) | 0x40u)  // NaN stays NaN
-                                               : static_cast<std::uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-    }
+    core::float_to_bfloat16(x, out, count);
     return out;
   }
   struct ConvKey {
