@@ -181,27 +181,39 @@ Buffer transformer(const Model::Impl& m, const std::string& prefix, int layers, 
     rows += g.count * g.length;
     sequences += g.count;
   }
-  Buffer h(x.size()), qkv(static_cast<std::size_t>(rows * 3 * d)), a(x.size()), out;
+  // Queries, keys and values in buffers of their own (the fused projection's three row
+  // blocks of weights run as three linear layers), so attention reads dense rows.
+  Buffer h(x.size()), q(x.size()), k(x.size()), v(x.size()), a(x.size()), out, read(static_cast<std::size_t>(sequences * d));
+  const auto read_rows = [&](const Buffer& from, Buffer& to) {
+    for (std::int64_t row = 0, seq = 0; const SequenceGroup& g : groups) {
+      const std::int64_t r = readout == Readout::First ? 0 : g.length - 1;
+      for (std::int64_t s = 0; s < g.count; ++s, ++seq)
+        std::copy_n(from.data() + (row + s * g.length + r) * d, d, to.data() + seq * d);
+      row += g.count * g.length;
+    }
+  };
   for (int i = 0; i < layers; ++i) {
     const std::string p = prefix + "transformer.resblocks." + std::to_string(i) + ".";
     const bool last = i == layers - 1;
     be.layer_norm(x.data(), rows, d, m.w(p + "ln_1.weight"), m.w(p + "ln_1.bias"), h.data());
-    be.linear(h.data(), rows, d, m.linear_weights(p + "attn.in_proj_weight"), 3 * d, m.w(p + "attn.in_proj_bias"), qkv.data());
-    if (last) out.resize(static_cast<std::size_t>(sequences * d));
+    const runtime::Weights in_proj = m.linear_weights(p + "attn.in_proj_weight");
+    const float* in_bias = m.w(p + "attn.in_proj_bias");
+    std::vector<Backend::Projection> qkv{{in_proj.from_row(d, d), d, in_bias + d, k.data()},
+                                         {in_proj.from_row(2 * d, d), d, in_bias + 2 * d, v.data()}};
+    if (!last) qkv.push_back({in_proj, d, in_bias, q.data()});
+    be.linear(h.data(), rows, d, qkv);
+    if (last) {
+      read_rows(h, read);
+      be.linear(read.data(), sequences, d, in_proj, d, in_bias, q.data());
+      out.resize(read.size());
+      read_rows(x, out);
+    }
+    // One query per sequence in the last block; the last row sees every key, so it needs
+    // no causal mask.
     for (std::int64_t row = 0, seq = 0; const SequenceGroup& g : groups) {
-      const float* q = qkv.data() + row * 3 * d;
-      if (!last) {
-        be.attention(q, q + d, q + 2 * d, a.data() + row * d, g.count, heads, g.length, g.length, d / heads, 3 * d,
-                     3 * d, d, causal);
-      } else {
-        // One query per sequence, a sequence's length apart. The last row sees every key,
-        // so no causal mask is needed for it.
-        const std::int64_t r = readout == Readout::First ? 0 : g.length - 1;
-        for (std::int64_t s = 0; s < g.count; ++s)
-          std::copy_n(x.data() + (row + s * g.length + r) * d, d, out.data() + (seq + s) * d);
-        be.attention(q + r * 3 * d, q + d, q + 2 * d, a.data() + seq * d, g.count, heads, 1, g.length, d / heads,
-                     g.length * 3 * d, 3 * d, d, false);
-      }
+      const std::int64_t first_query = last ? seq : row;
+      be.attention(q.data() + first_query * d, k.data() + row * d, v.data() + row * d, a.data() + first_query * d,
+                   g.count, heads, last ? 1 : g.length, g.length, d / heads, causal && !last);
       row += g.count * g.length;
       seq += g.count;
     }
@@ -347,8 +359,7 @@ Tensor encode_image_resnet(const Model::Impl& m, const Tensor& images) {
   be.linear(first.data(), n, cdim, m.linear_weights("visual.attnpool.q_proj.weight"), cdim, m.w("visual.attnpool.q_proj.bias"), q.data());
   be.linear(t.data(), n * tokens, cdim, m.linear_weights("visual.attnpool.k_proj.weight"), cdim, m.w("visual.attnpool.k_proj.bias"), k.data());
   be.linear(t.data(), n * tokens, cdim, m.linear_weights("visual.attnpool.v_proj.weight"), cdim, m.w("visual.attnpool.v_proj.bias"), v.data());
-  be.attention(q.data(), k.data(), v.data(), a.data(), n, c.vision_heads, 1, tokens, cdim / c.vision_heads, cdim, cdim,
-               cdim, false);
+  be.attention(q.data(), k.data(), v.data(), a.data(), n, c.vision_heads, 1, tokens, cdim / c.vision_heads, false);
   Tensor out({n, e}, DType::Float32);
   be.linear(a.data(), n, cdim, m.linear_weights("visual.attnpool.c_proj.weight"), e, m.w("visual.attnpool.c_proj.bias"),
             out.data<float>());

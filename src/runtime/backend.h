@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace clip::runtime {
 
@@ -17,6 +18,11 @@ struct Weights {
   bool fp16 = false;
   Weights(const float* p) : data(p) {}  // NOLINT: float32 weights convert implicitly
   Weights(const std::uint16_t* p) : data(p), fp16(true) {}
+  // The rows from `row` on of an [n, k] matrix (e.g. the key block of a fused projection).
+  Weights from_row(std::int64_t row, std::int64_t k) const {
+    return fp16 ? Weights(static_cast<const std::uint16_t*>(data) + row * k)
+                : Weights(static_cast<const float*>(data) + row * k);
+  }
 };
 
 class Backend {
@@ -41,13 +47,22 @@ class Backend {
   // epilogue applies an activation, or adds the result to y (a residual connection).
   virtual void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n,
                       const float* bias, float* y, bool w_is_kn = false, Epilogue epilogue = Epilogue::Store) = 0;
+  // Several linear layers over the same input (attention's query, key and value
+  // projections): the same as one call each, with the input prepared once (bf16).
+  struct Projection {
+    Weights w;
+    std::int64_t n;
+    const float* bias;
+    float* y;
+  };
+  virtual void linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) = 0;
   // Multi-head attention, softmax(q k^T / sqrt(head_dim)) v for each of `n` samples and
-  // `heads` heads. The heads lie side by side in each row: head h of row r of sample b is
-  // q[(b * q_rows + r) * q_stride + h * head_dim ...] (k and v likewise with kv_stride,
-  // the output with out_stride). With `causal`, query i only sees keys <= i.
+  // `heads` heads. Rows of heads * head_dim values, the heads side by side, the samples one
+  // after the other: q is [n, q_rows, heads * head_dim], k and v [n, kv_rows, ...], the
+  // output like q. With `causal`, query i only sees keys <= i.
   virtual void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n,
                          std::int64_t heads, std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim,
-                         std::int64_t q_stride, std::int64_t kv_stride, std::int64_t out_stride, bool causal) = 0;
+                         bool causal) = 0;
   // Convolution on channels-last (NHWC) activations, square kernel, no dilation; weight
   // [out, in, kh, kw] (PyTorch's layout); bias may be null.
   virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,

@@ -58,8 +58,21 @@ class CpuBackend final : public Backend {
 
   void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
               float* y, bool w_is_kn, Epilogue epilogue) override {
-    // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
     const bool bf16 = bf16_;
+    linear(x, bf16 ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
+  }
+
+  void linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) override {
+    const std::uint16_t* x_bf16 = bf16_ ? to_bf16(x, m * k) : nullptr;
+    for (const Projection& p : projections) linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
+  }
+
+ private:
+  // x_bf16: the input already rounded to bfloat16 when the matmul is to run in bf16, else null.
+  void linear(const float* x, const std::uint16_t* x_bf16, std::int64_t m, std::int64_t k, Weights w, std::int64_t n,
+              const float* bias, float* y, bool w_is_kn, Epilogue epilogue) {
+    // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
+    const bool bf16 = x_bf16 != nullptr;
     const DT type = bf16 ? DT::bf16 : DT::f32;
     const memory::desc src({m, k}, type, Tag::ab);
     const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
@@ -98,22 +111,24 @@ class CpuBackend final : public Backend {
         packed = copies.back().mem;
       }
     }
-    const memory src_mem =
-        bf16 ? memory(src, engine_, const_cast<std::uint16_t*>(to_bf16(x, m * k))) : mem(src, x);
+    const memory src_mem = bf16 ? memory(src, engine_, const_cast<std::uint16_t*>(x_bf16)) : mem(src, x);
     run(p, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
         bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
   }
 
+ public:
+
   void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
-                 std::int64_t q_rows, std::int64_t kv_rows, std::int64_t hd, std::int64_t q_stride,
-                 std::int64_t kv_stride, std::int64_t out_stride, bool causal) override {
-    // Each head read and written where it lies (strided views), no copies.
-    const memory::desc q_d({n, heads, q_rows, hd}, DT::f32, Dims{q_rows * q_stride, hd, q_stride, 1});
-    const memory::desc kt_d({n, heads, hd, kv_rows}, DT::f32, Dims{kv_rows * kv_stride, hd, 1, kv_stride});
+                 std::int64_t q_rows, std::int64_t kv_rows, std::int64_t hd, bool causal) override {
+    // Each head read and written where it lies, no copies: [n, rows, heads, hd] seen as
+    // [n, heads, rows, hd] (k as [n, heads, hd, rows]). Dense rows let oneDNN use its brgemm
+    // kernels (faster here than its gemm, which also costs ~30 ms of JIT on first use).
+    const memory::desc q_d({n, heads, q_rows, hd}, DT::f32, Tag::acbd);
+    const memory::desc kt_d({n, heads, hd, kv_rows}, DT::f32, Tag::adbc);
     const memory::desc s_d({n, heads, q_rows, kv_rows}, DT::f32, Tag::abcd);
-    const memory::desc v_d({n, heads, kv_rows, hd}, DT::f32, Dims{kv_rows * kv_stride, hd, kv_stride, 1});
-    const memory::desc o_d({n, heads, q_rows, hd}, DT::f32, Dims{q_rows * out_stride, hd, out_stride, 1});
-    const AttentionKey key{n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride};
+    const memory::desc v_d({n, heads, kv_rows, hd}, DT::f32, Tag::acbd);
+    const memory::desc o_d({n, heads, q_rows, hd}, DT::f32, Tag::acbd);
+    const AttentionKey key{n, heads, q_rows, kv_rows, hd};
     std::pair<Prepared, Prepared>* p;
     {
       std::lock_guard lock(mutex_);
@@ -316,8 +331,8 @@ class CpuBackend final : public Backend {
   };
 
   struct AttentionKey {
-    std::int64_t n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride;
-    auto tie() const { return std::tie(n, heads, q_rows, kv_rows, hd, q_stride, kv_stride, out_stride); }
+    std::int64_t n, heads, q_rows, kv_rows, hd;
+    auto tie() const { return std::tie(n, heads, q_rows, kv_rows, hd); }
     bool operator<(const AttentionKey& o) const { return tie() < o.tie(); }
   };
 
