@@ -58,65 +58,14 @@ class CpuBackend final : public Backend {
 
   void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
               float* y, bool w_is_kn, Epilogue epilogue) override {
-    const bool bf16 = bf16_;
-    linear(x, bf16 ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
+    run_linear(x, bf16_ ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
   }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) override {
     const std::uint16_t* x_bf16 = bf16_ ? to_bf16(x, m * k) : nullptr;
-    for (const Projection& p : projections) linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
+    for (const Projection& p : projections) run_linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
   }
 
- private:
-  // x_bf16: the input already rounded to bfloat16 when the matmul is to run in bf16, else null.
-  void linear(const float* x, const std::uint16_t* x_bf16, std::int64_t m, std::int64_t k, Weights w, std::int64_t n,
-              const float* bias, float* y, bool w_is_kn, Epilogue epilogue) {
-    // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
-    const bool bf16 = x_bf16 != nullptr;
-    const DT type = bf16 ? DT::bf16 : DT::f32;
-    const memory::desc src({m, k}, type, Tag::ab);
-    const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
-    const memory::desc dst({m, n}, DT::f32, Tag::ab);
-    const memory::desc bia({1, n}, DT::f32, Tag::ab);
-    // Weights in the layout (and type) the primitive prefers, packed once per weights and
-    // layout, from their second use on. Other row counts (m) get the same layout as a rule
-    // and share the copy, so memory does not grow with the variety of inputs. The first use
-    // (fp32) runs from the plain layout: packing costs more than the multiplication it
-    // speeds up, so a process that embeds one image (a cold start) never packs.
-    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue, bf16};
-    const std::pair<const void*, bool> weights_id{w.data, w_is_kn};
-    bool first_use = false;
-    {
-      std::lock_guard lock(mutex_);
-      if (!bf16 && !packed_matmul_weights_.count(weights_id)) first_use = used_once_.insert(weights_id).second;
-    }
-    if (first_use) {
-      MatmulKey plain = key;
-      plain.plain_weights = true;
-      auto& p = matmul_primitive(plain, src, wei, bias ? bia : memory::desc(), dst, 1.0f);
-      run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, float32_weights(w, k * n))},
-              {DNNL_ARG_DST, mem(dst, y)}},
-          bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
-      return;
-    }
-    auto& p = matmul_primitive(key, src, memory::desc({k, n}, type, Tag::any), bias ? bia : memory::desc(), dst, 1.0f);
-    memory packed;
-    {
-      std::lock_guard lock(mutex_);
-      std::vector<Packed>& copies = packed_matmul_weights_[weights_id];
-      for (const Packed& copy : copies)
-        if (copy.mem.get_desc() == p.weights) packed = copy.mem;
-      if (!packed) {
-        copies.push_back(pack(mem(wei, float32_weights(w, k * n)), p.weights));
-        packed = copies.back().mem;
-      }
-    }
-    const memory src_mem = bf16 ? memory(src, engine_, const_cast<std::uint16_t*>(x_bf16)) : mem(src, x);
-    run(p, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
-        bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
-  }
-
- public:
 
   void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
                  std::int64_t q_rows, std::int64_t kv_rows, std::int64_t hd, bool causal) override {
@@ -344,6 +293,55 @@ class CpuBackend final : public Backend {
     core::half_to_float(static_cast<const std::uint16_t*>(w.data), out, count);
     return out;
   }
+
+  // x_bf16: the input already rounded to bfloat16 when the matmul is to run in bf16, else null.
+  void run_linear(const float* x, const std::uint16_t* x_bf16, std::int64_t m, std::int64_t k, Weights w,
+                  std::int64_t n, const float* bias, float* y, bool w_is_kn, Epilogue epilogue) {
+    // weights as logical [k, n]: PyTorch's [n, k] storage is the transposed strides.
+    const bool bf16 = x_bf16 != nullptr;
+    const DT type = bf16 ? DT::bf16 : DT::f32;
+    const memory::desc src({m, k}, type, Tag::ab);
+    const memory::desc wei({k, n}, DT::f32, w_is_kn ? Dims{n, 1} : Dims{1, k});
+    const memory::desc dst({m, n}, DT::f32, Tag::ab);
+    const memory::desc bia({1, n}, DT::f32, Tag::ab);
+    // Weights in the layout (and type) the primitive prefers, packed once per weights and
+    // layout, from their second use on. Other row counts (m) get the same layout as a rule
+    // and share the copy, so memory does not grow with the variety of inputs. The first use
+    // (fp32) runs from the plain layout: packing costs more than the multiplication it
+    // speeds up, so a process that embeds one image (a cold start) never packs.
+    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue, bf16};
+    const std::pair<const void*, bool> weights_id{w.data, w_is_kn};
+    bool first_use = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!bf16 && !packed_matmul_weights_.count(weights_id)) first_use = used_once_.insert(weights_id).second;
+    }
+    if (first_use) {
+      MatmulKey plain = key;
+      plain.plain_weights = true;
+      auto& p = matmul_primitive(plain, src, wei, bias ? bia : memory::desc(), dst, 1.0f);
+      run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, float32_weights(w, k * n))},
+              {DNNL_ARG_DST, mem(dst, y)}},
+          bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
+      return;
+    }
+    auto& p = matmul_primitive(key, src, memory::desc({k, n}, type, Tag::any), bias ? bia : memory::desc(), dst, 1.0f);
+    memory packed;
+    {
+      std::lock_guard lock(mutex_);
+      std::vector<Packed>& copies = packed_matmul_weights_[weights_id];
+      for (const Packed& copy : copies)
+        if (copy.mem.get_desc() == p.weights) packed = copy.mem;
+      if (!packed) {
+        copies.push_back(pack(mem(wei, float32_weights(w, k * n)), p.weights));
+        packed = copies.back().mem;
+      }
+    }
+    const memory src_mem = bf16 ? memory(src, engine_, const_cast<std::uint16_t*>(x_bf16)) : mem(src, x);
+    run(p, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, mem(dst, y)}},
+        bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
+  }
+
 
   // The activations of a bf16 matmul, into this thread's buffer (valid until its next call).
   const std::uint16_t* to_bf16(const float* x, std::int64_t count) const {
