@@ -172,7 +172,7 @@ enum class Readout { First, Last };
 // linear layers run on all rows at once, with no padding between sequences. Returns the
 // read-out row of each sequence, in order ([sequences, D]). Only those rows leave the last
 // block, so it computes keys and values for all rows but the rest for the read-out rows
-// alone: exact, and 1/12 less work for ViT-B/32.
+// alone: exact, and 7% less work for ViT-B/32.
 Buffer transformer(const Model::Impl& m, const std::string& prefix, int layers, int heads, Buffer& x,
                    const std::vector<SequenceGroup>& groups, std::int64_t d, bool causal, Readout readout) {
   Backend& be = *m.backend;
@@ -183,7 +183,8 @@ Buffer transformer(const Model::Impl& m, const std::string& prefix, int layers, 
   }
   // Queries, keys and values in buffers of their own (the fused projection's three row
   // blocks of weights run as three linear layers), so attention reads dense rows.
-  Buffer h(x.size()), q(x.size()), k(x.size()), v(x.size()), a(x.size()), out, read(static_cast<std::size_t>(sequences * d));
+  Buffer h(x.size()), q(x.size()), k(x.size()), v(x.size()), a(x.size());
+  Buffer read(static_cast<std::size_t>(sequences * d)), out;  // the read-out rows
   const auto read_rows = [&](const Buffer& from, Buffer& to) {
     for (std::int64_t row = 0, seq = 0; const SequenceGroup& g : groups) {
       const std::int64_t r = readout == Readout::First ? 0 : g.length - 1;
