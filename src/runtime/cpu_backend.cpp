@@ -66,7 +66,6 @@ class CpuBackend final : public Backend {
     for (const Projection& p : projections) run_linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
   }
 
-
   void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
                  std::int64_t q_rows, std::int64_t kv_rows, std::int64_t hd, bool causal) override {
     // Each head read and written where it lies, no copies: [n, rows, heads, hd] seen as
@@ -77,24 +76,15 @@ class CpuBackend final : public Backend {
     const memory::desc s_d({n, heads, q_rows, kv_rows}, DT::f32, Tag::abcd);
     const memory::desc v_d({n, heads, kv_rows, hd}, DT::f32, Tag::acbd);
     const memory::desc o_d({n, heads, q_rows, hd}, DT::f32, Tag::acbd);
-    const AttentionKey key{n, heads, q_rows, kv_rows, hd};
-    std::pair<Prepared, Prepared>* p;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = attentions_.find(key);
-      if (it == attentions_.end()) {
-        const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c, float scale) {
-          dnnl::primitive_attr attr;
-          attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-          if (scale != 1.0f) attr.set_output_scales(0, {scale});
-          const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
-          return Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), {}, {}, {}};
-        };
-        it = attentions_.emplace(key, std::make_pair(make(q_d, kt_d, s_d, 1.0f / std::sqrt(static_cast<float>(hd))),
-                                                     make(s_d, v_d, o_d, 1.0f))).first;
-      }
-      p = &it->second;
-    }
+    const auto* p = &cached(attentions_, AttentionKey{n, heads, q_rows, kv_rows, hd}, [&] {
+      const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c, float scale) {
+        dnnl::primitive_attr attr = user_scratchpad();
+        if (scale != 1.0f) attr.set_output_scales(0, {scale});
+        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
+        return Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), {}, {}, {}};
+      };
+      return std::make_pair(make(q_d, kt_d, s_d, 1.0f / std::sqrt(static_cast<float>(hd))), make(s_d, v_d, o_d, 1.0f));
+    });
     float* scores = reinterpret_cast<float*>(
         thread_buffer<Slot::AttentionScores>(static_cast<std::size_t>(n * heads * q_rows * kv_rows) * sizeof(float)));
     execute(p->first, {{DNNL_ARG_SRC, mem(q_d, q)}, {DNNL_ARG_WEIGHTS, mem(kt_d, k)}, {DNNL_ARG_DST, mem(s_d, scores)}});
@@ -113,46 +103,36 @@ class CpuBackend final : public Backend {
     const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nhwc);
     const memory::desc bia({out_c}, DT::f32, Tag::a);
     const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr, epilogue};
-    Prepared* prim;
-    memory packed_weights;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = convs_.find(key);
-      if (it == convs_.end()) {
-        dnnl::primitive_attr attr;
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        attr.set_post_ops(post_ops(epilogue));
-        const auto make = [&](dnnl::algorithm algorithm, Tag layout) {
-          const memory::desc src_l({n, c, h, w}, DT::f32, layout), dst_l({n, out_c, oh, ow}, DT::f32, layout),
-              wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any);
-          const auto desc =
-              bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_l, wei_any,
-                                                     bia, dst_l, {stride, stride}, {pad, pad}, {pad, pad})
-                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_l, wei_any,
-                                                     dst_l, {stride, stride}, {pad, pad}, {pad, pad});
-          return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
-        };
-        // 3x3, stride 1 (most of a ResNet's work): Winograd F(2x2, 3x3) does 2.25x fewer
-        // multiplications; measured 1.6-1.9x faster here, with the reorders from and to
-        // channels-last included. Elsewhere, or where oneDNN has no Winograd kernel for this
-        // CPU, the direct convolution on channels-last.
-        const bool winograd = kernel == 3 && stride == 1 && c % 16 == 0 && out_c % 16 == 0;
-        const auto pd = [&] {
-          if (winograd) try {
-              return make(dnnl::algorithm::convolution_winograd, Tag::nChw16c);
-            } catch (const dnnl::error&) {
-            }
-          return make(dnnl::algorithm::convolution_direct, Tag::nhwc);
-        }();
-        it = convs_.emplace(key, Prepared{dnnl::convolution_forward(pd), pd.scratchpad_desc(), pd.src_desc(),
-                                          pd.weights_desc(), pd.dst_desc()}).first;
-      }
-      prim = &it->second;
-      auto packed = packed_weights_.find({weight, key});
-      if (packed == packed_weights_.end())
-        packed = packed_weights_.emplace(std::make_pair(weight, key), pack(mem(wei, weight), prim->weights)).first;
-      packed_weights = packed->second.mem;
-    }
+    const Prepared* prim = &cached(convs_, key, [&] {
+      dnnl::primitive_attr attr = user_scratchpad();
+      attr.set_post_ops(post_ops(epilogue));
+      const auto make = [&](dnnl::algorithm algorithm, Tag layout) {
+        const memory::desc src_l({n, c, h, w}, DT::f32, layout), dst_l({n, out_c, oh, ow}, DT::f32, layout),
+            wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any);
+        const auto desc =
+            bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_l, wei_any,
+                                                   bia, dst_l, {stride, stride}, {pad, pad}, {pad, pad})
+                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_l, wei_any,
+                                                   dst_l, {stride, stride}, {pad, pad}, {pad, pad});
+        return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
+      };
+      // 3x3, stride 1 (most of a ResNet's work): Winograd F(2x2, 3x3) does 2.25x fewer
+      // multiplications; measured 1.6-1.9x faster here, with the reorders from and to
+      // channels-last included. Elsewhere, or where oneDNN has no Winograd kernel for this
+      // CPU, the direct convolution on channels-last.
+      const bool winograd = kernel == 3 && stride == 1 && c % 16 == 0 && out_c % 16 == 0;
+      const auto pd = [&] {
+        if (winograd) try {
+            return make(dnnl::algorithm::convolution_winograd, Tag::nChw16c);
+          } catch (const dnnl::error&) {
+          }
+        return make(dnnl::algorithm::convolution_direct, Tag::nhwc);
+      }();
+      return Prepared{dnnl::convolution_forward(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
+                      pd.dst_desc()};
+    });
+    const memory packed_weights =
+        cached(packed_weights_, std::make_pair(weight, key), [&] { return pack(mem(wei, weight), prim->weights); }).mem;
     const bool plain_src = prim->src == src, plain_dst = prim->dst == dst;
     memory src_mem = mem(src, x), dst_mem = mem(dst, y);
     if (!plain_src) {
@@ -178,23 +158,14 @@ class CpuBackend final : public Backend {
   void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
                   float* y) override {
     const memory::desc data({rows, d}, DT::f32, Tag::ab), param({d}, DT::f32, Tag::a);
-    Prepared* p;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = layer_norms_.find({rows, d});
-      if (it == layer_norms_.end()) {
-        dnnl::primitive_attr attr;
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const dnnl::layer_normalization_forward::desc desc(
-            dnnl::prop_kind::forward_inference, data, 1e-5f,
-            dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift);
-        const dnnl::layer_normalization_forward::primitive_desc pd(desc, attr, engine_);
-        it = layer_norms_.emplace(std::make_pair(rows, d), Prepared{dnnl::layer_normalization_forward(pd),
-                                                                    pd.scratchpad_desc(), {}, {}, {}}).first;
-      }
-      p = &it->second;
-    }
-    execute(*p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, y)}, {DNNL_ARG_SCALE, mem(param, gamma)},
+    const Prepared& p = cached(layer_norms_, std::make_pair(rows, d), [&] {
+      const dnnl::layer_normalization_forward::desc desc(
+          dnnl::prop_kind::forward_inference, data, 1e-5f,
+          dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift);
+      const dnnl::layer_normalization_forward::primitive_desc pd(desc, user_scratchpad(), engine_);
+      return Prepared{dnnl::layer_normalization_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
+    });
+    execute(p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, y)}, {DNNL_ARG_SCALE, mem(param, gamma)},
                  {DNNL_ARG_SHIFT, mem(param, beta)}});
   }
   // oneDNN's vectorised softmax (a scalar exp per score cost ~0.7 ms of a ViT-B/32 image);
@@ -207,21 +178,12 @@ class CpuBackend final : public Backend {
                   -std::numeric_limits<float>::infinity());
     }
     const memory::desc data({rows, n}, DT::f32, Tag::ab);
-    Prepared* p;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = softmaxes_.find({rows, n});
-      if (it == softmaxes_.end()) {
-        dnnl::primitive_attr attr;
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const dnnl::softmax_forward::primitive_desc pd(
-            dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, data, 1), attr, engine_);
-        it = softmaxes_.emplace(std::make_pair(rows, n),
-                                Prepared{dnnl::softmax_forward(pd), pd.scratchpad_desc(), {}, {}, {}}).first;
-      }
-      p = &it->second;
-    }
-    execute(*p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, x)}});
+    const Prepared& p = cached(softmaxes_, std::make_pair(rows, n), [&] {
+      const dnnl::softmax_forward::primitive_desc pd(
+          dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, data, 1), user_scratchpad(), engine_);
+      return Prepared{dnnl::softmax_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
+    });
+    execute(p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, x)}});
   }
 
   void relu(float* x, std::int64_t count) override {
@@ -342,13 +304,13 @@ class CpuBackend final : public Backend {
         bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
   }
 
-
   // The activations of a bf16 matmul, into this thread's buffer (valid until its next call).
   const std::uint16_t* to_bf16(const float* x, std::int64_t count) const {
     auto* out = reinterpret_cast<std::uint16_t*>(thread_buffer<Slot::Activations>(count * sizeof(std::uint16_t)));
     core::float_to_bfloat16(x, out, count);
     return out;
   }
+
   struct ConvKey {
     std::int64_t n, c, h, w, out_c, kernel, stride, pad;
     bool bias;
@@ -364,7 +326,7 @@ class CpuBackend final : public Backend {
   struct Prepared {
     dnnl::primitive primitive;
     memory::desc scratchpad;
-    memory::desc src, weights, dst;  // the layouts the primitive chose (convolutions)
+    memory::desc src, weights, dst;  // the layouts the primitive chose
   };
 
   static dnnl::post_ops post_ops(Epilogue epilogue) {
@@ -404,11 +366,8 @@ class CpuBackend final : public Backend {
 
   Prepared& matmul_primitive(const MatmulKey& key, const memory::desc& src, const memory::desc& wei,
                              const memory::desc& bia, const memory::desc& dst, float scale) {
-    std::lock_guard lock(mutex_);
-    auto it = matmuls_.find(key);
-    if (it == matmuls_.end()) {
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return cached(matmuls_, key, [&] {
+      dnnl::primitive_attr attr = user_scratchpad();
       if (scale != 1.0f) attr.set_output_scales(0, {scale});
       attr.set_post_ops(post_ops(key.epilogue));
       const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
@@ -422,10 +381,25 @@ class CpuBackend final : public Backend {
           throw Error(std::string("oneDNN cannot run this matrix product: ") + e.what());
         }
       }();
-      it = matmuls_.emplace(key, Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
-                                          pd.dst_desc()}).first;
-    }
+      return Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(), pd.dst_desc()};
+    });
+  }
+
+  // The entry for `key`, made by `make` the first time (under the lock; std::map never
+  // moves its elements, so the reference stays valid after it).
+  template <class Key, class Value, class Make>
+  Value& cached(std::map<Key, Value>& cache, const Key& key, Make make) {
+    std::lock_guard lock(mutex_);
+    auto it = cache.find(key);
+    if (it == cache.end()) it = cache.emplace(key, make()).first;
     return it->second;
+  }
+
+  // Every primitive takes its scratchpad at execution (see Prepared).
+  static dnnl::primitive_attr user_scratchpad() {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
   }
 
   memory mem(const memory::desc& d, const float* p) const { return memory(d, engine_, const_cast<float*>(p)); }
