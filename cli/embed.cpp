@@ -12,7 +12,6 @@
 #include <set>
 
 #include "commands.h"
-#include "io/atomic_file.h"  // the library's temp-file-and-rename writer
 
 namespace cli {
 namespace {
@@ -107,7 +106,7 @@ int run_embed(const EmbedOptions& opt) {
   index["files"] = embedded;
   index["skipped"] = nlohmann::json::array();
   for (const auto& [file, reason] : skipped) index["skipped"].push_back(file);
-  clip::io::write_atomically(sidecar(opt.out), [&](std::ostream& out) { out << index.dump(1) << '\n'; });
+  clip::write_atomically(sidecar(opt.out), [&](std::ostream& out) { out << index.dump(1) << '\n'; });
   std::cerr << "clip: embedded " << count << " images"
             << (skipped.empty() ? "" : " (" + std::to_string(skipped.size()) + " unreadable, skipped)") << " -> "
             << opt.out << ", " << sidecar(opt.out).string() << '\n';

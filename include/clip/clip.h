@@ -1,6 +1,7 @@
 // The whole public API of the CLIP library.
 #pragma once
 
+#include "clip/atomic_file.h"
 #include "clip/checkpoint.h"
 #include "clip/error.h"
 #include "clip/image.h"
@@ -9,3 +10,4 @@
 #include "clip/npy.h"
 #include "clip/tensor.h"
 #include "clip/tokenizer.h"
+#include "clip/version.h"

@@ -4,9 +4,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "clip/export.h"
+
 namespace clip {
 
-class Error : public std::runtime_error {
+class CLIP_API Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };

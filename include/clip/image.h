@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clip/export.h"
 #include "clip/tensor.h"
 
 namespace clip {
@@ -28,9 +29,9 @@ enum class ImageMode {
   I,     // 32-bit signed gray (16-bit PNGs open this way)
   I16,   // "I;16": 16-bit gray (16-bit TIFFs open this way)
 };
-const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
+CLIP_API const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
 
-struct ImageOptions {
+struct CLIP_API ImageOptions {
   // Like the reference, EXIF orientation is ignored unless asked for; when set, JPEG and
   // WebP/PNG/TIFF images with an EXIF Orientation tag are rotated/flipped upright.
   bool apply_exif_orientation = false;
@@ -39,7 +40,7 @@ struct ImageOptions {
   std::int64_t max_pixels = 178956970;
 };
 
-class Image {
+class CLIP_API Image {
  public:
   Image() = default;
   // A zero-filled image.
@@ -89,7 +90,7 @@ class Image {
 };
 
 // The reference's `_transform(n_px)`.
-class Preprocess {
+class CLIP_API Preprocess {
  public:
   static constexpr std::array<float, 3> kMean{0.48145466f, 0.4578275f, 0.40821073f};
   static constexpr std::array<float, 3> kStd{0.26862954f, 0.26130258f, 0.27577711f};

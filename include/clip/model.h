@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "clip/export.h"
 #include "clip/checkpoint.h"
 #include "clip/image.h"
 #include "clip/tensor.h"
@@ -18,9 +19,9 @@ namespace clip {
 // does on the CPU. BF16 multiplies in bfloat16 and accumulates in float32: about twice as
 // fast on CPUs with AVX-512 BF16, features within cosine 0.999 of FP32.
 enum class Precision { FP32, BF16 };
-Precision parse_precision(const std::string& name);  // "fp32", "bf16"; clip::Error for other names
+CLIP_API Precision parse_precision(const std::string& name);  // "fp32", "bf16"; clip::Error for other names
 
-class Model {
+class CLIP_API Model {
  public:
   // Builds the model a checkpoint describes. With `jit` the weights are prepared once for
   // the backend (float32, BatchNorm folded into the convolutions) and are read-only;
@@ -62,18 +63,18 @@ class Model {
 };
 
 // The device a model runs on when none is named: "cpu" (this build has no GPU backend).
-std::string default_device();
+CLIP_API std::string default_device();
 
 // clip.load: a name from builtin_models() (no network), a name from available_models()
 // (downloaded and cached, see models.h) or the path of a checkpoint file; returns the
 // model and its preprocess transform.
-std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device = default_device(),
+CLIP_API std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device = default_device(),
                                   bool jit = false, const std::filesystem::path& download_root = {},
                                   Precision precision = Precision::FP32);
 
 // Softmax of a float32 tensor along `dim` (negative counts from the end).
-Tensor softmax(const Tensor& x, int dim = -1);
+CLIP_API Tensor softmax(const Tensor& x, int dim = -1);
 // Each row (last dimension) divided by its L2 norm.
-Tensor normalize(const Tensor& x);
+CLIP_API Tensor normalize(const Tensor& x);
 
 }  // namespace clip

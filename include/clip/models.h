@@ -6,17 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "clip/export.h"
+
 namespace clip {
 
 // "RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14",
 // "ViT-L/14@336px", in the reference's order.
-std::vector<std::string> available_models();
+CLIP_API std::vector<std::string> available_models();
 
 // Models compiled into the library, opened by clip::load without network: "demo-shapes",
 // a small ViT CLIP trained on synthetic coloured shapes (models/README.md).
-std::vector<std::string> builtin_models();
+CLIP_API std::vector<std::string> builtin_models();
 
-struct DownloadOptions {
+struct CLIP_API DownloadOptions {
   // Cache folder; empty: $CLIP_CACHE_DIR, else $XDG_CACHE_HOME/clip, else ~/.cache/clip.
   std::filesystem::path root;
   // Base URL of a mirror holding the official files (<mirror>/ViT-B-32.pt ...), tried first
@@ -29,25 +31,25 @@ struct DownloadOptions {
   bool progress = true;
 };
 
-std::filesystem::path default_download_root();
+CLIP_API std::filesystem::path default_download_root();
 
 // The cached file for `name` (ViT-B-32.pt or ViT-B-32.safetensors under the root), or an
 // empty path when it is not cached.
-std::filesystem::path cached_model(const std::string& name, const DownloadOptions& options = {});
+CLIP_API std::filesystem::path cached_model(const std::string& name, const DownloadOptions& options = {});
 
 // Returns the cached file for `name`, downloading it first if needed: from the mirror,
 // then the Hugging Face copies open_clip publishes (open_clip_model.safetensors, checked
 // against the hub's published SHA256), then the original OpenAI URLs (checked against the
 // SHA256 in the URL). An interrupted download resumes where the server allows. Every
 // failure is a clip::Error that lists what each source answered.
-std::filesystem::path download_model(const std::string& name, const DownloadOptions& options = {});
+CLIP_API std::filesystem::path download_model(const std::string& name, const DownloadOptions& options = {});
 
 // Downloads `url` to `destination` through `destination.part` (resumed if present),
 // checks `sha256` when given (hex), then renames. Returns the SHA256 of the file.
-std::string download_file(const std::string& url, const std::filesystem::path& destination,
+CLIP_API std::string download_file(const std::string& url, const std::filesystem::path& destination,
                           const std::string& sha256 = "", bool progress = true);
 
 // Hex SHA256 of a file.
-std::string sha256_file(const std::filesystem::path& path);
+CLIP_API std::string sha256_file(const std::filesystem::path& path);
 
 }  // namespace clip

@@ -4,15 +4,16 @@
 
 #include <filesystem>
 
+#include "clip/export.h"
 #include "clip/tensor.h"
 
 namespace clip {
 
 // Reads uint8, int32, int64, float16, float32 or float64 arrays. Anything else (Fortran order, big-endian,
 // other dtypes, a truncated file) is a clip::Error naming the file.
-Tensor load_npy(const std::filesystem::path& path);
+CLIP_API Tensor load_npy(const std::filesystem::path& path);
 
 // Writes the tensor to a temporary file beside `path`, then renames it over `path`.
-void save_npy(const std::filesystem::path& path, const Tensor& tensor);
+CLIP_API void save_npy(const std::filesystem::path& path, const Tensor& tensor);
 
 }  // namespace clip

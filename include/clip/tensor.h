@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "clip/export.h"
 #include "clip/error.h"
 
 namespace clip {
@@ -22,8 +23,8 @@ namespace clip {
 // read them through to(DType::Float32).
 enum class DType { UInt8, Int32, Int64, Float32, Float16, BFloat16, Float64 };
 
-std::size_t dtype_size(DType dtype);
-const char* dtype_name(DType dtype);
+CLIP_API std::size_t dtype_size(DType dtype);
+CLIP_API const char* dtype_name(DType dtype);
 
 template <typename T>
 constexpr DType dtype_of() {
@@ -36,7 +37,7 @@ constexpr DType dtype_of() {
   }
 }
 
-class Tensor {
+class CLIP_API Tensor {
  public:
   using Shape = std::vector<std::int64_t>;
 
@@ -120,10 +121,10 @@ class Tensor {
 };
 
 // Prints like NumPy: [[0.9927937 0.00421068 0.00299572]] (up to 7 significant digits).
-std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
+CLIP_API std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
 
 // Stacks tensors of one shape and dtype along a new first dimension: N x [3, 224, 224]
 // images give [N, 3, 224, 224], as torch.stack does. An empty list is a clip::Error.
-Tensor stack(const std::vector<Tensor>& tensors);
+CLIP_API Tensor stack(const std::vector<Tensor>& tensors);
 
 }  // namespace clip

@@ -11,11 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "clip/export.h"
 #include "clip/tensor.h"
 
 namespace clip {
 
-class SimpleTokenizer {
+class CLIP_API SimpleTokenizer {
  public:
   static constexpr std::int32_t kStartOfText = 49406;  // <|startoftext|>
   static constexpr std::int32_t kEndOfText = 49407;    // <|endoftext|>
@@ -49,10 +50,10 @@ class SimpleTokenizer {
 // <|startoftext|> ids <|endoftext|> then zeros. A text that does not fit raises
 // clip::Error("Input {text} is too long for context length {n}") unless `truncate`, which
 // cuts the row and makes its last id <|endoftext|>, as the reference does.
-Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
+CLIP_API Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
                 bool truncate = false);
-Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);
-Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
+CLIP_API Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);
+CLIP_API Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
                 int context_length = 77, bool truncate = false);
 
 }  // namespace clip

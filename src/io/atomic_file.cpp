@@ -1,4 +1,4 @@
-#include "io/atomic_file.h"
+#include "clip/atomic_file.h"
 
 #include <cerrno>
 #include <cstring>
@@ -7,7 +7,7 @@
 
 #include "clip/error.h"
 
-namespace clip::io {
+namespace clip {
 
 void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write) {
   std::error_code ec;
@@ -41,4 +41,4 @@ void write_atomically(const std::filesystem::path& path, const std::function<voi
   }
 }
 
-}  // namespace clip::io
+}  // namespace clip

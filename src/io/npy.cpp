@@ -4,8 +4,8 @@
 #include <fstream>
 #include <regex>
 
+#include "clip/atomic_file.h"
 #include "clip/error.h"
-#include "io/atomic_file.h"
 
 namespace clip {
 namespace {
@@ -110,7 +110,7 @@ void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
 
-  io::write_atomically(path, [&](std::ostream& out) {
+  write_atomically(path, [&](std::ostream& out) {
     out.write(kMagic, 6);
     const char version[2] = {1, 0};
     out.write(version, 2);

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "clip/atomic_file.h"
 #include "clip/error.h"
-#include "io/atomic_file.h"
 #include "io/mapped_file.h"
 #include "io/readers.h"
 
@@ -216,7 +216,7 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
-  io::write_atomically(path, [&](std::ostream& out) {
+  write_atomically(path, [&](std::ostream& out) {
     const std::uint64_t len = text.size();
     out.write(reinterpret_cast<const char*>(&len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));

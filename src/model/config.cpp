@@ -62,7 +62,8 @@ ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes, Act
   c.activation = activation;
   c.vision_is_vit = shapes.count("visual.proj") != 0;
   if (c.vision_is_vit) {
-    const auto& conv = shape_of(shapes, "visual.conv1.weight", 4);
+    // Copies, not references: g++ 14 takes shape_of's result for a dangling temporary.
+    const Tensor::Shape conv = shape_of(shapes, "visual.conv1.weight", 4);
     c.vision_width = to_int(conv[0], "vision width");
     std::size_t layers = 0;
     for (const auto& [key, shape] : shapes)
@@ -77,7 +78,7 @@ ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes, Act
       c.vision_layers.push_back(to_int(static_cast<std::int64_t>(distinct_component(shapes, "visual.layer" + std::to_string(b) + ".", 2)),
                                        "visual.layer" + std::to_string(b) + " block count"));
     c.vision_width = to_int(shape_of(shapes, "visual.layer1.0.conv1.weight", 4)[0], "vision width");
-    const auto& pos = shape_of(shapes, "visual.attnpool.positional_embedding", 2);
+    const Tensor::Shape pos = shape_of(shapes, "visual.attnpool.positional_embedding", 2);
     c.image_resolution = grid_of(pos[0], "visual.attnpool.positional_embedding", true) * 32;
     c.vision_heads = c.vision_width * 32 / 64;
   }

@@ -8,7 +8,6 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -19,6 +18,7 @@
 #include "core/half.h"
 #include "core/memory.h"
 #include "runtime/backend.h"
+#include "runtime/onednn_api.h"
 
 namespace clip::runtime {
 namespace {
@@ -79,8 +79,12 @@ class CpuBackend final : public Backend {
     const auto* p = &cached(attentions_, AttentionKey{n, heads, q_rows, kv_rows, hd}, [&] {
       const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c, float scale) {
         dnnl::primitive_attr attr = user_scratchpad();
-        if (scale != 1.0f) attr.set_output_scales(0, {scale});
-        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
+        if (scale != 1.0f) {
+          dnnl::post_ops post;
+          onednn::append_eltwise(post, dnnl::algorithm::eltwise_linear, scale, 0.0f);
+          attr.set_post_ops(post);
+        }
+        const auto pd = onednn::matmul(engine_, a, b, memory::desc(), c, attr);
         return Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), {}, {}, {}};
       };
       return std::make_pair(make(q_d, kt_d, s_d, 1.0f / std::sqrt(static_cast<float>(hd))), make(s_d, v_d, o_d, 1.0f));
@@ -109,12 +113,8 @@ class CpuBackend final : public Backend {
       const auto make = [&](dnnl::algorithm algorithm, Tag layout) {
         const memory::desc src_l({n, c, h, w}, DT::f32, layout), dst_l({n, out_c, oh, ow}, DT::f32, layout),
             wei_any({out_c, c, kernel, kernel}, DT::f32, Tag::any);
-        const auto desc =
-            bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_l, wei_any,
-                                                   bia, dst_l, {stride, stride}, {pad, pad}, {pad, pad})
-                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_l, wei_any,
-                                                   dst_l, {stride, stride}, {pad, pad}, {pad, pad});
-        return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
+        return onednn::convolution(engine_, algorithm, src_l, wei_any, bias ? bia : memory::desc(), dst_l, stride, pad,
+                                   attr);
       };
       // 3x3, stride 1 (most of a ResNet's work): Winograd F(2x2, 3x3) does 2.25x fewer
       // multiplications; measured 1.6-1.9x faster here, with the reorders from and to
@@ -159,10 +159,7 @@ class CpuBackend final : public Backend {
                   float* y) override {
     const memory::desc data({rows, d}, DT::f32, Tag::ab), param({d}, DT::f32, Tag::a);
     const Prepared& p = cached(layer_norms_, std::make_pair(rows, d), [&] {
-      const dnnl::layer_normalization_forward::desc desc(
-          dnnl::prop_kind::forward_inference, data, 1e-5f,
-          dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift);
-      const dnnl::layer_normalization_forward::primitive_desc pd(desc, user_scratchpad(), engine_);
+      const auto pd = onednn::layer_norm(engine_, data, 1e-5f, user_scratchpad());
       return Prepared{dnnl::layer_normalization_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
     });
     execute(p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, y)}, {DNNL_ARG_SCALE, mem(param, gamma)},
@@ -179,8 +176,7 @@ class CpuBackend final : public Backend {
     }
     const memory::desc data({rows, n}, DT::f32, Tag::ab);
     const Prepared& p = cached(softmaxes_, std::make_pair(rows, n), [&] {
-      const dnnl::softmax_forward::primitive_desc pd(
-          dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, data, 1), user_scratchpad(), engine_);
+      const auto pd = onednn::softmax(engine_, data, 1, user_scratchpad());
       return Prepared{dnnl::softmax_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
     });
     execute(p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, x)}});
@@ -229,15 +225,14 @@ class CpuBackend final : public Backend {
 
  private:
   struct MatmulKey {
-    std::int64_t batch, m, k, n;
+    std::int64_t m, k, n;
     bool kn, bias;
-    float scale;
     Epilogue epilogue;
     bool bf16 = false;
     bool plain_weights = false;  // the weights as stored, not packed
     bool operator<(const MatmulKey& o) const {
-      return std::tie(batch, m, k, n, kn, bias, scale, epilogue, bf16, plain_weights) <
-             std::tie(o.batch, o.m, o.k, o.n, o.kn, o.bias, o.scale, o.epilogue, o.bf16, o.plain_weights);
+      return std::tie(m, k, n, kn, bias, epilogue, bf16, plain_weights) <
+             std::tie(o.m, o.k, o.n, o.kn, o.bias, o.epilogue, o.bf16, o.plain_weights);
     }
   };
 
@@ -271,7 +266,7 @@ class CpuBackend final : public Backend {
     // and share the copy, so memory does not grow with the variety of inputs. The first use
     // (fp32) runs from the plain layout: packing costs more than the multiplication it
     // speeds up, so a process that embeds one image (a cold start) never packs.
-    const MatmulKey key{0, m, k, n, w_is_kn, bias != nullptr, 1.0f, epilogue, bf16};
+    const MatmulKey key{m, k, n, w_is_kn, bias != nullptr, epilogue, bf16};
     const std::pair<const void*, bool> weights_id{w.data, w_is_kn};
     bool first_use = false;
     {
@@ -281,13 +276,13 @@ class CpuBackend final : public Backend {
     if (first_use) {
       MatmulKey plain = key;
       plain.plain_weights = true;
-      auto& p = matmul_primitive(plain, src, wei, bias ? bia : memory::desc(), dst, 1.0f);
+      auto& p = matmul_primitive(plain, src, wei, bias ? bia : memory::desc(), dst);
       run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, float32_weights(w, k * n))},
               {DNNL_ARG_DST, mem(dst, y)}},
           bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
       return;
     }
-    auto& p = matmul_primitive(key, src, memory::desc({k, n}, type, Tag::any), bias ? bia : memory::desc(), dst, 1.0f);
+    auto& p = matmul_primitive(key, src, memory::desc({k, n}, type, Tag::any), bias ? bia : memory::desc(), dst);
     memory packed;
     {
       std::lock_guard lock(mutex_);
@@ -333,19 +328,20 @@ class CpuBackend final : public Backend {
     dnnl::post_ops post;
     switch (epilogue) {
       case Epilogue::Store: break;
-      case Epilogue::QuickGELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f); break;
-      case Epilogue::GELU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
-      case Epilogue::ReLU: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+      case Epilogue::QuickGELU: onednn::append_eltwise(post, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f); break;
+      case Epilogue::GELU: onednn::append_eltwise(post, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
+      case Epilogue::ReLU: onednn::append_eltwise(post, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
       case Epilogue::AddTo: post.append_sum(1.0f); break;
       case Epilogue::AddToReLU:
         post.append_sum(1.0f);
-        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        onednn::append_eltwise(post, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
         break;
     }
     return post;
   }
 
-  // Weights reordered into a primitive's layout (and type), in storage we own.
+  // Weights reordered into a primitive's layout (and type), in storage we own; through an
+  // intermediate copy where oneDNN needs one (onednn::packing_source).
   struct Packed {
     memory mem;
     std::shared_ptr<std::byte> storage;
@@ -353,7 +349,14 @@ class CpuBackend final : public Backend {
   Packed pack(const memory& from, const memory::desc& layout) {
     Packed p{memory(), core::allocate(layout.get_size())};
     p.mem = memory(layout, engine_, p.storage.get());
-    reorder(from, p.mem);
+    const memory::desc staging = onednn::packing_source(from.get_desc());
+    if (staging == from.get_desc()) {
+      reorder(from, p.mem);
+    } else {
+      const memory staged(staging, engine_);
+      reorder(from, staged);
+      reorder(staged, p.mem);
+    }
     return p;
   }
 
@@ -365,15 +368,13 @@ class CpuBackend final : public Backend {
   }
 
   Prepared& matmul_primitive(const MatmulKey& key, const memory::desc& src, const memory::desc& wei,
-                             const memory::desc& bia, const memory::desc& dst, float scale) {
+                             const memory::desc& bia, const memory::desc& dst) {
     return cached(matmuls_, key, [&] {
       dnnl::primitive_attr attr = user_scratchpad();
-      if (scale != 1.0f) attr.set_output_scales(0, {scale});
       attr.set_post_ops(post_ops(key.epilogue));
-      const auto desc = key.bias ? dnnl::matmul::desc(src, wei, bia, dst) : dnnl::matmul::desc(src, wei, dst);
       const dnnl::matmul::primitive_desc pd = [&] {
         try {
-          return dnnl::matmul::primitive_desc(desc, attr, engine_);
+          return onednn::matmul(engine_, src, wei, bia, dst, attr);
         } catch (const dnnl::error& e) {
           if (key.bf16)
             throw Error("precision bf16 is not available on this CPU (oneDNN needs AVX-512 for bfloat16 matmuls); "

@@ -71,8 +71,13 @@ TEST(Cli, TokenizeJsonl) {
   EXPECT_NE(r.output.find("{\"error\":\"invalid JSON"), std::string::npos);
 }
 
-TEST(Cli, HelpAndUsageErrors) {
+TEST(Cli, HelpVersionAndUsageErrors) {
   EXPECT_EQ(run("--help").status, 0);
+  const Result version = run("--version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.output, "clip-cpp " CLIP_VERSION_STRING "\n");
+  EXPECT_EQ(CLIP_VERSION_STRING, std::to_string(CLIP_VERSION_MAJOR) + "." + std::to_string(CLIP_VERSION_MINOR) + "." +
+                                     std::to_string(CLIP_VERSION_PATCH));
   EXPECT_EQ(run("tokenize --help").status, 0);
   EXPECT_NE(run("").status, 0);
   EXPECT_NE(run("tokenize").status, 0);

@@ -6,12 +6,14 @@
 #include <functional>
 #include <ostream>
 
-namespace clip::io {
+#include "clip/export.h"
+
+namespace clip {
 
 // Calls `write` on a stream to a temporary file beside `path`, then renames it over
 // `path`. Any failure (cannot create, disk full, rename) removes the temporary file and
 // is a clip::Error naming `path`. A `path` that exists and is not a regular file (/dev/null,
 // a pipe) is written directly.
-void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
+CLIP_API void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
 
-}  // namespace clip::io
+}  // namespace clip

