@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs the whole test suite. ../shared (the golden data
-# made with the Python reference) must be beside the repository: nothing may be skipped.
+# Installs dependencies, builds, and runs the whole test suite, then the library as other
+# projects use it (scripts/test_install.sh: install, find_package, pkg-config, shared
+# library, .deb). ../shared (the golden data made with the Python reference) must be beside
+# the repository: nothing may be skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +10,4 @@ bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 CLIP_REQUIRE_SHARED=1 ctest --test-dir build --output-on-failure -j"$(nproc)"
+bash scripts/test_install.sh
