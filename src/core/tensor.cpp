@@ -218,7 +218,7 @@ void print(std::ostream& out, const Tensor& t, std::size_t dim, std::int64_t& in
   }
   out << '[';
   for (std::int64_t i = 0; i < t.shape()[dim]; ++i) {
-    if (i) out << (dim + 1 == t.shape().size() ? " " : "\n" + std::string(dim + 1, ' '));
+    if (i) out << (dim + 1 == t.shape().size() ? std::string(" ") : '\n' + std::string(dim + 1, ' '));
     print(out, t, dim + 1, index);
   }
   out << ']';

@@ -118,7 +118,7 @@ std::string badness_pattern() {
       literal("ГўВЂВ") + "[^\\n]" + set({"A-Za-z "}),
       literal("Ã") + set({"\u00a0¡"}),
       set({"a-z"}) + set({kPySpace}) + "?" + set({"ÃÂ"}) + set({" "}),
-      set({"ÃÂ"}).insert(0, "^") + set({" "}),  // at the start of the text
+      std::string(1, '^') + set({"ÃÂ"}) + set({" "}),  // at the start of the text
       set({"a-z.,?!", EP}) + literal("Â") + set({" ", SP, EP}),
       literal("β€") + set({"™\u00a0Ά\u00ad®°"}),
       set({"ΒΓΞΟ"}) + set({kC1, B, SP, EP, CU, "°"}) + set({"ΒΓΞΟ"}),
