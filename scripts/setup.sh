@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  file                             # cpack -G DEB reads file types for dpkg-shlibdeps
   libicu-dev zlib1g-dev            # Unicode (tokenizer cleaning), .gz merges files
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
