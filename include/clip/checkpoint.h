@@ -40,7 +40,7 @@ struct CLIP_API ModelConfig {
 // build_model's inference, from key -> shape. Missing or inconsistent keys are a
 // clip::Error naming them.
 CLIP_API ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes,
-                         Activation activation = Activation::QuickGELU);
+                                  Activation activation = Activation::QuickGELU);
 
 class CLIP_API Checkpoint {
  public:
@@ -82,7 +82,8 @@ class CLIP_API Checkpoint {
 
 // Writes tensors as a .safetensors file (temporary file, then rename), keys in the given
 // order. With `metadata` entries in "__metadata__".
-CLIP_API void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+CLIP_API void save_safetensors(const std::filesystem::path& path,
+                               const std::vector<std::pair<std::string, Tensor>>& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace clip

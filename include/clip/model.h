@@ -68,9 +68,10 @@ CLIP_API std::string default_device();
 // clip.load: a name from builtin_models() (no network), a name from available_models()
 // (downloaded and cached, see models.h) or the path of a checkpoint file; returns the
 // model and its preprocess transform.
-CLIP_API std::pair<Model, Preprocess> load(const std::string& name_or_path, const std::string& device = default_device(),
-                                  bool jit = false, const std::filesystem::path& download_root = {},
-                                  Precision precision = Precision::FP32);
+CLIP_API std::pair<Model, Preprocess> load(const std::string& name_or_path,
+                                           const std::string& device = default_device(), bool jit = false,
+                                           const std::filesystem::path& download_root = {},
+                                           Precision precision = Precision::FP32);
 
 // Softmax of a float32 tensor along `dim` (negative counts from the end).
 CLIP_API Tensor softmax(const Tensor& x, int dim = -1);

@@ -47,7 +47,7 @@ CLIP_API std::filesystem::path download_model(const std::string& name, const Dow
 // Downloads `url` to `destination` through `destination.part` (resumed if present),
 // checks `sha256` when given (hex), then renames. Returns the SHA256 of the file.
 CLIP_API std::string download_file(const std::string& url, const std::filesystem::path& destination,
-                          const std::string& sha256 = "", bool progress = true);
+                                   const std::string& sha256 = "", bool progress = true);
 
 // Hex SHA256 of a file.
 CLIP_API std::string sha256_file(const std::filesystem::path& path);

@@ -51,9 +51,9 @@ class CLIP_API SimpleTokenizer {
 // clip::Error("Input {text} is too long for context length {n}") unless `truncate`, which
 // cuts the row and makes its last id <|endoftext|>, as the reference does.
 CLIP_API Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
-                bool truncate = false);
+                         bool truncate = false);
 CLIP_API Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);
 CLIP_API Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
-                int context_length = 77, bool truncate = false);
+                         int context_length = 77, bool truncate = false);
 
 }  // namespace clip
