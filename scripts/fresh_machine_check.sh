@@ -95,9 +95,10 @@ new_root() {  # new_root <dir>: a pristine root with this machine's network sett
   for f in /etc/npmrc /usr/etc/npmrc /usr/local/etc/npmrc; do
     [[ -f $f ]] && mkdir -p "$root$(dirname "$f")" && cp "$f" "$root$f"
   done
-  mount -t proc proc "$root/proc"
-  mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
-  mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"
+  # (Run under `step`, where set -e does not apply: each failure returns.)
+  mount -t proc proc "$root/proc" || return 1
+  mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" || return 1
+  mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev" || return 1
 }
 in_root() {  # in_root <root> <dir> <command>: as a new login shell would run it
   chroot "$1" /usr/bin/env -i "${env_vars[@]}" /bin/bash -c "cd $2 && $3"

@@ -1,16 +1,11 @@
 #include "core/half.h"
 
-// GCC 12 flags its own _mm512_undefined_*() inside the AVX-512 intrinsics as maybe
-// uninitialised (GCC bug 105593, fixed in GCC 13); the warning is set off before they are
-// included because it is reported at their location.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <cpuid.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+
+#include "core/intrinsics.h"
 
 namespace clip::core {
 namespace {

@@ -1,13 +1,7 @@
 #include "image/resample_simd.h"
 
-// GCC 12 flags its own _mm512_undefined_*() inside the AVX-512 intrinsics as maybe
-// uninitialised (GCC bug 105593, fixed in GCC 13); the warning is set off before they are
-// included because it is reported at their location.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "core/intrinsics.h"
 #define CLIP_X86_SIMD 1
 #endif
 

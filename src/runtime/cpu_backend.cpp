@@ -119,7 +119,7 @@ class CpuBackend final : public Backend {
       // 3x3, stride 1 (most of a ResNet's work): Winograd F(2x2, 3x3) does 2.25x fewer
       // multiplications; measured 1.6-1.9x faster here, with the reorders from and to
       // channels-last included. Elsewhere, or where oneDNN has no Winograd kernel for this
-      // CPU, the direct convolution on channels-last.
+      // CPU (oneDNN 3 has none on x86), the direct convolution on channels-last.
       const bool winograd = kernel == 3 && stride == 1 && c % 16 == 0 && out_c % 16 == 0;
       const auto pd = [&] {
         if (winograd) try {
