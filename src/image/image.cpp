@@ -1,11 +1,10 @@
 #include "clip/image.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "clip/error.h"
+#include "core/file.h"
 #include "image/decoders.h"
 
 namespace clip {
@@ -158,15 +157,10 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
 }
 
 Image Image::open(const std::filesystem::path& path, const ImageOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open image " + path.string() + ": " + std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw Error("cannot read image " + path.string());
-  in.seekg(0);
-  std::vector<std::uint8_t> data(static_cast<std::size_t>(size));
-  if (!in.read(reinterpret_cast<char*>(data.data()), size))
-    throw Error("cannot read image " + path.string() + ": " + std::strerror(errno));
+  // A regular file only: a directory, FIFO or device is refused before anything is read.
+  // 1 GiB is more than any image within the pixel limit needs (an uncompressed RGBA BMP of
+  // 178,956,970 pixels is 716 MB).
+  const std::vector<std::uint8_t> data = core::read_regular_file(path, "image", std::uint64_t{1} << 30);
   return decode(data, path.string(), options);
 }
 

@@ -1,40 +1,28 @@
 #include "io/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include "clip/error.h"
+#include "core/file.h"
 
 namespace clip::io {
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error("cannot read " + path.string() + ": not a regular file");
-  }
+  std::uint64_t size = 0;
+  const core::FileHandle fd = core::open_regular_file(path, "", size);
   std::shared_ptr<MappedFile> file(new MappedFile);
   file->path_ = path;
-  file->size_ = static_cast<std::size_t>(st.st_size);
+  file->size_ = static_cast<std::size_t>(size);
   if (file->size_ > 0) {
-    void* p = mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      throw Error("cannot map " + path.string() + ": " + std::strerror(err));
-    }
+    void* p = mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED) throw Error("cannot map " + path.string() + ": " + std::strerror(errno));
     file->data_ = static_cast<std::uint8_t*>(p);
     file->mapped_ = true;
   }
-  ::close(fd);
   return file;
 }
 

@@ -1,11 +1,15 @@
 #include "clip/npy.h"
 
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <fstream>
 #include <regex>
 
 #include "clip/atomic_file.h"
 #include "clip/error.h"
+#include "core/checked.h"
+#include "core/file.h"
 
 namespace clip {
 namespace {
@@ -40,27 +44,36 @@ DType dtype_of_descr(const std::string& descr, const std::string& where) {
 
 Tensor load_npy(const std::filesystem::path& path) {
   const std::string where = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open " + where + ": " + std::strerror(errno));
+  // Regular files only (a FIFO would block, a directory is no array), then read through stdio.
+  std::uint64_t file_size = 0;
+  core::FileHandle fd = core::open_regular_file(path, "", file_size);
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(fdopen(fd.get(), "rb"), std::fclose);
+  if (!file) throw Error("cannot open " + where + ": " + std::strerror(errno));
+  fd.release();  // now owned by `file`
+  std::uint64_t pos = 0;
+  const auto read = [&](void* out, std::size_t n) {
+    pos += n;
+    return std::fread(out, 1, n, file.get()) == n;
+  };
   char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 6) != 0)
+  if (!read(magic, 8) || std::memcmp(magic, kMagic, 6) != 0)
     throw Error(where + ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(magic[6]);
   std::size_t header_len;
   if (major == 1) {
     unsigned char b[2];
-    if (!in.read(reinterpret_cast<char*>(b), 2)) throw Error(where + ": truncated .npy header");
+    if (!read(b, 2)) throw Error(where + ": truncated .npy header");
     header_len = b[0] | (b[1] << 8);
   } else if (major == 2 || major == 3) {
     unsigned char b[4];
-    if (!in.read(reinterpret_cast<char*>(b), 4)) throw Error(where + ": truncated .npy header");
+    if (!read(b, 4)) throw Error(where + ": truncated .npy header");
     header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::size_t>(b[3]) << 24);
   } else {
     throw Error(where + ": unsupported .npy version " + std::to_string(major));
   }
   if (header_len > kMaxHeader) throw Error(where + ": .npy header is too large");
   std::string header(header_len, '\0');
-  if (!in.read(header.data(), static_cast<std::streamsize>(header_len)))
+  if (!read(header.data(), header_len))
     throw Error(where + ": truncated .npy header");
 
   std::smatch m;
@@ -80,18 +93,14 @@ Tensor load_npy(const std::filesystem::path& path) {
   }
 
   // Check the payload size against the file before allocating.
-  const std::streamoff data_start = in.tellg();
-  in.seekg(0, std::ios::end);
-  const std::streamoff file_size = in.tellg();
-  in.seekg(data_start);
-  long double expected = static_cast<long double>(dtype_size(dtype));
-  for (std::int64_t d : shape) expected *= static_cast<long double>(d);
-  if (expected > static_cast<long double>(file_size - data_start))
-    throw Error(where + ": truncated .npy data (shape needs " + std::to_string(static_cast<double>(expected)) +
-                " bytes, file has " + std::to_string(file_size - data_start) + ")");
-
+  const std::uint64_t data_start = pos;
+  const std::uint64_t expected =
+      core::checked_mul(static_cast<std::uint64_t>(core::checked_numel(shape, where)), dtype_size(dtype), where);
+  if (expected > file_size - data_start)
+    throw Error(where + ": truncated .npy data (shape needs " + std::to_string(expected) + " bytes, file has " +
+                std::to_string(file_size - data_start) + ")");
   Tensor t(shape, dtype);
-  if (!in.read(reinterpret_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes())))
+  if (!read(t.raw_data(), t.nbytes()))
     throw Error(where + ": truncated .npy data");
   return t;
 }

@@ -8,8 +8,12 @@
 namespace clip::io {
 namespace {
 
-constexpr std::size_t kMaxStack = 1 << 20;
 constexpr std::size_t kMaxMemo = 1 << 22;
+// Strings that are copied each time a value is built from them (global names, storage
+// keys) and tensor ranks are short in any checkpoint; longer ones are refused, so that a
+// value referenced from the memo cannot be copied megabytes at a time.
+constexpr std::size_t kMaxName = 1000;
+constexpr std::size_t kMaxRank = 32;
 constexpr std::size_t kMaxContainer = 1 << 24;
 
 using Kind = PickleValue::Kind;
@@ -29,7 +33,8 @@ DType storage_dtype(const std::string& name) {
 class Machine {
  public:
   Machine(std::span<const std::uint8_t> data, const std::string& what, Unpickled& out)
-      : d_(data), what_(what), out_(out) {}
+      : d_(data), what_(what), out_(out),
+        max_objects_(data.size() / PickleLimits::kBytesPerObject + PickleLimits::kBaseObjects) {}
 
   PickleRef run() {
     while (true) {
@@ -39,7 +44,7 @@ class Machine {
         case 0x80: byte(); break;                    // PROTO
         case 0x95: take(8); break;                   // FRAME (length only)
         case '.': return pop_final();                // STOP
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
+        case '(': mark(); break;                     // MARK
         case '0': pop(); break;                      // POP
         case 'N': push(make(Kind::None)); break;
         case 0x88: push(boolean(true)); break;       // NEWTRUE
@@ -78,6 +83,9 @@ class Machine {
         case 0x93: {                                                      // STACK_GLOBAL
           const auto name = pop(), module = pop();
           if (name->kind != Kind::String || module->kind != Kind::String) fail(at, "bad STACK_GLOBAL");
+          // Names are checked before they are joined: a few bytes of memo references must
+          // not copy megabytes.
+          if (name->text.size() + module->text.size() > kMaxName) fail(at, "GLOBAL name too long");
           push(global(module->text + " " + name->text));
           break;
         }
@@ -118,13 +126,17 @@ class Machine {
     while (true) {
       const char c = static_cast<char>(byte());
       if (c == '\n') return s;
-      if (s.size() > 1000) fail(pos_, "GLOBAL name too long");
+      if (s.size() > kMaxName) fail(pos_, "GLOBAL name too long");
       s.push_back(c);
     }
   }
 
+  void mark() {
+    if (marks_.size() >= PickleLimits::kMaxOpenMarks) fail(pos_, "too many nested pickle MARKs");
+    marks_.push_back(stack_.size());
+  }
   void push(PickleRef v) {
-    if (stack_.size() >= kMaxStack) fail(pos_, "pickle stack too deep");
+    if (stack_.size() >= PickleLimits::kMaxStack) fail(pos_, "pickle stack too deep");
     stack_.push_back(std::move(v));
   }
   PickleRef pop() {
@@ -151,10 +163,10 @@ class Machine {
   }
 
   PickleRef make(Kind kind) {
-    if (out_.arena.size() >= kMaxContainer) fail(pos_, "too many pickle objects");
-    out_.arena.push_back(std::make_unique<PickleValue>());
-    out_.arena.back()->kind = kind;
-    return out_.arena.back().get();
+    if (out_.arena.size() >= max_objects_)
+      fail(pos_, "too many pickle objects for its size (more than " + std::to_string(max_objects_) + ")");
+    out_.arena.emplace_back().kind = kind;
+    return &out_.arena.back();
   }
   PickleRef boolean(bool b) { auto v = make(Kind::Bool); v->integer = b; return v; }
   PickleRef integer(std::int64_t i) { auto v = make(Kind::Int); v->integer = i; return v; }
@@ -229,21 +241,24 @@ class Machine {
   PickleRef persistent_load(const PickleRef& pid, std::size_t at) {
     const auto& t = pid->items;
     if (pid->kind != Kind::Tuple || t.size() != 5 || t[0]->kind != Kind::String || t[0]->text != "storage" ||
-        t[1]->kind != Kind::Global || t[2]->kind != Kind::String || t[4]->kind != Kind::Int || t[4]->integer < 0)
+        t[1]->kind != Kind::Global || t[2]->kind != Kind::String || t[2]->text.size() > kMaxName ||
+        t[4]->kind != Kind::Int || t[4]->integer < 0)
       fail(at, "unexpected persistent id (not a tensor storage)");
     auto v = make(Kind::Storage);
+    v->tensor = std::make_unique<TensorRecord>();
     try {
-      v->tensor.dtype = storage_dtype(t[1]->text);
+      v->tensor->dtype = storage_dtype(t[1]->text);
     } catch (const Error& e) {
       fail(at, e.what());
     }
-    v->tensor.storage_key = t[2]->text;
-    v->tensor.storage_numel = t[4]->integer;
+    v->tensor->storage_key = t[2]->text;
+    v->tensor->storage_numel = t[4]->integer;
     return v;
   }
 
   Tensor::Shape int_tuple(const PickleRef& v, std::size_t at) {
     if (v->kind != Kind::Tuple) fail(at, "tensor size/stride is not a tuple");
+    if (v->items.size() > kMaxRank) fail(at, "tensor has more than " + std::to_string(kMaxRank) + " dimensions");
     Tensor::Shape out;
     for (const auto& item : v->items) {
       if (item->kind != Kind::Int || item->integer < 0) fail(at, "bad tensor size/stride");
@@ -267,11 +282,11 @@ class Machine {
       if (a.size() < 4 || a[0]->kind != Kind::Storage || a[1]->kind != Kind::Int || a[1]->integer < 0)
         fail(at, "bad _rebuild_tensor_v2 arguments");
       auto v = make(Kind::Tensor);
-      v->tensor = a[0]->tensor;
-      v->tensor.offset = a[1]->integer;
-      v->tensor.shape = int_tuple(a[2], at);
-      v->tensor.stride = int_tuple(a[3], at);
-      if (v->tensor.shape.size() != v->tensor.stride.size()) fail(at, "tensor size and stride differ in rank");
+      v->tensor = std::make_unique<TensorRecord>(*a[0]->tensor);
+      v->tensor->offset = a[1]->integer;
+      v->tensor->shape = int_tuple(a[2], at);
+      v->tensor->stride = int_tuple(a[3], at);
+      if (v->tensor->shape.size() != v->tensor->stride.size()) fail(at, "tensor size and stride differ in rank");
       return v;
     }
     fail(at, "cannot call '" + fn->text + "'");
@@ -287,7 +302,8 @@ class Machine {
   void build(const PickleRef& target, const PickleRef& state) {
     if (target->kind == Kind::Object) {
       if (state->kind != Kind::Dict) fail(pos_, "module state is not a dict");
-      target->entries = state->entries;
+      // Shared, not copied: copying would let a few bytes re-copy one large dict per BUILD.
+      target->items = {state};
     } else if (target->kind != Kind::Dict) {  // OrderedDict's BUILD sets _metadata: ignored
       fail(pos_, "BUILD on an unexpected object");
     }
@@ -300,6 +316,7 @@ class Machine {
   std::vector<PickleRef> stack_;
   std::vector<std::size_t> marks_;
   std::vector<PickleRef> memo_;
+  std::size_t max_objects_;
 };
 
 }  // namespace

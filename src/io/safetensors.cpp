@@ -2,13 +2,14 @@
 // dtype, shape and byte range, then the data. Files with the Hugging Face transformers
 // names (openai/clip-vit-*) are renamed to the OpenAI state-dict names.
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <unordered_set>
 
 #include "clip/atomic_file.h"
 #include "clip/error.h"
+#include "core/checked.h"
+#include "core/file.h"
 #include "io/mapped_file.h"
 #include "io/readers.h"
 
@@ -17,6 +18,10 @@ namespace io {
 namespace {
 
 constexpr std::uint64_t kMaxHeader = 100 << 20;  // the format's own limit
+// Keys and values in the header, all levels together. A tensor takes about 12 (dtype,
+// shape, two offsets); OpenAI's largest model has 700 tensors, open_clip's ViT-bigG-14
+// under 1,000. 2^21 allows over 100,000 tensors and bounds the parsed header's memory.
+constexpr std::size_t kMaxHeaderItems = std::size_t{1} << 21;
 
 const std::map<std::string, DType>& dtype_names() {
   static const std::map<std::string, DType> names = {{"F32", DType::Float32}, {"F16", DType::Float16},
@@ -26,18 +31,20 @@ const std::map<std::string, DType>& dtype_names() {
   return names;
 }
 
-// Concatenates along the first dimension (q, k, v -> the fused in_proj).
-Tensor concat_rows(const std::vector<Tensor>& parts) {
-  Tensor::Shape shape = parts.at(0).shape();
-  shape[0] = 0;
-  for (const Tensor& p : parts) shape[0] += p.shape().at(0);
-  Tensor out(shape, parts[0].dtype());
-  std::size_t at = 0;
-  for (const Tensor& p : parts) {
-    if (p.dtype() != out.dtype()) throw Error("q/k/v projections have different dtypes");
-    std::memcpy(out.raw_data() + at, p.raw_data(), p.nbytes());
-    at += p.nbytes();
-  }
+// Concatenates q, k and v along the first dimension into the fused in_proj. Each part's
+// shape and dtype are checked before anything is allocated or copied: the output was once
+// sized from the first part while every part was copied whole (a heap overflow with a
+// larger k_proj, issue #15).
+Tensor fuse_qkv(const std::vector<Tensor>& parts, const std::string& what) {
+  const Tensor& q = parts.at(0);
+  for (const Tensor& p : parts)
+    if (p.dim() < 1 || p.dim() > 2 || p.shape() != q.shape() || p.dtype() != q.dtype())
+      throw Error(what + ": q/k/v projections must have the same shape and dtype, got " + q.shape_string() + " " +
+                  dtype_name(q.dtype()) + " and " + p.shape_string() + " " + dtype_name(p.dtype()));
+  Tensor::Shape shape = q.shape();
+  shape[0] *= static_cast<std::int64_t>(parts.size());
+  Tensor out(shape, q.dtype());
+  for (std::size_t i = 0; i < parts.size(); ++i) std::memcpy(out.raw_data() + i * q.nbytes(), parts[i].raw_data(), q.nbytes());
   return out;
 }
 
@@ -69,12 +76,12 @@ std::vector<std::pair<std::string, Tensor>> from_hugging_face(std::vector<std::p
       const std::string l = hf_prefix + "encoder.layers." + std::to_string(i) + ".";
       if (!in.count(l + "self_attn.q_proj.weight")) break;
       const std::string o = prefix + "transformer.resblocks." + std::to_string(i) + ".";
-      out.emplace_back(o + "attn.in_proj_weight", concat_rows({take(l + "self_attn.q_proj.weight"),
-                                                               take(l + "self_attn.k_proj.weight"),
-                                                               take(l + "self_attn.v_proj.weight")}));
-      out.emplace_back(o + "attn.in_proj_bias", concat_rows({take(l + "self_attn.q_proj.bias"),
-                                                             take(l + "self_attn.k_proj.bias"),
-                                                             take(l + "self_attn.v_proj.bias")}));
+      out.emplace_back(o + "attn.in_proj_weight", fuse_qkv({take(l + "self_attn.q_proj.weight"),
+                                                             take(l + "self_attn.k_proj.weight"),
+                                                             take(l + "self_attn.v_proj.weight")}, where + ": " + l + "self_attn"));
+      out.emplace_back(o + "attn.in_proj_bias", fuse_qkv({take(l + "self_attn.q_proj.bias"),
+                                                           take(l + "self_attn.k_proj.bias"),
+                                                           take(l + "self_attn.v_proj.bias")}, where + ": " + l + "self_attn"));
       for (const char* p : {"weight", "bias"}) out.emplace_back(o + "attn.out_proj." + p, take(l + "self_attn.out_proj." + p));
       for (const char* p : {"weight", "bias"}) out.emplace_back(o + "ln_1." + p, take(l + "layer_norm1." + p));
       for (const char* p : {"weight", "bias"}) out.emplace_back(o + "mlp.c_fc." + p, take(l + "mlp.fc1." + p));
@@ -104,15 +111,20 @@ std::vector<std::pair<std::string, Tensor>> from_hugging_face(std::vector<std::p
 // The activation a config beside the weights declares, if any.
 std::optional<Activation> sidecar_activation(const std::filesystem::path& weights) {
   const auto dir = weights.parent_path();
+  // Beside a downloaded file may be anything: regular files only, and small ones.
+  const auto read_json = [](const std::filesystem::path& p) {
+    const auto bytes = core::read_regular_file(p, "model config", std::uint64_t{16} << 20);
+    return nlohmann::json::parse(bytes.begin(), bytes.end());
+  };
   try {
-    if (std::ifstream hf(dir / "config.json"); hf) {
-      const auto j = nlohmann::json::parse(hf);
+    if (std::filesystem::exists(dir / "config.json")) {
+      const auto j = read_json(dir / "config.json");
       for (const char* part : {"text_config", "vision_config"})
         if (j.contains(part) && j[part].contains("hidden_act"))
           return j[part]["hidden_act"] == "quick_gelu" ? Activation::QuickGELU : Activation::GELU;
     }
-    if (std::ifstream oc(dir / "open_clip_config.json"); oc) {
-      const auto j = nlohmann::json::parse(oc);
+    if (std::filesystem::exists(dir / "open_clip_config.json")) {
+      const auto j = read_json(dir / "open_clip_config.json");
       if (j.contains("model_cfg"))
         return j["model_cfg"].value("quick_gelu", false) ? Activation::QuickGELU : Activation::GELU;
     }
@@ -132,13 +144,29 @@ LoadedTensors read_safetensors(std::shared_ptr<MappedFile> file) {
   std::uint64_t header_len;
   std::memcpy(&header_len, bytes.data(), 8);
   if (header_len > kMaxHeader || header_len > bytes.size() - 8) throw Error(where + ": bad safetensors header length");
-  nlohmann::ordered_json header;
+  // Parsed into a plain (sorted) object: ordered_json inserts in linear time per key, which
+  // made 100,000 keys take 25 s (issue #15). Every key and value is counted as it is
+  // parsed, so that a header of millions of small items is refused before it is built.
+  nlohmann::json header;
+  std::size_t parsed_items = 0;
+  std::unordered_set<std::string> names;
+  const nlohmann::json::parser_callback_t count = [&](int depth, nlohmann::json::parse_event_t event,
+                                                      nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key || event == nlohmann::json::parse_event_t::value) {
+      if (++parsed_items > kMaxHeaderItems)
+        throw Error("the safetensors header holds more than " + std::to_string(kMaxHeaderItems) + " keys and values");
+      if (event == nlohmann::json::parse_event_t::key && depth == 1 && !names.insert(parsed.get<std::string>()).second)
+        throw Error("tensor '" + parsed.get<std::string>() + "' appears twice in the safetensors header");
+    }
+    return true;
+  };
   try {
-    header = nlohmann::ordered_json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len), count);
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": corrupt safetensors header (" + e.what() + ")");
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
   }
-  if (!header.is_object()) throw Error(where + ": corrupt safetensors header");
   const std::uint64_t data_start = 8 + header_len, data_size = bytes.size() - data_start;
 
   LoadedTensors loaded;
@@ -151,7 +179,7 @@ LoadedTensors read_safetensors(std::shared_ptr<MappedFile> file) {
       const auto dtype = dtype_names().find(info.at("dtype").get<std::string>());
       if (dtype == dtype_names().end()) throw Error("unsupported dtype " + info.at("dtype").get<std::string>());
       // Numbers are checked to be integers before conversion (a huge float is not an offset).
-      const auto integers = [](const nlohmann::ordered_json& a, const char* what) {
+      const auto integers = [](const nlohmann::json& a, const char* what) {
         if (!a.is_array()) throw Error(std::string(what) + " is not a list");
         for (const auto& v : a)
           if (!v.is_number_integer()) throw Error(std::string(what) + " holds something other than integers");
@@ -163,12 +191,9 @@ LoadedTensors read_safetensors(std::shared_ptr<MappedFile> file) {
         if (!v.is_number_unsigned()) throw Error("negative data offset");
       const auto offsets = offset_list.get<std::vector<std::uint64_t>>();
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) throw Error("byte range outside the file");
-      long double need = static_cast<long double>(dtype_size(dtype->second));
-      for (std::int64_t d : shape) {
-        if (d < 0) throw Error("negative dimension");
-        need *= static_cast<long double>(d);
-      }
-      if (need != static_cast<long double>(offsets[1] - offsets[0])) throw Error("shape does not match its byte range");
+      const std::uint64_t need = core::checked_mul(static_cast<std::uint64_t>(core::checked_numel(shape, "shape")),
+                                                   dtype_size(dtype->second), "shape");
+      if (need != offsets[1] - offsets[0]) throw Error("shape does not match its byte range");
       items.emplace_back(offsets[0], offsets[1], name, dtype->second, std::move(shape));
     } catch (const nlohmann::json::exception& e) {
       throw Error(where + ": tensor '" + name + "': bad header entry (" + e.what() + ")");

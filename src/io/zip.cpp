@@ -1,8 +1,10 @@
 #include "io/zip.h"
 
 #include <libdeflate.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "clip/error.h"
 
@@ -84,6 +86,7 @@ ZipReader::ZipReader(std::shared_ptr<MappedFile> file) : file_(std::move(file)) 
       x += 4 + len;
     }
     if (size < 30 || local > size - 30 || le32(d + local) != kLocalHeader) fail("corrupt zip local header for " + e.name);
+    e.header_offset = local;
     e.data_offset = local + 30 + le16(d + local + 26) + le16(d + local + 28);
     if (e.data_offset > size || e.compressed_size > size - e.data_offset)
       fail("zip entry " + e.name + " extends past the end of the file (truncated?)");
@@ -91,6 +94,18 @@ ZipReader::ZipReader(std::shared_ptr<MappedFile> file) : file_(std::move(file)) 
     entries_.push_back(std::move(e));
     pos += 46 + name_len + extra_len + comment_len;
   }
+  // One entry per name, and no two entries sharing bytes: readers could otherwise resolve
+  // a duplicate name in different ways, and aliased entries multiply the work of a
+  // deflate bomb by their number (issue #15).
+  std::unordered_set<std::string_view> names;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;  // [local header, end of data)
+  for (const ZipEntry& entry : entries_) {
+    if (!names.insert(entry.name).second) fail("zip entry " + entry.name + " appears twice");
+    spans.emplace_back(entry.header_offset, entry.data_offset + entry.compressed_size);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (std::size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].first < spans[i - 1].second) fail("zip entries overlap (corrupt or hostile file)");
 }
 
 const ZipEntry* ZipReader::find(std::string_view name) const {
@@ -105,11 +120,45 @@ std::span<std::uint8_t> ZipReader::stored_bytes(const ZipEntry& entry) const {
 }
 
 void ZipReader::verify(const ZipEntry& entry) const {
+  if (entry.method == 8) return verify_deflated(entry);
   const auto bytes = stored_bytes(entry);
   std::uint32_t crc = 0;
   // libdeflate_crc32 takes a size_t; feed very large entries in pieces.
   for (std::size_t at = 0; at < bytes.size(); at += std::size_t{1} << 30)
     crc = libdeflate_crc32(crc, bytes.data() + at, std::min(bytes.size() - at, std::size_t{1} << 30));
+  if (crc != entry.crc32) fail("CRC mismatch in zip entry " + entry.name + " (corrupt file)");
+}
+
+// Inflated through a fixed buffer (zlib's streaming inflate; libdeflate has none), so a
+// deflate bomb costs time bounded by its declared size and no memory (issue #15: 4 GiB of
+// zeros took 4.2 GB when inflated whole).
+void ZipReader::verify_deflated(const ZipEntry& entry) const {
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) fail("cannot start zlib");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
+  std::vector<std::uint8_t> buffer(1 << 18);
+  const std::uint8_t* in = file_->bytes().data() + entry.data_offset;
+  std::uint64_t in_left = entry.compressed_size, produced = 0;
+  std::uint32_t crc = 0;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (z.avail_in == 0 && in_left > 0) {
+      z.next_in = const_cast<Bytef*>(in);  // zlib's API is not const-correct; it does not write
+      z.avail_in = static_cast<uInt>(std::min<std::uint64_t>(in_left, 1u << 30));
+      in += z.avail_in;
+      in_left -= z.avail_in;
+    }
+    z.next_out = buffer.data();
+    z.avail_out = static_cast<uInt>(buffer.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) fail("corrupt compressed zip entry " + entry.name);
+    const std::size_t n = buffer.size() - z.avail_out;
+    produced += n;
+    if (produced > entry.size) fail("zip entry " + entry.name + " inflates past its declared size (corrupt file)");
+    crc = libdeflate_crc32(crc, buffer.data(), n);
+    if (rc == Z_OK && n == 0 && z.avail_in == 0 && in_left == 0) fail("truncated compressed zip entry " + entry.name);
+  }
+  if (produced != entry.size) fail("zip entry " + entry.name + " inflates to less than its declared size (corrupt file)");
   if (crc != entry.crc32) fail("CRC mismatch in zip entry " + entry.name + " (corrupt file)");
 }
 

@@ -1,6 +1,7 @@
 // Reading zip archives as torch.save / torch.jit.save write them: the central directory
 // (zip64 included), stored entries as views into the mapped file, deflated entries
-// inflated. CRC-32 is checked on every entry read.
+// inflated. CRC-32 is checked on every entry read. Names are unique and entries never
+// share bytes (both are refused).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@ struct ZipEntry {
   std::uint16_t method = 0;  // 0 stored, 8 deflated
   std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0, size = 0;
-  std::uint64_t data_offset = 0;  // of the entry's bytes in the file
+  std::uint64_t header_offset = 0;  // of the entry's local header
+  std::uint64_t data_offset = 0;    // of the entry's bytes in the file
 };
 
 class ZipReader {
@@ -33,13 +35,14 @@ class ZipReader {
   std::span<std::uint8_t> stored_bytes(const ZipEntry& entry) const;
   // The bytes of any entry (inflated if needed), copied.
   std::vector<std::uint8_t> read(const ZipEntry& entry) const;
-  // Checks the entry's CRC-32 (stored entries only; read() checks the others).
+  // Checks the entry's CRC-32 (and, when deflated, its size), in constant memory.
   void verify(const ZipEntry& entry) const;
 
   const std::shared_ptr<MappedFile>& file() const { return file_; }
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  void verify_deflated(const ZipEntry& entry) const;
   std::shared_ptr<MappedFile> file_;
   std::vector<ZipEntry> entries_;
 };

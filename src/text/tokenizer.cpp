@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "clip/error.h"
+#include "core/file.h"
 #include "text/bpe.h"
 #include "text/clean.h"
 #include "text/pretokenize.h"
@@ -20,8 +21,12 @@ extern const std::size_t kOfficialBpeMergesSize;
 namespace {
 
 std::string read_merges_file(const std::filesystem::path& path) {
-  // gzopen reads plain files as they are and .gz files decompressed.
-  gzFile f = gzopen(path.string().c_str(), "rb");
+  // gzdopen reads plain files as they are and .gz files decompressed; the file is opened
+  // as a regular file first (a FIFO would block).
+  std::uint64_t size = 0;
+  core::FileHandle fd = core::open_regular_file(path, "BPE merges file", size);
+  gzFile f = gzdopen(fd.get(), "rb");
+  if (f) fd.release();
   if (!f) throw Error("cannot open BPE merges file " + path.string() + ": " + std::strerror(errno));
   std::string data;
   char buf[1 << 16];
