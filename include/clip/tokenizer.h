@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -28,7 +29,13 @@ class CLIP_API SimpleTokenizer {
   explicit SimpleTokenizer(const std::filesystem::path& bpe_path);
 
   // BPE ids of `text` (UTF-8), without start/end tokens. Invalid UTF-8 is a clip::Error.
-  std::vector<std::int32_t> encode(std::string_view text) const;
+  // With `max_tokens`, words after the first max_tokens ids are not encoded (the result
+  // may hold a few more: the last word's ids are kept whole). Bounds, each a clip::Error:
+  // a text of at most kMaxTextBytes, a word (one piece of the reference's pattern) of at
+  // most kMaxWordBytes.
+  std::vector<std::int32_t> encode(std::string_view text, std::size_t max_tokens = SIZE_MAX) const;
+  static constexpr std::size_t kMaxTextBytes = std::size_t{16} << 20;
+  static constexpr std::size_t kMaxWordBytes = std::size_t{1} << 20;
   // Text of `ids` as the reference decodes it ("</w>" becomes a space, invalid UTF-8
   // becomes U+FFFD). An id outside the vocabulary is a clip::Error.
   std::string decode(std::span<const std::int32_t> ids) const;
@@ -46,10 +53,14 @@ class CLIP_API SimpleTokenizer {
   std::shared_ptr<Impl> impl_;
 };
 
+// The longest context tokenize() builds (CLIP's models use 77).
+inline constexpr int kMaxContextLength = 1 << 16;
+
 // clip.tokenize: an int32 tensor [texts.size(), context_length] holding
 // <|startoftext|> ids <|endoftext|> then zeros. A text that does not fit raises
 // clip::Error("Input {text} is too long for context length {n}") unless `truncate`, which
-// cuts the row and makes its last id <|endoftext|>, as the reference does.
+// cuts the row and makes its last id <|endoftext|>, as the reference does. Only the words
+// that can reach the row are encoded. context_length is 0 to kMaxContextLength.
 CLIP_API Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
                          bool truncate = false);
 CLIP_API Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);

@@ -9,16 +9,17 @@
 namespace clip {
 namespace {
 
-// Pillow's Image.resize(size, BICUBIC) for every mode, for a size that differs from the image's.
-Image resize(const Image& in, int w, int h) {
-  Image out(in.mode(), w, h);
+// Pillow's Image.resize(size, BICUBIC) for every mode, for a size that differs from the
+// image's, followed by crop(window): only the window is computed.
+Image resize_crop(const Image& in, int w, int h, const image::Window& window) {
+  Image out(in.mode(), window.w, window.h);
   out.set_format(in.format());
   const int bands = in.bands();
   switch (in.mode()) {
     case ImageMode::P:
     case ImageMode::One: {  // Pillow forces NEAREST for these modes
       out.palette() = in.palette();
-      const auto px = image::resample_nearest_u8(in.pixels().data(), in.width(), in.height(), 1, w, h);
+      const auto px = image::resample_nearest_u8(in.pixels().data(), in.width(), in.height(), 1, w, h, window);
       std::copy(px.begin(), px.end(), out.pixels().begin());
       return out;
     }
@@ -26,14 +27,14 @@ Image resize(const Image& in, int w, int h) {
       throw Error("cannot resize a mode I;16 image (16-bit TIFF) to " + std::to_string(w) + "x" +
                   std::to_string(h) + ": the reference fails here too (ValueError: image has wrong mode)");
     case ImageMode::I: {
-      const auto px = image::resample_bicubic_i32(in.wide_pixels().data(), in.width(), in.height(), w, h);
+      const auto px = image::resample_bicubic_i32(in.wide_pixels().data(), in.width(), in.height(), w, h, window);
       std::copy(px.begin(), px.end(), out.wide_pixels().begin());
       return out;
     }
     case ImageMode::LA:
     case ImageMode::RGBA: {
       // Resized premultiplied ("La"/"RGBa"), then un-premultiplied.
-      auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, true);
+      auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window, true);
       const int alpha = bands - 1;
       for (std::size_t i = 0; i < px.size(); i += bands) {
         const int a = px[i + alpha];
@@ -44,7 +45,7 @@ Image resize(const Image& in, int w, int h) {
       return out;
     }
     default: {
-      const auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h);
+      const auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window);
       std::copy(px.begin(), px.end(), out.pixels().begin());
       return out;
     }
@@ -72,11 +73,10 @@ Image Preprocess::resize_crop_rgb(const Image& image) const {
   if (scaled > (1 << 24)) throw Error("Preprocess: the image is too elongated to resize (" + std::to_string(w) + "x" + std::to_string(h) + ")");
   const int new_long = static_cast<int>(scaled);
   const int new_w = w <= h ? n_px_ : new_long, new_h = w <= h ? new_long : n_px_;
-  // Pillow returns a copy when the size already fits; cropping the original is the same.
-  const bool same_size = new_w == w && new_h == h;
-  const Image resized = same_size ? Image() : resize(image, new_w, new_h);
   const int top = half_even_half(new_h - n_px_), left = half_even_half(new_w - n_px_);
-  return (same_size ? image : resized).crop(left, top, n_px_, n_px_).to_rgb();
+  // Pillow returns a copy when the size already fits; cropping the original is the same.
+  if (new_w == w && new_h == h) return image.crop(left, top, n_px_, n_px_).to_rgb();
+  return resize_crop(image, new_w, new_h, {left, top, n_px_, n_px_}).to_rgb();
 }
 
 Tensor Preprocess::to_uint8_tensor(const Image& rgb) {

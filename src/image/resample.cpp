@@ -19,15 +19,15 @@ double bicubic(double x) {
   return 0.0;
 }
 
-// Pillow's precompute_coeffs for one axis: for each output index, the first source index,
-// the number of taps, and `ksize` normalised weights.
+// Pillow's precompute_coeffs for one axis, for output indices [first_out, first_out + n):
+// for each, the first source index, the number of taps, and `ksize` normalised weights.
 struct Coefficients {
   int ksize = 0;
   std::vector<int> first, count;
   std::vector<double> weights;  // out_size * ksize
 };
 
-Coefficients precompute(int in_size, int out_size) {
+Coefficients precompute(int in_size, int out_size, int first_out, int n) {
   constexpr double kSupport = 2.0;
   Coefficients c;
   const double scale = static_cast<double>(in_size) / out_size;
@@ -36,15 +36,16 @@ Coefficients precompute(int in_size, int out_size) {
   // Pillow's ksize, rounded up to a multiple of 4 so that SIMD code can always take four
   // taps at a time (the extra weights are zero).
   c.ksize = (static_cast<int>(std::ceil(support)) * 2 + 1 + 3) & ~3;
-  c.first.resize(out_size);
-  c.count.resize(out_size);
-  c.weights.assign(static_cast<std::size_t>(out_size) * c.ksize, 0.0);
-  for (int xx = 0; xx < out_size; ++xx) {
+  c.first.resize(n);
+  c.count.resize(n);
+  c.weights.assign(static_cast<std::size_t>(n) * c.ksize, 0.0);
+  for (int i = 0; i < n; ++i) {
+    const int xx = first_out + i;
     const double center = (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
     const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
     const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
-    double* k = &c.weights[static_cast<std::size_t>(xx) * c.ksize];
+    double* k = &c.weights[static_cast<std::size_t>(i) * c.ksize];
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
       const double w = bicubic((x + xmin - center + 0.5) * ss);
@@ -53,8 +54,8 @@ Coefficients precompute(int in_size, int out_size) {
     }
     for (int x = 0; x < xmax; ++x)
       if (ww != 0.0) k[x] /= ww;
-    c.first[xx] = xmin;
-    c.count[xx] = xmax;
+    c.first[i] = xmin;
+    c.count[i] = xmax;
   }
   return c;
 }
@@ -162,33 +163,45 @@ void horizontal_u8(const std::uint8_t* in, int in_w, int rows, int bands, const 
   }
 }
 
+// Rows [y, y + h) and columns [x, x + w) of a w_all-wide image with `bands` channels.
+template <typename Pixel>
+std::vector<Pixel> crop_rows(const Pixel* in, int w_all, int bands, const Window& win) {
+  std::vector<Pixel> out(static_cast<std::size_t>(win.w) * win.h * bands);
+  for (int y = 0; y < win.h; ++y)
+    std::copy_n(in + (static_cast<std::size_t>(win.y + y) * w_all + win.x) * bands, static_cast<std::size_t>(win.w) * bands,
+                out.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(y) * win.w * bands));
+  return out;
+}
+
 // ImagingResampleInner: horizontal then vertical, each only when that size changes; the
-// horizontal pass only produces the source rows the vertical pass reads.
+// horizontal pass only produces the source rows the vertical pass reads, and both only the
+// window's columns and rows.
 template <typename Pixel, typename Horizontal, typename Vertical>
-std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int out_w, int out_h,
+std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int out_w, int out_h, const Window& win,
                             Horizontal horizontal, Vertical vertical) {
-  const Coefficients horiz = precompute(in_w, out_w);
-  Coefficients vert = precompute(in_h, out_h);
   const bool need_h = out_w != in_w, need_v = out_h != in_h;
-  if (!need_h && !need_v) return std::vector<Pixel>(in, in + static_cast<std::size_t>(in_w) * in_h * bands);
+  if (!need_h && !need_v) return crop_rows(in, in_w, bands, win);
+  const Coefficients horiz = precompute(in_w, out_w, win.x, win.w);
+  Coefficients vert = precompute(in_h, out_h, win.y, win.h);
 
   std::vector<Pixel> temp;
   const Pixel* src = in;
   int width = in_w;
   if (need_h) {
-    const int first_row = vert.first[0];
-    const int last_row = vert.first[out_h - 1] + vert.count[out_h - 1];
+    const int first_row = need_v ? vert.first[0] : win.y;
+    const int last_row = need_v ? vert.first[win.h - 1] + vert.count[win.h - 1] : win.y + win.h;
     for (int& f : vert.first) f -= first_row;
     const int rows = last_row - first_row;
-    temp.resize(static_cast<std::size_t>(out_w) * rows * bands);
-    horizontal(first_row, rows, horiz, temp.data(), out_w);
+    temp.resize(static_cast<std::size_t>(win.w) * rows * bands);
+    horizontal(first_row, rows, horiz, temp.data(), win.w);
     if (!need_v) return temp;
     src = temp.data();
-    width = out_w;
+    width = win.w;
   }
-  std::vector<Pixel> out(static_cast<std::size_t>(width) * out_h * bands);
-  vertical(src, static_cast<std::size_t>(width) * bands, vert, out.data(), out_h);
-  return out;
+  std::vector<Pixel> out(static_cast<std::size_t>(width) * win.h * bands);
+  vertical(src, static_cast<std::size_t>(width) * bands, vert, out.data(), win.h);
+  // Without a horizontal pass the vertical one ran over the source's full width.
+  return need_h ? out : crop_rows(out.data(), width, bands, {win.x, 0, win.w, win.h});
 }
 
 // Pillow's convert("RGBa") / convert("La") of `n` pixels: colour times alpha, MULDIV255.
@@ -204,13 +217,15 @@ void premultiply(const std::uint8_t* in, std::uint8_t* out, std::size_t n, int b
   }
 }
 
-// Pillow's NEAREST affine scale: the source coordinate is accumulated, not recomputed.
-std::vector<int> nearest_indices(int in_size, int out_size) {
-  std::vector<int> idx(out_size);
+// Pillow's NEAREST affine scale: the source coordinate is accumulated, not recomputed, so
+// the indices of [first, first + n) are found by running the sum from 0 (no memory for the
+// ones before).
+std::vector<int> nearest_indices(int in_size, int out_size, int first, int n) {
+  std::vector<int> idx(n);
   const double s = static_cast<double>(in_size) / out_size;
   double pos = s * 0.5;
-  for (int i = 0; i < out_size; ++i) {
-    idx[i] = std::min(static_cast<int>(pos), in_size - 1);
+  for (int i = 0; i < first + n; ++i) {
+    if (i >= first) idx[i - first] = std::min(static_cast<int>(pos), in_size - 1);
     pos += s;
   }
   return idx;
@@ -219,7 +234,7 @@ std::vector<int> nearest_indices(int in_size, int out_size) {
 }  // namespace
 
 std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w,
-                                              int out_h, bool premultiplied_alpha) {
+                                              int out_h, const Window& window, bool premultiplied_alpha) {
   const std::size_t row_len = static_cast<std::size_t>(in_w) * bands;
   std::vector<std::uint8_t> whole;  // premultiplied copy, when only the vertical pass runs
   if (premultiplied_alpha && out_w == in_w) {
@@ -229,7 +244,7 @@ std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, 
     premultiplied_alpha = false;
   }
   return resample(
-      in, in_w, in_h, bands, out_w, out_h,
+      in, in_w, in_h, bands, out_w, out_h, window,
       [&](int first_row, int rows, const Coefficients& c, std::uint8_t* dst, int dst_w) {
         const std::vector<std::int32_t> k = fixed_point(c);
         if (!premultiplied_alpha) {
@@ -250,9 +265,10 @@ std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, 
       });
 }
 
-std::vector<std::int32_t> resample_bicubic_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h) {
+std::vector<std::int32_t> resample_bicubic_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h,
+                                               const Window& window) {
   return resample(
-      in, in_w, in_h, 1, out_w, out_h,
+      in, in_w, in_h, 1, out_w, out_h, window,
       [&](int first_row, int rows, const Coefficients& c, std::int32_t* dst, int dst_w) {
         horizontal_pass_bands<1>(in + static_cast<std::size_t>(first_row) * in_w, in_w, rows, c, c.weights.data(), dst,
                                  dst_w, StoreI32{});
@@ -263,13 +279,14 @@ std::vector<std::int32_t> resample_bicubic_i32(const std::int32_t* in, int in_w,
 }
 
 std::vector<std::uint8_t> resample_nearest_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w,
-                                              int out_h) {
-  const std::vector<int> xs = nearest_indices(in_w, out_w), ys = nearest_indices(in_h, out_h);
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(out_w) * out_h * bands);
-  for (int y = 0; y < out_h; ++y)
-    for (int x = 0; x < out_w; ++x)
+                                              int out_h, const Window& window) {
+  const std::vector<int> xs = nearest_indices(in_w, out_w, window.x, window.w),
+                         ys = nearest_indices(in_h, out_h, window.y, window.h);
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(window.w) * window.h * bands);
+  for (int y = 0; y < window.h; ++y)
+    for (int x = 0; x < window.w; ++x)
       for (int b = 0; b < bands; ++b)
-        out[(static_cast<std::size_t>(y) * out_w + x) * bands + b] =
+        out[(static_cast<std::size_t>(y) * window.w + x) * bands + b] =
             in[(static_cast<std::size_t>(ys[y]) * in_w + xs[x]) * bands + b];
   return out;
 }

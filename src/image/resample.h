@@ -7,20 +7,32 @@
 
 namespace clip::image {
 
+// The part of the resized image that is wanted: columns [x, x + w), rows [y, y + h) of the
+// out_w x out_h result. Every output pixel depends only on its own taps, so a window holds
+// exactly the pixels the whole resize has there, and the work is bounded by the window and
+// the source: preprocess resizes a 1 x 50000 image to 224 x 11,200,000 and keeps 224 x 224
+// (8 GB when resized whole, issue #15).
+struct Window {
+  int x = 0, y = 0, w = 0, h = 0;
+};
+
+// Each function returns the window's pixels, row-major, window.w x window.h.
+
 // BICUBIC (a = -0.5), antialiased when downscaling, for 8-bit images with `bands`
 // interleaved channels: horizontal pass first, rounded to uint8 between the passes. With
 // `premultiplied_alpha` (LA, RGBA) the input is first premultiplied as Pillow's
 // convert("La"/"RGBa") does; the result stays premultiplied.
 std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, int in_h, int bands,
-                                              int out_w, int out_h, bool premultiplied_alpha = false);
+                                              int out_w, int out_h, const Window& window,
+                                              bool premultiplied_alpha = false);
 
 // The same filter for mode I (int32): double weights, rounded half away from zero after
 // each pass, no clipping.
 std::vector<std::int32_t> resample_bicubic_i32(const std::int32_t* in, int in_w, int in_h, int out_w,
-                                               int out_h);
+                                               int out_h, const Window& window);
 
 // NEAREST as Pillow's ImagingScaleAffine does it (used for modes P and 1).
 std::vector<std::uint8_t> resample_nearest_u8(const std::uint8_t* in, int in_w, int in_h, int bands,
-                                              int out_w, int out_h);
+                                              int out_w, int out_h, const Window& window);
 
 }  // namespace clip::image

@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::size_t kNumMerges = 49152 - 256 - 2;  // lines the reference reads
 constexpr std::size_t kMaxCacheEntries = 1 << 16;   // bounds memory on untrusted input
+constexpr std::size_t kMaxCachedPiece = 256;        // long pieces are rare; caching them could take GBs
 
 // GPT-2's bytes_to_unicode(): the printable bytes keep their code point, the others are
 // moved to 256 + n. Returns the bytes in vocabulary order and their characters.
@@ -162,11 +163,15 @@ std::vector<std::int32_t> BpeVocabulary::bpe(std::string_view piece) const {
   return word;
 }
 
-void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces,
-                                  std::vector<std::int32_t>& out) const {
+void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces, std::vector<std::int32_t>& out,
+                                  std::size_t max_tokens, std::size_t max_word_bytes) const {
   // One lock per text: a miss runs BPE under the lock, which is rare once the cache is warm.
   std::lock_guard lock(cache_mutex_);
   for (std::string_view piece : pieces) {
+    if (out.size() >= max_tokens) return;
+    if (piece.size() > max_word_bytes)
+      throw Error("cannot tokenize a word of " + std::to_string(piece.size()) + " bytes: the limit is " +
+                  std::to_string(max_word_bytes) + " bytes per word");
     if (piece == "<|startoftext|>") {
       out.push_back(start_of_text_);
     } else if (piece == "<|endoftext|>") {
@@ -176,6 +181,7 @@ void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces,
     } else {
       std::vector<std::int32_t> ids = bpe(piece);
       out.insert(out.end(), ids.begin(), ids.end());
+      if (piece.size() > kMaxCachedPiece) continue;
       if (cache_.size() >= kMaxCacheEntries) cache_.clear();
       cache_.emplace(std::string(piece), std::move(ids));
     }

@@ -20,9 +20,11 @@ class BpeVocabulary {
   std::int32_t end_of_text() const { return end_of_text_; }
   std::size_t size() const { return token_bytes_.size(); }
 
-  // Appends the ids of each pre-tokenized piece (UTF-8), in order. Thread-safe; results
-  // are cached.
-  void encode_pieces(const std::vector<std::string_view>& pieces, std::vector<std::int32_t>& out) const;
+  // Appends the ids of each pre-tokenized piece (UTF-8), in order, stopping once `out`
+  // holds max_tokens ids. Thread-safe; results for short pieces are cached. A piece longer
+  // than `max_word_bytes` is a clip::Error.
+  void encode_pieces(const std::vector<std::string_view>& pieces, std::vector<std::int32_t>& out,
+                     std::size_t max_tokens, std::size_t max_word_bytes) const;
 
   // The bytes of token `id` ("</w>" kept), or nullptr when the reference has no such id.
   const std::string* token_bytes(std::int32_t id) const;

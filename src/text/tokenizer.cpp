@@ -73,11 +73,14 @@ const SimpleTokenizer& SimpleTokenizer::official() {
   return instance;
 }
 
-std::vector<std::int32_t> SimpleTokenizer::encode(std::string_view text) const {
+std::vector<std::int32_t> SimpleTokenizer::encode(std::string_view text, std::size_t max_tokens) const {
+  if (text.size() > kMaxTextBytes)
+    throw Error("cannot tokenize a text of " + std::to_string(text.size()) + " bytes: the limit is " +
+                std::to_string(kMaxTextBytes >> 20) + " MiB");
   std::vector<std::int32_t> ids;
   if (text::is_plain_ascii(text)) {
     const std::string cleaned = text::clean_plain_ascii(text);
-    impl_->vocab.encode_pieces(text::pretokenize_ascii(cleaned), ids);
+    impl_->vocab.encode_pieces(text::pretokenize_ascii(cleaned), ids, max_tokens, kMaxWordBytes);
     return ids;
   }
   const std::u32string cleaned = text::clean_text(text::utf8_to_u32(text, "input text"));
@@ -95,7 +98,7 @@ std::vector<std::int32_t> SimpleTokenizer::encode(std::string_view text) const {
     views.push_back(std::string_view(buffer).substr(begin, end - begin));
     begin = end;
   }
-  impl_->vocab.encode_pieces(views, ids);
+  impl_->vocab.encode_pieces(views, ids, max_tokens, kMaxWordBytes);
   return ids;
 }
 
@@ -127,8 +130,9 @@ std::int32_t SimpleTokenizer::end_of_text() const { return impl_->vocab.end_of_t
 
 Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
                 int context_length, bool truncate) {
-  if (context_length < 0)
-    throw Error("tokenize: context_length must not be negative (got " + std::to_string(context_length) + ")");
+  if (context_length < 0 || context_length > kMaxContextLength)
+    throw Error("tokenize: context_length must be 0 to " + std::to_string(kMaxContextLength) + " (got " +
+                std::to_string(context_length) + ")");
   if (truncate && context_length == 0)
     throw Error("tokenize: context_length must be at least 1 to truncate");
   const auto n = static_cast<std::int64_t>(texts.size());
@@ -136,7 +140,9 @@ Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>
   std::int32_t* rows = result.data<std::int32_t>();
   for (std::int64_t i = 0; i < n; ++i) {
     std::vector<std::int32_t> tokens{tokenizer.start_of_text()};
-    const std::vector<std::int32_t> ids = tokenizer.encode(texts[static_cast<std::size_t>(i)]);
+    // Enough ids to fill the row and tell whether the text overflows it; no more.
+    const std::vector<std::int32_t> ids =
+        tokenizer.encode(texts[static_cast<std::size_t>(i)], static_cast<std::size_t>(context_length) - 1);
     tokens.insert(tokens.end(), ids.begin(), ids.end());
     tokens.push_back(tokenizer.end_of_text());
     if (static_cast<std::int64_t>(tokens.size()) > context_length) {
