@@ -2,6 +2,7 @@
 // the models built into the library.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -44,10 +45,18 @@ CLIP_API std::filesystem::path cached_model(const std::string& name, const Downl
 // failure is a clip::Error that lists what each source answered.
 CLIP_API std::filesystem::path download_model(const std::string& name, const DownloadOptions& options = {});
 
-// Downloads `url` to `destination` through `destination.part` (resumed if present),
-// checks `sha256` when given (hex), then renames. Returns the SHA256 of the file.
+// The most download_file takes by default: more than any CLIP checkpoint (the largest,
+// RN50x64, has 623 M parameters: 2.5 GB even in fp32), and a stop for an endless body.
+inline constexpr std::uint64_t kMaxDownloadBytes = std::uint64_t{4} << 30;
+
+// Downloads `url` to `destination` through `destination.part` (resumed if present; never
+// through a link planted there), checks `sha256` when given (hex; else the hub's published
+// hash, when it sends one), then renames. The body stops at its Content-Length or at
+// `max_bytes`, whichever is first. Only a file checked against a hash is marked verified
+// (destination.sha256) and so used by cached_model. Returns the SHA256 of the file.
 CLIP_API std::string download_file(const std::string& url, const std::filesystem::path& destination,
-                                   const std::string& sha256 = "", bool progress = true);
+                                   const std::string& sha256 = "", bool progress = true,
+                                   std::uint64_t max_bytes = kMaxDownloadBytes);
 
 // Hex SHA256 of a file.
 CLIP_API std::string sha256_file(const std::filesystem::path& path);

@@ -2,6 +2,7 @@
 // SHA256. Files are written as <name>.part and renamed only once verified.
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <map>
 #include <memory>
 
+#include "clip/atomic_file.h"
 #include "clip/error.h"
 #include "clip/models.h"
 
@@ -65,6 +67,10 @@ std::string human_bytes(double b) {
 struct Transfer {
   CURL* curl = nullptr;
   std::FILE* out = nullptr;
+  std::uint64_t max_bytes = 0;  // of the whole file, resumed part included
+  std::uint64_t written = 0;    // by this request
+  bool too_large = false;
+  bool finished_drawing = false;
   bool first_write = true;
   std::filesystem::path part;
   curl_off_t resumed_from = 0;
@@ -100,16 +106,23 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
     long status = 0;
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
     if (t->resumed_from > 0 && status == 200) {  // the server ignored the range: start over
-      if (!std::freopen(nullptr, "wb", t->out)) return 0;
+      // In place on the open descriptor: reopening by name could follow a planted link.
+      if (std::fflush(t->out) != 0 || ftruncate(fileno(t->out), 0) != 0 || std::fseek(t->out, 0, SEEK_SET) != 0) return 0;
       t->resumed_from = 0;
     }
+  }
+  // An endless or lying body stops at the limit (returning less than given aborts).
+  t->written += size * n;
+  if (static_cast<std::uint64_t>(t->resumed_from) + t->written > t->max_bytes) {
+    t->too_large = true;
+    return 0;
   }
   return std::fwrite(data, size, n, t->out) * size;
 }
 
 int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
-  if (!t->progress || total <= 0) return 0;
+  if (!t->progress || total <= 0 || t->finished_drawing) return 0;
   const auto clock = std::chrono::steady_clock::now();
   if (now < total && clock - t->last_draw < std::chrono::milliseconds(200)) return 0;
   t->last_draw = clock;
@@ -119,7 +132,10 @@ int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_o
   const int eta = rate > 0 ? static_cast<int>((total - now) / rate) : 0;
   std::fprintf(stderr, "\r%s %3.0f%% %s / %s  %s/s  ETA %ds   ", t->label.c_str(), 100.0 * done / all,
                human_bytes(done).c_str(), human_bytes(all).c_str(), human_bytes(rate).c_str(), eta);
-  if (now == total) std::fprintf(stderr, "\n");
+  if (now == total) {  // curl reports the end more than once: one final line
+    std::fprintf(stderr, "\n");
+    t->finished_drawing = true;
+  }
   return 0;
 }
 
@@ -132,6 +148,8 @@ void fetch(const std::string& url, Transfer& t) {
   CURL* c = curl.get();
   t.curl = c;
   t.first_write = true;
+  t.written = 0;
+  t.too_large = false;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
@@ -149,7 +167,11 @@ void fetch(const std::string& url, Transfer& t) {
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   if (t.resumed_from > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, t.resumed_from);
+  // A declared size over the limit fails before the body (the body is also counted).
+  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_bytes));
   const CURLcode rc = curl_easy_perform(c);
+  if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    throw Error(url + ": the file is larger than the limit of " + std::to_string(t.max_bytes) + " bytes; download stopped");
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_RANGE_ERROR || (rc == CURLE_HTTP_RETURNED_ERROR && status == 416 && t.resumed_from > 0)) {
@@ -171,7 +193,40 @@ bool is_hex_sha256(const std::string& s) {
 // "<file>.sha256" beside a verified download: its hash and size, so that later loads need
 // not hash hundreds of megabytes again.
 void write_marker(const std::filesystem::path& file, const std::string& sha) {
-  std::ofstream(file.string() + ".sha256") << sha << ' ' << std::filesystem::file_size(file) << '\n';
+  const std::filesystem::path marker = file.string() + ".sha256";
+  std::error_code ec;
+  std::filesystem::remove(marker, ec);  // a planted link is removed, never written through
+  const auto size = std::filesystem::file_size(file);
+  write_atomically(marker, [&](std::ostream& out) { out << sha << ' ' << size << '\n'; });
+}
+
+// Opens `part` for writing without following a link there (a link planted in the cache
+// would make the download truncate or overwrite its target, issue #15); appends when
+// resuming. A link or anything else that is not a regular file is removed first.
+std::FILE* open_part(const std::filesystem::path& part, bool append) {
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(part, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    std::filesystem::remove(part, ec);
+  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+  if (fd < 0) throw Error("cannot write " + part.string() + ": " + std::strerror(errno));
+  std::FILE* f = fdopen(fd, append ? "ab" : "wb");
+  if (!f) {
+    ::close(fd);
+    throw Error("cannot write " + part.string() + ": " + std::strerror(errno));
+  }
+  return f;
+}
+
+// Creates the cache folder readable by its owner only (models are not secret, but others
+// must not plant files in it).
+void create_cache_folder(const std::filesystem::path& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("cannot create " + dir.string() + ": " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
 }
 
 bool marker_matches(const std::filesystem::path& file, const std::string& expected_sha) {
@@ -222,24 +277,27 @@ std::string sha256_file(const std::filesystem::path& path) {
 }
 
 std::string download_file(const std::string& url, const std::filesystem::path& destination, const std::string& sha256,
-                          bool progress) {
+                          bool progress, std::uint64_t max_bytes) {
   std::error_code ec;
-  if (!destination.parent_path().empty()) std::filesystem::create_directories(destination.parent_path(), ec);
-  if (ec) throw Error("cannot create " + destination.parent_path().string() + ": " + ec.message());
+  create_cache_folder(destination.parent_path());
   Transfer t;
   t.part = destination.string() + ".part";
   t.progress = progress && isatty(STDERR_FILENO);
   t.label = destination.filename().string();
+  t.max_bytes = max_bytes;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    t.resumed_from = attempt == 0 && std::filesystem::exists(t.part) ? static_cast<curl_off_t>(std::filesystem::file_size(t.part)) : 0;
+    const auto part_status = std::filesystem::symlink_status(t.part, ec);
+    t.resumed_from = attempt == 0 && std::filesystem::is_regular_file(part_status)
+                         ? static_cast<curl_off_t>(std::filesystem::file_size(t.part, ec))
+                         : 0;
+    if (ec) t.resumed_from = 0;
     t.restarted = false;
-    t.out = std::fopen(t.part.c_str(), t.resumed_from > 0 ? "ab" : "wb");
-    if (!t.out) throw Error("cannot write " + t.part.string() + ": " + std::strerror(errno));
+    t.out = open_part(t.part, t.resumed_from > 0);
     try {
       fetch(url, t);
     } catch (...) {
-      std::fclose(t.out);  // a partial file stays, for a later resume; an empty one goes
-      if (std::filesystem::file_size(t.part, ec) == 0) std::filesystem::remove(t.part, ec);
+      std::fclose(t.out);  // a partial file stays, for a later resume; an empty or oversized one goes
+      if (t.too_large || std::filesystem::file_size(t.part, ec) == 0) std::filesystem::remove(t.part, ec);
       throw;
     }
     const bool write_failed = std::fclose(t.out) != 0;
@@ -253,9 +311,11 @@ std::string download_file(const std::string& url, const std::filesystem::path& d
     std::filesystem::remove(t.part, ec);
     throw Error("downloaded " + url + " but its SHA256 " + actual + " does not match the expected " + expected);
   }
+  std::filesystem::remove(destination.string() + ".sha256", ec);  // the old file's marker, if any
   std::filesystem::rename(t.part, destination, ec);
   if (ec) throw Error("cannot move the download to " + destination.string() + ": " + ec.message());
-  write_marker(destination, actual);
+  // Only a file checked against a known hash is marked verified (issue #15).
+  if (!expected.empty()) write_marker(destination, actual);
   return actual;
 }
 
@@ -303,6 +363,11 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
   for (const Source& s : sources) {
     try {
       download_file(s.url, s.destination, s.sha256, options.progress);
+      if (!marker_matches(s.destination, s.sha256)) {  // nothing to check it against
+        std::error_code ec;
+        std::filesystem::remove(s.destination, ec);
+        throw Error(s.url + ": the server published no SHA256 for the file, so it cannot be verified");
+      }
       return s.destination;
     } catch (const Error& e) {
       failures += std::string("\n  ") + e.what();

@@ -95,6 +95,58 @@ TEST_F(Download, ServerWithoutRangesRestarts) {
   EXPECT_EQ(read_file(dir / "model.pt"), payload());
 }
 
+// Issue #15: an endless body (no Content-Length) was taken whole; it stops at the limit.
+TEST_F(Download, EndlessBodyStopsAtTheLimit) {
+  HttpTestServer::Response endless{200, payload()};
+  endless.endless = std::size_t{1} << 30;  // 1 GiB on offer
+  server.route("/endless.pt", endless);
+  try {
+    clip::download_file(server.url("/endless.pt"), dir / "endless.pt", "", false, 1 << 20);
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("larger than the limit of 1048576 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "endless.pt"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "endless.pt.part"));
+  // A declared size over the limit is refused before the body.
+  server.route("/big.pt", {200, payload()});
+  EXPECT_THROW(clip::download_file(server.url("/big.pt"), dir / "big.pt", "", false, 1000), clip::Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "big.pt"));
+}
+
+// Issue #15: a link planted at <cache>/<file>.part, with a server that ignores the Range
+// request, made the download truncate and overwrite the link's target.
+TEST_F(Download, PlantedLinkInTheCacheIsNeverFollowed) {
+  const std::string sha = payload_sha(dir);
+  std::ofstream(dir / "victim.txt") << "precious";
+  std::filesystem::create_directories(dir / "cache");
+  std::filesystem::create_symlink(dir / "victim.txt", dir / "cache" / "model.pt.part");
+  std::filesystem::create_symlink(dir / "victim.txt", dir / "cache" / "model.pt.sha256");
+  HttpTestServer::Response no_ranges{200, payload()};
+  no_ranges.ranges = false;
+  server.route("/model.pt", no_ranges);
+  EXPECT_EQ(clip::download_file(server.url("/model.pt"), dir / "cache" / "model.pt", sha, false), sha);
+  EXPECT_EQ(read_file(dir / "victim.txt"), "precious");
+  EXPECT_EQ(read_file(dir / "cache" / "model.pt"), payload());
+  EXPECT_FALSE(std::filesystem::is_symlink(dir / "cache" / "model.pt.sha256"));
+}
+
+// Issue #15: without an expected hash and without a published one, the file was renamed
+// into the cache with a .sha256 marker, and so treated as verified.
+TEST_F(Download, UnverifiedFileIsNeverMarkedVerified) {
+  server.route("/model.safetensors", {200, payload()});
+  EXPECT_EQ(clip::download_file(server.url("/model.safetensors"), dir / "model.safetensors", "", false), payload_sha(dir));
+  EXPECT_TRUE(std::filesystem::exists(dir / "model.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "model.safetensors.sha256"));
+}
+
+TEST_F(Download, CacheFolderIsOwnerOnly) {
+  server.route("/model.pt", {200, payload()});
+  clip::download_file(server.url("/model.pt"), dir / "new-cache" / "model.pt", payload_sha(dir), false);
+  const auto perms = std::filesystem::status(dir / "new-cache").permissions();
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all), std::filesystem::perms::none);
+}
+
 TEST_F(Download, NotFoundIsAClearError) {
   try {
     clip::download_file(server.url("/missing.pt"), dir / "missing.pt", "", false);

@@ -25,6 +25,7 @@ class HttpTestServer {
     std::map<std::string, std::string> headers;
     std::size_t cut_after = std::string::npos;  // close the connection after this many body bytes
     bool ranges = true;                         // honour "Range: bytes=N-"
+    std::size_t endless = 0;  // > 0: no Content-Length; the body repeated up to this many bytes, or until the client goes
   };
 
   HttpTestServer() {
@@ -101,21 +102,27 @@ class HttpTestServer {
       }
     }
     const std::string body = r.body.substr(from);
-    std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\nConnection: close\r\n";
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\n" +
+                       (r.endless ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n") + "Connection: close\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
     send_all(client, head);
+    if (r.endless) {
+      for (std::size_t sent = 0; sent < r.endless && !stop_; sent += body.size())
+        if (!send_all(client, body)) return;
+      return;
+    }
     send_all(client, body.substr(0, std::min(body.size(), r.cut_after)));
   }
 
-  static void send_all(int client, const std::string& data) {
+  static bool send_all(int client, const std::string& data) {
     std::size_t sent = 0;
     while (sent < data.size()) {
       const ssize_t n = send(client, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return;
+      if (n <= 0) return false;
       sent += static_cast<std::size_t>(n);
     }
+    return true;
   }
 
   int fd_ = -1;
