@@ -28,21 +28,68 @@ bool has_image_extension(const fs::path& p) {
   return known.count(ext) != 0;
 }
 
-// Files as given; folders walked recursively for image files, in sorted order.
-std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
+struct Inputs {
   std::vector<fs::path> files;
-  for (const std::string& input : inputs) {
-    if (!fs::is_directory(input)) {
-      files.emplace_back(input);
+  std::vector<std::pair<std::string, std::string>> skipped;  // path, reason
+};
+
+// What a folder entry that looks like an image but cannot be read as one is.
+std::string why_not_a_file(const fs::file_status& target) {
+  if (fs::is_directory(target)) return "it is a folder";
+  if (fs::is_fifo(target)) return "it is a FIFO, not a regular file";
+  if (fs::is_socket(target)) return "it is a socket, not a regular file";
+  if (fs::is_block_file(target) || fs::is_character_file(target)) return "it is a device, not a regular file";
+  return "not a regular file";
+}
+
+// Folders are walked by hand, never through links to folders (so a link loop cannot make
+// the walk endless), and every entry with an image extension ends either in `files` or in
+// `skipped` with its reason: dangling links, link loops, FIFOs, devices, folders named
+// x.png and folders that cannot be listed are reported, not dropped (issue #15).
+void walk_folder(const fs::path& dir, Inputs& out) {
+  std::error_code ec;
+  std::vector<fs::directory_entry> entries;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(*it);
+  if (ec) out.skipped.emplace_back(dir.string(), "cannot list the folder: " + ec.message());
+  for (const fs::directory_entry& entry : entries) {
+    const fs::path& path = entry.path();
+    const fs::file_status link = entry.symlink_status(ec);
+    if (ec) {
+      out.skipped.emplace_back(path.string(), ec.message());
       continue;
     }
-    std::vector<fs::path> found;
-    for (const auto& entry : fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied))
-      if (entry.is_regular_file() && has_image_extension(entry.path())) found.push_back(entry.path());
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
+    if (fs::is_directory(link)) {
+      if (has_image_extension(path)) out.skipped.emplace_back(path.string(), "it is a folder");
+      walk_folder(path, out);
+      continue;
+    }
+    if (!has_image_extension(path)) continue;
+    const fs::file_status target = fs::status(path, ec);
+    if (fs::is_regular_file(target)) out.files.push_back(path);
+    else if (fs::is_symlink(link) && (ec || !fs::exists(target)))
+      out.skipped.emplace_back(path.string(), "a link that leads nowhere (" + (ec ? ec.message() : "dangling") + ")");
+    else if (ec) out.skipped.emplace_back(path.string(), ec.message());
+    else out.skipped.emplace_back(path.string(), why_not_a_file(target));
   }
-  return files;
+}
+
+// Files as given; folders walked recursively for image files, in sorted order.
+Inputs expand_inputs(const std::vector<std::string>& inputs) {
+  Inputs all;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (!fs::is_directory(input, ec)) {
+      all.files.emplace_back(input);  // a problem with it is reported when it is opened
+      continue;
+    }
+    Inputs found;
+    walk_folder(input, found);
+    std::sort(found.files.begin(), found.files.end());
+    std::sort(found.skipped.begin(), found.skipped.end());
+    all.files.insert(all.files.end(), found.files.begin(), found.files.end());
+    all.skipped.insert(all.skipped.end(), found.skipped.begin(), found.skipped.end());
+  }
+  return all;
 }
 
 // "embed 120/1000  45.1 images/s  ETA 19 s" on stderr, redrawn in place, only on a terminal.
@@ -68,14 +115,19 @@ class Progress {
 
 int run_embed(const EmbedOptions& opt) {
   if (opt.batch < 1) throw clip::Error("--batch must be at least 1");
-  const std::vector<fs::path> files = expand_inputs(opt.inputs);
-  if (files.empty()) throw clip::Error("no image files found in the inputs");
+  Inputs inputs = expand_inputs(opt.inputs);
+  const std::vector<fs::path>& files = inputs.files;
+  std::vector<std::pair<std::string, std::string>>& skipped = inputs.skipped;  // file, reason
+  const std::size_t candidates = files.size() + skipped.size();
+  if (files.empty()) {
+    for (const auto& [file, reason] : skipped) std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
+    throw clip::Error("no image files found in the inputs");
+  }
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
 
   std::vector<clip::Tensor> features;
   std::vector<std::string> embedded;
-  std::vector<std::pair<std::string, std::string>> skipped;  // file, reason
   Progress progress(files.size());
   for (std::size_t begin = 0; begin < files.size(); begin += opt.batch) {
     const std::size_t end = std::min(files.size(), begin + opt.batch);
@@ -92,7 +144,8 @@ int run_embed(const EmbedOptions& opt) {
     progress.update(end);
   }
   for (const auto& [file, reason] : skipped) std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
-  if (embedded.empty()) throw clip::Error("none of the " + std::to_string(files.size()) + " files could be read");
+  if (embedded.empty())
+    throw clip::Error("none of the " + std::to_string(candidates) + " files could be read");
 
   std::vector<float> all;
   for (const clip::Tensor& f : features) {

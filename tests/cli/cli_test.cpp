@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <sys/stat.h>
 #include <string>
 
 #include <fstream>
@@ -301,4 +302,56 @@ TEST(Cli, EmbedFolderThenSearch) {
   r = run("search --index " + (tmp / "damaged.npy").string() + " query");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.output.rfind("clip: error: cannot read " + (tmp / "damaged.json").string(), 0), 0u) << r.output;
+}
+
+// Issue #15: files that are not files. A folder given as an image ended in std::bad_alloc,
+// a FIFO blocked forever; in a folder, a link loop aborted `embed` and dangling links,
+// FIFOs and folders named x.png were silently absent.
+TEST(Cli, FilesThatAreNotFilesAreNamedNeverFatal) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models/vit-b32-tiny");
+  const std::string model = (dir / "model.pt").string();
+  const auto tmp = std::filesystem::temp_directory_path() / "clip_cli_not_files";
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp / "images" / "folder.png");
+  std::filesystem::copy_file(clip::test::shared_dir() / "assets/CLIP.png", tmp / "images" / "good.png");
+  std::filesystem::create_symlink(tmp / "images" / "loop.png", tmp / "images" / "loop.png");
+  std::filesystem::create_symlink(tmp / "images" / "missing.png", tmp / "images" / "dangling.png");
+  std::filesystem::create_symlink("/dev/null", tmp / "images" / "device.png");
+  ASSERT_EQ(mkfifo((tmp / "images" / "fifo.png").c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo((tmp / "fifo.pt").c_str(), 0600), 0);
+
+  // `timeout`: a regression would block here rather than fail.
+  Result r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " embed " + (tmp / "images").string() +
+                         " --model " + model + " --out " + (tmp / "index.npy").string() + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto skipped = [&](const std::string& name, const std::string& reason) {
+    return r.output.find("skipped " + (tmp / "images" / name).string() + ": " + reason) != std::string::npos;
+  };
+  EXPECT_TRUE(skipped("loop.png", "a link that leads nowhere (Too many levels of symbolic links)")) << r.output;
+  EXPECT_TRUE(skipped("dangling.png", "a link that leads nowhere")) << r.output;
+  EXPECT_TRUE(skipped("device.png", "it is a device, not a regular file")) << r.output;
+  EXPECT_TRUE(skipped("fifo.png", "it is a FIFO, not a regular file")) << r.output;
+  EXPECT_TRUE(skipped("folder.png", "it is a folder")) << r.output;
+  std::ifstream in(tmp / "index.json");
+  const auto list = nlohmann::json::parse(in);
+  EXPECT_EQ(list["files"], nlohmann::json::array({(tmp / "images" / "good.png").string()}));
+  EXPECT_EQ(list["skipped"].size(), 5u);
+
+  // One image argument that is a folder, a FIFO: a clip::Error naming it, exit 1.
+  for (const std::string& command : {"encode-image --model " + model + " --out " + (tmp / "x.npy").string() + " ",
+                                     "classify --model " + model + " --labels a b -- ", std::string("preprocess --out ") + (tmp / "p").string() + " "}) {
+    r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command + (tmp / "images").string() + " 2>&1");
+    EXPECT_EQ(r.status, 1) << command << r.output;
+    EXPECT_NE(r.output.find("cannot read image " + (tmp / "images").string() + ": it is a directory"), std::string::npos)
+        << command << r.output;
+    r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command + (tmp / "images" / "fifo.png").string() + " 2>&1");
+    EXPECT_EQ(r.status, 1) << command << r.output;
+    EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << command << r.output;
+  }
+  EXPECT_THROW(clip::Image::open(tmp / "images"), clip::Error);
+  // A FIFO as a checkpoint.
+  r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " inspect " + (tmp / "fifo.pt").string() + " 2>&1");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
+  std::filesystem::remove_all(tmp);
 }
