@@ -70,7 +70,11 @@ Image Preprocess::resize_crop_rgb(const Image& image) const {
   // torchvision's _compute_resized_output_size: the short side becomes n_px.
   const int short_side = std::min(w, h), long_side = std::max(w, h);
   const double scaled = static_cast<double>(n_px_) * long_side / short_side;
-  if (scaled > (1 << 24)) throw Error("Preprocess: the image is too elongated to resize (" + std::to_string(w) + "x" + std::to_string(h) + ")");
+  // The long side may become at most 2^24 pixels (74,898:1 at 224): only the crop is
+  // computed, but coordinates stay within int.
+  if (scaled > (1 << 24))
+    throw Error("Preprocess: the image's aspect ratio (" + std::to_string(w) + "x" + std::to_string(h) + ") is beyond the " +
+                std::to_string((1 << 24) / n_px_) + ":1 that size " + std::to_string(n_px_) + " can serve");
   const int new_long = static_cast<int>(scaled);
   const int new_w = w <= h ? n_px_ : new_long, new_h = w <= h ? new_long : n_px_;
   const int top = half_even_half(new_h - n_px_), left = half_even_half(new_w - n_px_);
