@@ -15,7 +15,9 @@
 #include "clip/image.h"
 #include "clip/tokenizer.h"
 #include "image/decoders.h"
+#include "io/crafted_files.h"
 #include "io/pickle.h"
+#include "io/readers.h"
 #include "io/zip.h"
 
 namespace {
@@ -38,6 +40,50 @@ clip::ImageOptions small_images() {
   return o;
 }
 
+// Loads a torch zip from a heap copy, so that AddressSanitizer sees every tensor's bounds
+// (a mapped file's neighbouring pages are not poisoned), and reads every tensor byte.
+void load_torch_zip(const std::string& zip) {
+  const auto file = clip::io::MappedFile::copy_of(
+      {reinterpret_cast<const std::uint8_t*>(zip.data()), zip.size()}, "fuzz.pt");
+  volatile std::uint8_t sink = 0;
+  for (const auto& [name, tensor] : clip::io::read_torch_zip(file).tensors)
+    for (std::size_t i = 0; i < tensor.nbytes(); ++i) sink = sink + static_cast<std::uint8_t>(tensor.raw_data()[i]);
+}
+
+// torch_pickle: the input is data.pkl, beside storages "0".."3" of 0, 16, 64 and 4096
+// bytes, so that mutated numbers (sizes near 2^62, offsets, strides) and shared references
+// reach the tensor checks and the module walk.
+void fuzz_torch_pickle(Bytes data) {
+  using clip::test::ZipPart;
+  load_torch_zip(clip::test::make_zip({{"archive/data.pkl", std::string(data.begin(), data.end())},
+                                       {"archive/data/0", ""},
+                                       {"archive/data/1", std::string(16, '\1')},
+                                       {"archive/data/2", std::string(64, '\2')},
+                                       {"archive/data/3", std::string(4096, '\3')}}));
+}
+
+// zip_layout: the input describes the archive: records of [name byte, flag byte, 2-byte
+// length, payload]. Names come from a short list (so duplicates happen), flags deflate the
+// entry, lie about its size or add central-directory aliases of an earlier entry.
+void fuzz_zip_layout(Bytes data) {
+  static const char* names[] = {"archive/data.pkl", "archive/data/0", "archive/data/1", "b/data.pkl",
+                                "archive/version", "archive/data/0"};
+  std::vector<clip::test::ZipPart> parts;
+  std::vector<std::pair<std::string, std::size_t>> aliases;
+  std::size_t at = 0;
+  while (at + 4 <= data.size() && parts.size() < 16) {
+    const std::uint8_t name = data[at], flags = data[at + 1];
+    const std::size_t len = std::min<std::size_t>(data[at + 2] | (data[at + 3] << 8), data.size() - at - 4);
+    clip::test::ZipPart part{names[name % 6], std::string(data.begin() + at + 4, data.begin() + at + 4 + len), (flags & 1) != 0};
+    if (flags & 2) part.declared_size = part.data.size() + (flags >> 4);  // a lie, small or large
+    if (flags & 4) part.data.resize(std::size_t{1} << (10 + (flags >> 5)), '\0');  // up to 128 KiB of zeros
+    parts.push_back(std::move(part));
+    if ((flags & 8) && parts.size() > 1) aliases.emplace_back(names[(name + 1) % 6], (name >> 3) % parts.size());
+    at += 4 + len;
+  }
+  load_torch_zip(clip::test::make_zip(parts, aliases));
+}
+
 void run(Bytes data) {
   const std::string target = CLIP_FUZZ_TARGET;
   if (target == "tokenizer") {
@@ -47,6 +93,10 @@ void run(Bytes data) {
     clip::tokenize(text, 77, true);
   } else if (target == "pickle") {
     clip::io::unpickle(data, "fuzz.pkl");
+  } else if (target == "torch_pickle") {
+    fuzz_torch_pickle(data);
+  } else if (target == "zip_layout") {
+    fuzz_zip_layout(data);
   } else if (target == "zip") {
     const clip::io::ZipReader zip(clip::io::MappedFile::open(as_file(data, ".zip")));
     for (const auto& e : zip.entries())

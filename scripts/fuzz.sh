@@ -10,7 +10,7 @@ shift
 targets=("$@")
 # "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp and
 # tiff call one decoder directly and can be named on the command line.
-((${#targets[@]})) || targets=(tokenizer pickle zip torch_checkpoint safetensors image)
+((${#targets[@]})) || targets=(tokenizer pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
 build=build-fuzz
 work=${CLIP_FUZZ_DIR:-/tmp/clip-fuzz}
@@ -40,7 +40,9 @@ open('$dir/$(basename "$m")_$f.pkl', 'wb').write(z.read(name))"
             done ;;
     zip|torch_checkpoint) cp "$shared/fixtures/models/vit-p16-tiny/model.pt" "$dir/model.pt"
                           cp "$shared/fixtures/models/rn50-tiny/state_dict.pt" "$dir/state_dict.pt" ;;
-    safetensors) python3 -c "
+    torch_pickle|zip_layout) fuzz/make_seeds.py "$t" "$dir" ;;
+    safetensors) fuzz/make_seeds.py safetensors "$dir"
+                 python3 -c "
 import json, struct
 h = json.dumps({'__metadata__': {'format': 'pt'}, 'visual.proj': {'dtype': 'F16', 'shape': [2, 2], 'data_offsets': [0, 8]},
                 'logit_scale': {'dtype': 'F32', 'shape': [], 'data_offsets': [8, 12]}}).encode()
@@ -61,7 +63,12 @@ for t in "${targets[@]}"; do
   rm -rf "$artifacts" && mkdir -p "$corpus" "$artifacts"
   [[ -n "$(ls -A "$corpus")" ]] || seed "$t" "$corpus"
   log="$work/$t/log.txt"
-  "$build/fuzz/fuzz_$t" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -max_len=2200000 \
+  case $t in  # dictionaries of the values that found issue #15's classes
+    pickle|torch_pickle|zip_layout|torch_checkpoint) dict=(-dict=fuzz/pickle.dict) ;;
+    safetensors) dict=(-dict=fuzz/safetensors.dict) ;;
+    *) dict=() ;;
+  esac
+  "$build/fuzz/fuzz_$t" "$corpus" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -max_len=2200000 \
     -artifact_prefix="$artifacts" >"$log" 2>&1 || true
   execs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo 0)
   crashes=$(find "$artifacts" -type f | wc -l)

@@ -127,6 +127,19 @@ TEST_F(Hostile, PickleObjectsAndMarksAreBoundedBySize) {
   } catch (const clip::Error& e) {
     EXPECT_NE(std::string(e.what()).find("too many nested pickle MARKs"), std::string::npos) << e.what();
   }
+  // Strings copied each time they are used, and tensor ranks, are short.
+  PickleWriter long_key;
+  long_key.ordered_dict().mark().str("w").tensor(std::string(5000, 'k'), 4, 0, {4}, {1}).setitems().stop();
+  EXPECT_THROW(clip::io::unpickle({reinterpret_cast<const std::uint8_t*>(long_key.bytes().data()), long_key.bytes().size()}, "key"),
+               clip::Error);
+  PickleWriter rank;
+  rank.ordered_dict().mark().str("w").tensor("0", 4, 0, std::vector<std::int64_t>(33, 1), std::vector<std::int64_t>(33, 1)).setitems().stop();
+  try {
+    clip::io::unpickle({reinterpret_cast<const std::uint8_t*>(rank.bytes().data()), rank.bytes().size()}, "rank");
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 32 dimensions"), std::string::npos) << e.what();
+  }
   // A real state dict is far inside the bound: ~8 bytes per object.
   PickleWriter honest;
   honest.ordered_dict().mark();
@@ -157,6 +170,33 @@ TEST_F(Hostile, DeflateBombsAliasesAndDuplicatesAreRefused) {
   EXPECT_NE(error.find("zip entry archive/data/0 appears twice"), std::string::npos) << error;
   error = load_error(make_zip({{"a/data.pkl", pickle}, {"b/data.pkl", pickle}}));
   EXPECT_NE(error.find("two data.pkl entries"), std::string::npos) << error;
+  // data.pkl itself: at most 16 MiB (here 17 MiB of zeros, deflated to 17 KB).
+  error = load_error(make_zip({{"archive/data.pkl", std::string(17 << 20, '\0'), true}}));
+  EXPECT_NE(error.find("data.pkl is larger than 16 MiB"), std::string::npos) << error;
+}
+
+// Files over their size bound are refused from their size, before anything is read: an
+// image over 1 GiB, a model config over 16 MiB (both sparse files here).
+TEST_F(Hostile, OversizedFilesAreRefusedBeforeReading) {
+  const auto sparse = [&](const std::string& name, std::uintmax_t size) {
+    std::ofstream(dir / name) << "x";
+    std::filesystem::resize_file(dir / name, size);
+    return dir / name;
+  };
+  try {
+    clip::Image::open(sparse("huge.png", (std::uintmax_t{1} << 30) + 1));
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is over the limit of 1073741824"), std::string::npos) << e.what();
+  }
+  clip::save_safetensors(dir / "w.safetensors", {{"logit_scale", clip::Tensor({}, clip::DType::Float32)}});
+  sparse("config.json", (std::uintmax_t{16} << 20) + 1);
+  try {
+    clip::Checkpoint::load(dir / "w.safetensors");
+    FAIL();
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model config " + (dir / "config.json").string()), std::string::npos) << e.what();
+  }
 }
 
 // The CRC pass runs in constant memory: a 60 MiB deflated entry (under the bound) is
