@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,27 @@ namespace fs = std::filesystem;
 
 // The index's file list lives beside the array: embeddings.npy -> embeddings.json.
 fs::path sidecar(const fs::path& npy) { return fs::path(npy).replace_extension(".json"); }
+
+// Where a path is recorded in an index: absolute, so that `clip search` finds it (and
+// prints usable paths) from any folder (issue #14).
+std::string absolute_path(const fs::path& p) { return fs::absolute(p).lexically_normal().string(); }
+
+// The model as recorded in an index: a checkpoint file by its absolute path, a name as is.
+std::string model_reference(const std::string& name) {
+  std::error_code ec;
+  return fs::is_regular_file(name, ec) ? absolute_path(name) : name;
+}
+
+// A model's features of one fixed token sequence. Two models with the same embedding size
+// give different ones, so an index records them and `clip search` compares (issue #14:
+// another model of the same size was accepted and gave meaningless scores). Token ids
+// 1..8, inside any vocabulary (fixture models have 1,000 tokens), not a tokenized text.
+std::vector<float> model_check(const clip::Model& model) {
+  const int n = model.context_length(), vocab = model.config().vocab_size;
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(n), 0);
+  for (int i = 0; i < std::min(8, n); ++i) ids[static_cast<std::size_t>(i)] = std::min(i + 1, vocab - 1);
+  return clip::normalize(model.encode_text(clip::Tensor::from_vector({1, n}, ids))).to_vector<float>();
+}
 
 bool has_image_extension(const fs::path& p) {
   static const std::set<std::string> known = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"};
@@ -115,6 +137,10 @@ class Progress {
 
 int run_embed(const EmbedOptions& opt) {
   if (opt.batch < 1) throw clip::Error("--batch must be at least 1");
+  // Before any work: a run must not end in "cannot write" (issue #14).
+  const fs::path out_dir = fs::absolute(opt.out).parent_path();
+  if (!fs::is_directory(out_dir)) throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " does not exist");
+  if (access(out_dir.c_str(), W_OK) != 0) throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " is not writable");
   Inputs inputs = expand_inputs(opt.inputs);
   const std::vector<fs::path>& files = inputs.files;
   std::vector<std::pair<std::string, std::string>>& skipped = inputs.skipped;  // file, reason
@@ -135,7 +161,7 @@ int run_embed(const EmbedOptions& opt) {
     for (std::size_t i = begin; i < end; ++i) {
       try {
         images.push_back(preprocess(clip::Image::open(files[i])));
-        embedded.push_back(files[i].string());
+        embedded.push_back(absolute_path(files[i]));
       } catch (const clip::Error& e) {
         skipped.emplace_back(files[i].string(), e.what());
       }
@@ -155,7 +181,8 @@ int run_embed(const EmbedOptions& opt) {
   const std::int64_t count = static_cast<std::int64_t>(embedded.size());
   clip::save_npy(opt.out, clip::Tensor::from_vector({count, features.front().size(1)}, all));
   nlohmann::ordered_json index;
-  index["model"] = opt.model.name;
+  index["model"] = model_reference(opt.model.name);
+  index["model_check"] = model_check(model);
   index["files"] = embedded;
   index["skipped"] = nlohmann::json::array();
   for (const auto& [file, reason] : skipped) index["skipped"].push_back(file);
@@ -174,10 +201,12 @@ int run_search(const SearchOptions& opt) {
   if (!in) throw clip::Error("cannot open " + list.string() + " (the file list `clip embed` writes beside the index)");
   std::vector<std::string> files;
   std::string indexed_model;
+  std::vector<float> check;
   try {
     const nlohmann::json index = nlohmann::json::parse(in);
     files = index.at("files").get<std::vector<std::string>>();
     indexed_model = index.value("model", std::string());
+    if (index.contains("model_check")) check = index.at("model_check").get<std::vector<float>>();
   } catch (const nlohmann::json::exception& e) {
     throw clip::Error("cannot read " + list.string() + ": " + e.what());
   }
@@ -192,6 +221,16 @@ int run_search(const SearchOptions& opt) {
   if (images.size(1) != model.config().embed_dim)
     throw clip::Error(opt.index + " holds " + std::to_string(images.size(1)) + "-dim features but " + model_name +
                       " embeds to " + std::to_string(model.config().embed_dim));
+  if (!check.empty()) {
+    // The same model gives the same features of the check text (to within precision: bf16
+    // against fp32 stays above 0.99 cosine); another model does not.
+    const std::vector<float> mine = model_check(model);
+    double cosine = 0;
+    for (std::size_t i = 0; i < mine.size() && i < check.size(); ++i) cosine += double(mine[i]) * check[i];
+    if (check.size() != mine.size() || cosine < 0.99)
+      throw clip::Error(opt.index + " was made with another model than " + model_name + " (" + list.string() + " names " +
+                        indexed_model + "); search it with that model");
+  }
 
   const clip::Tensor queries = label_features(model, opt.queries, opt.templates);
   const std::vector<float> scores = similarity(queries, images);  // [queries, images]

@@ -235,10 +235,24 @@ int run_classify(const ClassifyOptions& opt) {
   const std::size_t shown = opt.top > 0 ? std::min<std::size_t>(opt.top, opt.labels.size()) : opt.labels.size();
   std::size_t width = 0;
   for (const auto& l : opt.labels) width = std::max(width, l.size());
+  std::size_t failed = 0;
   for (std::size_t begin = 0; begin < opt.images.size(); begin += opt.batch) {
     const std::size_t end = std::min(opt.images.size(), begin + opt.batch);
-    const std::vector<std::string> files(opt.images.begin() + begin, opt.images.begin() + end);
-    const clip::Tensor images = clip::normalize(model.encode_image(preprocess_images(files, preprocess)));
+    // A file that cannot be read is named and skipped; the others are still classified
+    // (issue #14: the first bad image ended the run with nothing printed).
+    std::vector<std::string> files;
+    std::vector<clip::Tensor> pixels;
+    for (std::size_t i = begin; i < end; ++i) {
+      try {
+        pixels.push_back(preprocess(clip::Image::open(opt.images[i])));
+        files.push_back(opt.images[i]);
+      } catch (const clip::Error& e) {
+        std::cerr << "clip: warning: skipped " << opt.images[i] << ": " << e.what() << '\n';
+        ++failed;
+      }
+    }
+    if (files.empty()) continue;
+    const clip::Tensor images = clip::normalize(model.encode_image(clip::stack(pixels)));
     // As model(image, text): logit_scale.exp() times the cosine similarities, then softmax.
     std::vector<float> logits = cli::similarity(images, text);
     for (float& l : logits) l *= std::exp(model.logit_scale());
@@ -270,7 +284,9 @@ int run_classify(const ClassifyOptions& opt) {
       }
     }
   }
-  return 0;
+  if (failed == 0) return 0;
+  std::cerr << "clip: error: " << failed << " of " << opt.images.size() << " images could not be read (skipped above)\n";
+  return 1;
 }
 
 int run_tokenize(const TokenizeOptions& opt) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstddef>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -64,6 +65,10 @@ inline constexpr int kMaxContextLength = 1 << 16;
 CLIP_API Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
                          bool truncate = false);
 CLIP_API Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);
+// A braced list of texts: `tokenize({"a red star", "a blue circle"})`. Without this
+// overload two string literals also match std::string's iterator-pair constructor and
+// the call is ambiguous.
+CLIP_API Tensor tokenize(std::initializer_list<std::string> texts, int context_length = 77, bool truncate = false);
 CLIP_API Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
                          int context_length = 77, bool truncate = false);
 

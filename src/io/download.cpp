@@ -344,7 +344,11 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
     std::fprintf(stderr, "clip: %s exists, but the SHA256 checksum does not match; re-downloading the file\n", pt.c_str());
   }
 
-  const std::string mirror = !options.mirror.empty() ? options.mirror : env("CLIP_MIRROR");
+  std::string mirror = !options.mirror.empty() ? options.mirror : env("CLIP_MIRROR");
+  // A folder is a mirror too (issue #14: "/some/dir" was a "bad/illegal format" URL).
+  if (!mirror.empty() && mirror.find("://") == std::string::npos)
+    mirror = "file://" + std::filesystem::absolute(mirror).lexically_normal().string();
+  while (mirror.size() > 1 && mirror.back() == '/') mirror.pop_back();
   const bool mirror_only = options.mirror_only || env("CLIP_MIRROR_ONLY") == "1";
   struct Source {
     std::string url;
@@ -373,7 +377,8 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
       failures += std::string("\n  ") + e.what();
     }
   }
-  throw Error("cannot download " + name + "; every source failed:" + failures);
+  throw Error("cannot download " + name + "; every source failed:" + failures + "\n  Offline? Set CLIP_MIRROR to a folder or URL that holds " +
+              m.file + ".pt, or pass the path of a checkpoint file instead of the name.");
 }
 
 }  // namespace clip

@@ -161,6 +161,10 @@ Tensor tokenize(const std::vector<std::string>& texts, int context_length, bool 
   return tokenize(SimpleTokenizer::official(), texts, context_length, truncate);
 }
 
+Tensor tokenize(std::initializer_list<std::string> texts, int context_length, bool truncate) {
+  return tokenize(SimpleTokenizer::official(), std::vector<std::string>(texts), context_length, truncate);
+}
+
 Tensor tokenize(const std::string& text, int context_length, bool truncate) {
   return tokenize(SimpleTokenizer::official(), std::vector<std::string>{text}, context_length, truncate);
 }

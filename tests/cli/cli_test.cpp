@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <sys/stat.h>
 #include <string>
 
@@ -353,5 +354,57 @@ TEST(Cli, FilesThatAreNotFilesAreNamedNeverFatal) {
   r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " inspect " + (tmp / "fifo.pt").string() + " 2>&1");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
+  std::filesystem::remove_all(tmp);
+}
+
+// Issue #14: the first unreadable image ended `classify` with nothing printed for the good
+// ones. Now each bad one is named, the others are classified, and the exit status says.
+TEST(Cli, ClassifySkipsUnreadableImagesAndFailsAtTheEnd) {
+  CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
+  const auto bad = std::filesystem::temp_directory_path() / "clip_cli_bad_image.jpg";
+  std::ofstream(bad) << "not a jpeg";
+  const Result r = run_command(std::string(CLIP_CLI_PATH) + " classify --json --batch 2 --model demo-shapes " + png.string() +
+                               " " + bad.string() + " " + png.string() + " --labels circle star 2>/dev/null");
+  EXPECT_EQ(r.status, 1);
+  std::istringstream lines(r.output);
+  std::string line;
+  int classified = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_EQ(nlohmann::json::parse(line)["image"], png.string());
+    ++classified;
+  }
+  EXPECT_EQ(classified, 2) << r.output;
+  const Result err = run("classify --model demo-shapes " + png.string() + " " + bad.string() + " --labels circle star");
+  EXPECT_NE(err.output.find("clip: warning: skipped " + bad.string() + ": cannot decode"), std::string::npos) << err.output;
+  EXPECT_NE(err.output.find("clip: error: 1 of 2 images could not be read"), std::string::npos) << err.output;
+  std::filesystem::remove(bad);
+}
+
+// Issue #14: an index searched with another model of the same embedding size gave
+// meaningless scores; after `cd` elsewhere the model and the files were not found; a
+// missing --out folder was reported only after all the work.
+TEST(Cli, IndexRemembersItsModelAndAbsolutePaths) {
+  CLIP_REQUIRE_SHARED_FILE(vit, "fixtures/models/vit-b32-tiny/model.pt");
+  CLIP_REQUIRE_SHARED_FILE(rn, "fixtures/models/rn50-tiny/model.pt");  // also 64-dim
+  const auto tmp = std::filesystem::temp_directory_path() / "clip_cli_index";
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp / "images");
+  std::filesystem::copy_file(clip::test::shared_dir() / "assets/CLIP.png", tmp / "images" / "a.png");
+  const std::string in_tmp = "cd " + tmp.string() + " && ";
+  // Relative paths at embed time...
+  Result r = run_command(in_tmp + CLIP_CLI_PATH + " embed images --model " + vit.string() + " --out index.npy 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  // ...searched from another folder: the files come back absolute.
+  r = run_command("cd / && " + std::string(CLIP_CLI_PATH) + " search --json --index " + (tmp / "index.npy").string() + " diagram 2>&1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["results"][0]["file"], (tmp / "images" / "a.png").string());
+  // Another 64-dim model is refused.
+  r = run("search --model " + rn.string() + " --index " + (tmp / "index.npy").string() + " diagram");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("was made with another model than " + rn.string()), std::string::npos) << r.output;
+  // A folder that does not exist, before the model is even loaded.
+  r = run("embed " + (tmp / "images").string() + " --model /nonexistent.pt --out " + (tmp / "no" / "index.npy").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("folder " + (tmp / "no").string() + " does not exist"), std::string::npos) << r.output;
   std::filesystem::remove_all(tmp);
 }

@@ -147,6 +147,27 @@ TEST_F(Download, CacheFolderIsOwnerOnly) {
   EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all), std::filesystem::perms::none);
 }
 
+// Issue #14: a folder as the mirror ("CLIP_MIRROR=/some/dir") was a bad URL; the offline
+// error now says how to work without the network.
+TEST_F(Download, AFolderIsAMirrorAndFailuresSayHowToWorkOffline) {
+  clip::DownloadOptions options;
+  options.root = dir / "cache";
+  options.mirror = (dir / "mirror").string() + "/";
+  options.mirror_only = true;
+  options.progress = false;
+  std::filesystem::create_directories(dir / "mirror");
+  std::ofstream(dir / "mirror" / "RN50.pt") << "not the official file";
+  try {
+    clip::download_model("RN50", options);
+    FAIL();
+  } catch (const clip::Error& e) {
+    // The folder was read (the file's hash was checked), and the advice is there.
+    EXPECT_NE(std::string(e.what()).find("does not match the expected afeb0e10"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Set CLIP_MIRROR to a folder or URL that holds RN50.pt, or pass the path of a checkpoint file"),
+              std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Download, NotFoundIsAClearError) {
   try {
     clip::download_file(server.url("/missing.pt"), dir / "missing.pt", "", false);

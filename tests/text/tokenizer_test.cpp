@@ -76,3 +76,14 @@ TEST(Tokenizer, BadMergesFilesAreClearErrors) {
   EXPECT_THROW(clip::SimpleTokenizer{path}, clip::Error);
   std::filesystem::remove(path);
 }
+
+// Issue #14: with exactly two string literals the braces also matched std::string's
+// iterator-pair constructor, and this call did not compile (ambiguous overloads). This
+// file compiling is half of the test.
+TEST(Tokenize, BracedListsOfAnySizeCompileAndMeanTexts) {
+  const clip::Tensor two = clip::tokenize({"a red star", "a blue circle"});
+  EXPECT_EQ(two.shape(), (clip::Tensor::Shape{2, 77}));
+  EXPECT_EQ(two.to_vector<std::int32_t>(), clip::tokenize(std::vector<std::string>{"a red star", "a blue circle"}).to_vector<std::int32_t>());
+  EXPECT_EQ(clip::tokenize({"one"}).shape(), (clip::Tensor::Shape{1, 77}));
+  EXPECT_EQ(clip::tokenize({"a", "b", "c"}, 10, true).shape(), (clip::Tensor::Shape{3, 10}));
+}
