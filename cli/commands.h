@@ -29,6 +29,8 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
 std::vector<float> similarity(const clip::Tensor& a, const clip::Tensor& b);
 // Indices of `scores`, highest first (ties keep their order).
 std::vector<std::size_t> ranking(const std::vector<float>& scores);
+// " (did you mean X?)" for the candidate within two edits of `word`, else "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
 struct EmbedOptions {
   ModelOptions model;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -64,11 +65,52 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
   return clip::normalize(mean);
 }
 
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = 3;  // more than two edits away is no suggestion
+  for (const std::string& c : candidates) {
+    // Levenshtein distance, one row at a time.
+    std::vector<std::size_t> row(c.size() + 1);
+    for (std::size_t j = 0; j <= c.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= c.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (word[i - 1] == c[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    if (row[c.size()] < best_distance) best_distance = row[c.size()], best = c;
+  }
+  return best.empty() ? "" : " (did you mean " + best + "?)";
+}
+
 }  // namespace cli
 
 namespace {
 
 using cli::load_model;
+
+// An integer option's range, with a message a person reads: "--top: must be at least 1,
+// got 0" (CLI11's own range check printed "Value 0 not in range 0.000000 to 1.79e308").
+CLI::Validator in_range(long long lo, long long hi = std::numeric_limits<int>::max()) {
+  return CLI::Validator(
+      [lo, hi](std::string& value) -> std::string {
+        long long v = 0;
+        std::size_t used = 0;
+        try {
+          v = std::stoll(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != value.size() || value.empty()) return "must be a whole number, got " + value;
+        if (v < lo) return "must be at least " + std::to_string(lo) + ", got " + value;
+        if (v > hi) return "must be at most " + std::to_string(hi) + ", got " + value;
+        return "";
+      },
+      "INT");
+}
 
 // --model, --threads and --precision, as every command that runs a model takes them.
 void add_model_options(CLI::App& command, cli::ModelOptions& options, bool model_required = true) {
@@ -78,7 +120,7 @@ void add_model_options(CLI::App& command, cli::ModelOptions& options, bool model
                        "use), or a checkpoint file"
                      : "Model for the queries (default: the one the index was made with)");
   if (model_required) model->required();
-  command.add_option("--threads", options.threads, "Threads (default: all cores)");
+  command.add_option("--threads", options.threads, "Threads (default: all cores)")->check(in_range(1));
   command.add_option("--precision", options.precision,
                      "fp32 (default, as the reference) or bf16 (faster on CPUs with AVX-512 BF16, cosine >= 0.999 "
                      "to fp32)")
@@ -319,7 +361,7 @@ int main(int argc, char** argv) {
   CLI::App* tokenize = app.add_subcommand(
       "tokenize", "Print the CLIP token ids of each TEXT, one row per text, as clip.tokenize does");
   tokenize->add_option("--context-length", tok.context_length, "Row length (default 77)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(in_range(0, clip::kMaxContextLength));
   tokenize->add_flag("--truncate", tok.truncate, "Cut texts that are too long instead of failing");
   tokenize->add_flag("--jsonl", tok.jsonl,
                      "Read one JSON string per line from stdin; write one JSON array, or "
@@ -333,7 +375,7 @@ int main(int argc, char** argv) {
   CLI::App* preprocess = app.add_subcommand(
       "preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
   preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF)")->required();
-  preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(CLI::PositiveNumber);
+  preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
   preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy")->required();
   preprocess->add_option("--uint8-out", pre.uint8_out,
                          "Also write the uint8 RGB image [N, N, 3] after resize and crop as .npy");
@@ -380,11 +422,11 @@ int main(int argc, char** argv) {
                        "Prompt template with {} for the label, e.g. \"a photo of a {}.\"; repeat it to average "
                        "several (prompt ensembling). Default: the labels as given")
       ->allow_extra_args(false);
-  classify->add_option("--top", cls.top, "Show only the K most probable labels")->check(CLI::PositiveNumber);
+  classify->add_option("--top", cls.top, "Show only the K most probable labels")->check(in_range(1));
   classify->add_flag("--json", cls.json,
                      "One JSON object per image: {\"image\", \"labels\", \"probs\"} (labels as given; with --top, "
                      "the best K first)");
-  classify->add_option("--batch", cls.batch, "Images per forward pass (default 16)")->check(CLI::PositiveNumber);
+  classify->add_option("--batch", cls.batch, "Images per forward pass (default 16)")->check(in_range(1));
 
   cli::EmbedOptions emb;
   CLI::App* embed = app.add_subcommand(
@@ -392,7 +434,7 @@ int main(int argc, char** argv) {
   embed->add_option("inputs", emb.inputs, "Image files, and folders (searched recursively for image files)")->required();
   add_model_options(*embed, emb.model);
   embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
-  embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(CLI::PositiveNumber);
+  embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(in_range(1));
   embed->footer("Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal.");
 
   cli::SearchOptions srch;
@@ -402,13 +444,38 @@ int main(int argc, char** argv) {
   add_model_options(*search, srch.model, false);
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
       ->allow_extra_args(false);
-  search->add_option("--top", srch.top, "Results per query (default 5)")->check(CLI::PositiveNumber);
+  search->add_option("--top", srch.top, "Results per query (default 5)")->check(in_range(1));
   search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
 
+  // A first word that is no subcommand is named as such (CLI11 said "A subcommand is
+  // required" for `clip clasify`).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::cerr << "clip: error: unknown subcommand '" << argv[1] << "'" << cli::did_you_mean(argv[1], names)
+                << " (see clip --help)\n";
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Help and version exit 0. A misspelt option is named before any "X is required" that
+    // follows from it (`--lables a b` said "--labels is required").
+    if (e.get_exit_code() == 0) return app.exit(e);
+    for (const CLI::App* sub : app.get_subcommands())
+      for (const std::string& arg : sub->remaining())
+        if (arg.rfind("--", 0) == 0) {
+          std::vector<std::string> options;
+          for (const CLI::Option* o : sub->get_options())
+            for (const std::string& name : o->get_lnames()) options.push_back("--" + name);
+          std::cerr << "clip: error: " << sub->get_name() << ": unknown option " << arg
+                    << cli::did_you_mean(arg, options) << " (see clip " << sub->get_name() << " --help)\n";
+          return 1;
+        }
+    app.exit(e);
+    return 1;  // one exit status for every usage error, as the help says
   }
   try {
     if (*tokenize) return run_tokenize(tok);

@@ -94,6 +94,20 @@ TEST(Cli, HelpVersionAndUsageErrors) {
   EXPECT_EQ(no_bf16.output,
             "clip: error: precision bf16 is not available on this CPU (oneDNN needs AVX-512 for bfloat16 matmuls); "
             "use fp32\n");
+  // Issue #14: one exit status (1) for every usage error, and messages that name the mistake.
+  const std::pair<const char*, const char*> usage_errors[] = {
+      {"clasify", "clip: error: unknown subcommand 'clasify' (did you mean classify?) (see clip --help)\n"},
+      {"classify --model demo-shapes x.png --lables a b",
+       "clip: error: classify: unknown option --lables (did you mean --labels?) (see clip classify --help)\n"},
+      {"classify --model demo-shapes --top 0 x.png --labels a", "clip: error: --top: must be at least 1, got 0 (see --help)\n"},
+      {"embed x.png --model demo-shapes --threads -2 --out x.npy", "clip: error: --threads: must be at least 1, got -2 (see --help)\n"},
+      {"tokenize --context-length 70000 a", "clip: error: --context-length: must be at most 65536, got 70000 (see --help)\n"},
+      {"classify --labels a", "clip: error: --model is required (see --help)\n"}};
+  for (const auto& [args, message] : usage_errors) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 1) << args;
+    EXPECT_EQ(r.output, message) << args;
+  }
   for (const char* command : {"classify", "embed", "search", "encode-image", "encode-text", "models", "download"}) {
     const Result help = run(std::string(command) + " --help");
     EXPECT_EQ(help.status, 0) << command;
