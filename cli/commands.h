@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clip/clip.h"
@@ -15,6 +16,18 @@ struct ModelOptions {
   std::string precision = "fp32";  // --precision fp32|bf16
 };
 
+// How commands read their texts and images: --truncate where texts are tokenized,
+// --exif-orientation where images are opened.
+struct InputOptions {
+  bool truncate = false;
+  bool exif_orientation = false;
+  clip::ImageOptions image_options() const {
+    clip::ImageOptions o;
+    o.apply_exif_orientation = exif_orientation;
+    return o;
+  }
+};
+
 // clip::load with those options.
 clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess = nullptr);
 
@@ -22,18 +35,22 @@ clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess
 // ("a photo of a {}.") are embedded, normalised and averaged, then normalised again (the
 // CLIP paper's prompt ensembling). No templates: the labels themselves are the prompts.
 clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
-                            const std::vector<std::string>& templates);
+                            const std::vector<std::string>& templates, bool truncate = false);
 
 // Dot products of the rows of a [n, d] and b [m, d] (cosine similarities for unit rows),
 // row-major [n, m].
 std::vector<float> similarity(const clip::Tensor& a, const clip::Tensor& b);
 // Indices of `scores`, highest first (ties keep their order).
 std::vector<std::size_t> ranking(const std::vector<float>& scores);
+// Columns `text` (UTF-8) takes in a terminal: East Asian wide and fullwidth characters
+// two, combining marks none, others one. Tables align by it.
+std::size_t display_width(std::string_view text);
 // " (did you mean X?)" for the candidate within two edits of `word`, else "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
 struct EmbedOptions {
   ModelOptions model;
+  InputOptions input;
   std::vector<std::string> inputs;  // image files and folders
   std::string out;                  // embeddings.npy; embeddings.json beside it lists the files
   int batch = 16;
@@ -43,6 +60,7 @@ int run_embed(const EmbedOptions& opt);
 struct SearchOptions {
   std::string index;   // embeddings.npy written by `clip embed`
   ModelOptions model;  // name default: the model named in the index's .json
+  InputOptions input;
   std::vector<std::string> queries;
   std::vector<std::string> templates;
   int top = 5;

@@ -160,7 +160,7 @@ int run_embed(const EmbedOptions& opt) {
     std::vector<clip::Tensor> images;
     for (std::size_t i = begin; i < end; ++i) {
       try {
-        images.push_back(preprocess(clip::Image::open(files[i])));
+        images.push_back(preprocess(clip::Image::open(files[i], opt.input.image_options())));
         embedded.push_back(absolute_path(files[i]));
       } catch (const clip::Error& e) {
         skipped.emplace_back(files[i].string(), e.what());
@@ -232,7 +232,7 @@ int run_search(const SearchOptions& opt) {
                         indexed_model + "); search it with that model");
   }
 
-  const clip::Tensor queries = label_features(model, opt.queries, opt.templates);
+  const clip::Tensor queries = label_features(model, opt.queries, opt.templates, opt.input.truncate);
   const std::vector<float> scores = similarity(queries, images);  // [queries, images]
   const std::size_t n = files.size(), top = std::min<std::size_t>(opt.top, n);
   for (std::size_t q = 0; q < opt.queries.size(); ++q) {

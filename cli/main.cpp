@@ -1,5 +1,7 @@
 // The `clip` command-line tool: a thin layer over the public API in include/clip/.
 #include <CLI/CLI.hpp>
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -44,8 +46,8 @@ std::vector<std::size_t> ranking(const std::vector<float>& scores) {
 }
 
 clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
-                            const std::vector<std::string>& templates) {
-  if (templates.empty()) return clip::normalize(model.encode_text(clip::tokenize(labels, model.context_length())));
+                            const std::vector<std::string>& templates, bool truncate) {
+  if (templates.empty()) return clip::normalize(model.encode_text(clip::tokenize(labels, model.context_length(), truncate)));
   std::vector<std::string> prompts;  // label-major: label 0 with every template, label 1 ...
   for (const std::string& label : labels)
     for (const std::string& t : templates) {
@@ -53,7 +55,7 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
       if (at == std::string::npos) throw clip::Error("template \"" + t + "\" has no {} for the label");
       prompts.push_back(std::string(t).replace(at, 2, label));
     }
-  const clip::Tensor each = clip::normalize(model.encode_text(clip::tokenize(prompts, model.context_length())));
+  const clip::Tensor each = clip::normalize(model.encode_text(clip::tokenize(prompts, model.context_length(), truncate)));
   const std::int64_t k = static_cast<std::int64_t>(templates.size()), d = each.size(1);
   clip::Tensor mean({static_cast<std::int64_t>(labels.size()), d}, clip::DType::Float32);
   for (std::int64_t l = 0; l < mean.size(0); ++l)
@@ -63,6 +65,23 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
       mean.data<float>()[l * d + c] = sum / k;
     }
   return clip::normalize(mean);
+}
+
+std::size_t display_width(std::string_view text) {
+  std::size_t width = 0;
+  std::int32_t i = 0;
+  const auto n = static_cast<std::int32_t>(text.size());
+  while (i < n) {
+    UChar32 c;
+    U8_NEXT(text.data(), i, n, c);
+    if (c < 0) ++width;  // invalid UTF-8: a replacement character's column
+    else if (u_getIntPropertyValue(c, UCHAR_EAST_ASIAN_WIDTH) == U_EA_WIDE ||
+             u_getIntPropertyValue(c, UCHAR_EAST_ASIAN_WIDTH) == U_EA_FULLWIDTH)
+      width += 2;
+    else if (u_charType(c) != U_NON_SPACING_MARK && u_charType(c) != U_ENCLOSING_MARK && c != 0x200B)
+      width += 1;
+  }
+  return width;
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
@@ -165,17 +184,24 @@ int tokenize_jsonl(const TokenizeOptions& opt) {
   return 0;
 }
 
+// --truncate and --exif-orientation, on the commands that read texts and images.
+void add_text_options(CLI::App& command, cli::InputOptions& input) {
+  command.add_flag("--truncate", input.truncate, "Cut texts that are too long for the context instead of failing");
+}
+void add_image_options(CLI::App& command, cli::InputOptions& input) {
+  command.add_flag("--exif-orientation", input.exif_orientation,
+                   "Turn images upright by their EXIF Orientation tag (the reference does not)");
+}
+
 struct PreprocessOptions {
   std::string image;
   int size = 224;
   std::string out, uint8_out;
-  bool exif = false;
+  cli::InputOptions input;
 };
 
 int run_preprocess(const PreprocessOptions& opt) {
-  clip::ImageOptions image_options;
-  image_options.apply_exif_orientation = opt.exif;
-  const clip::Image image = clip::Image::open(opt.image, image_options);
+  const clip::Image image = clip::Image::open(opt.image, opt.input.image_options());
   const clip::Preprocess preprocess(opt.size);
   const clip::Image rgb = preprocess.resize_crop_rgb(image);
   clip::save_npy(opt.out, clip::Preprocess::to_float_tensor(rgb));
@@ -229,15 +255,17 @@ int run_download(const std::string& name, const std::string& root) {
 
 struct EncodeOptions {
   cli::ModelOptions model;
+  cli::InputOptions input;
   std::string input_npy;  // images [N,3,R,R] or tokens [N,77]
   std::vector<std::string> inputs;  // image files or texts
   std::string out;
   bool normalize = false;
 };
 
-clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess) {
+clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess,
+                               const clip::ImageOptions& options) {
   std::vector<clip::Tensor> images;
-  for (const std::string& f : files) images.push_back(preprocess(clip::Image::open(f)));
+  for (const std::string& f : files) images.push_back(preprocess(clip::Image::open(f, options)));
   return clip::stack(images);
 }
 
@@ -245,7 +273,7 @@ int run_encode_image(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --input-npy or IMAGE files");
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
-  const clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess);
+  const clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess, opt.input.image_options());
   const clip::Tensor features = model.encode_image(images);
   clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
   return 0;
@@ -255,7 +283,7 @@ int run_encode_text(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --tokens-npy or TEXT arguments");
   const clip::Model model = load_model(opt.model);
   const clip::Tensor tokens =
-      opt.inputs.empty() ? clip::load_npy(opt.input_npy) : clip::tokenize(opt.inputs, model.context_length());
+      opt.inputs.empty() ? clip::load_npy(opt.input_npy) : clip::tokenize(opt.inputs, model.context_length(), opt.input.truncate);
   const clip::Tensor features = model.encode_text(tokens);
   clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
   return 0;
@@ -263,6 +291,7 @@ int run_encode_text(const EncodeOptions& opt) {
 
 struct ClassifyOptions {
   cli::ModelOptions model;
+  cli::InputOptions input;
   std::vector<std::string> images, labels, templates;
   int top = 0;  // 0: every label
   bool json = false;
@@ -273,10 +302,10 @@ int run_classify(const ClassifyOptions& opt) {
   if (opt.top < 0) throw clip::Error("--top must be positive");
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
-  const clip::Tensor text = cli::label_features(model, opt.labels, opt.templates);
+  const clip::Tensor text = cli::label_features(model, opt.labels, opt.templates, opt.input.truncate);
   const std::size_t shown = opt.top > 0 ? std::min<std::size_t>(opt.top, opt.labels.size()) : opt.labels.size();
-  std::size_t width = 0;
-  for (const auto& l : opt.labels) width = std::max(width, l.size());
+  std::size_t width = 0;  // in terminal columns: "猫" takes two, "é" one (issue #14)
+  for (const auto& l : opt.labels) width = std::max(width, cli::display_width(l));
   std::size_t failed = 0;
   for (std::size_t begin = 0; begin < opt.images.size(); begin += opt.batch) {
     const std::size_t end = std::min(opt.images.size(), begin + opt.batch);
@@ -286,7 +315,7 @@ int run_classify(const ClassifyOptions& opt) {
     std::vector<clip::Tensor> pixels;
     for (std::size_t i = begin; i < end; ++i) {
       try {
-        pixels.push_back(preprocess(clip::Image::open(opt.images[i])));
+        pixels.push_back(preprocess(clip::Image::open(opt.images[i], opt.input.image_options())));
         files.push_back(opt.images[i]);
       } catch (const clip::Error& e) {
         std::cerr << "clip: warning: skipped " << opt.images[i] << ": " << e.what() << '\n';
@@ -322,7 +351,7 @@ int run_classify(const ClassifyOptions& opt) {
         const std::size_t i = order[r];
         char prob[32];
         std::snprintf(prob, sizeof prob, "%.4f", p[i]);
-        std::cout << "  " << opt.labels[i] << std::string(width - opt.labels[i].size() + 2, ' ') << prob << '\n';
+        std::cout << "  " << opt.labels[i] << std::string(width - cli::display_width(opt.labels[i]) + 2, ' ') << prob << '\n';
       }
     }
   }
@@ -379,8 +408,7 @@ int main(int argc, char** argv) {
   preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy")->required();
   preprocess->add_option("--uint8-out", pre.uint8_out,
                          "Also write the uint8 RGB image [N, N, 3] after resize and crop as .npy");
-  preprocess->add_flag("--exif-orientation", pre.exif,
-                       "Rotate the image upright by its EXIF orientation (the reference does not)");
+  add_image_options(*preprocess, pre.input);
 
   InspectOptions ins;
   CLI::App* inspect = app.add_subcommand(
@@ -405,6 +433,7 @@ int main(int argc, char** argv) {
   encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does)");
   encode_image->add_option("--out", enc_img.out, "Output .npy")->required();
   encode_image->add_flag("--normalize", enc_img.normalize, "Write unit-length features");
+  add_image_options(*encode_image, enc_img.input);
 
   CLI::App* encode_text = app.add_subcommand("encode-text", "Write text features (float32 [N, embed]) as .npy");
   add_model_options(*encode_text, enc_txt.model);
@@ -412,6 +441,7 @@ int main(int argc, char** argv) {
   encode_text->add_option("texts", enc_txt.inputs, "Texts (tokenized as clip.tokenize does)");
   encode_text->add_option("--out", enc_txt.out, "Output .npy")->required();
   encode_text->add_flag("--normalize", enc_txt.normalize, "Write unit-length features");
+  add_text_options(*encode_text, enc_txt.input);
 
   ClassifyOptions cls;
   CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
@@ -427,6 +457,8 @@ int main(int argc, char** argv) {
                      "One JSON object per image: {\"image\", \"labels\", \"probs\"} (labels as given; with --top, "
                      "the best K first)");
   classify->add_option("--batch", cls.batch, "Images per forward pass (default 16)")->check(in_range(1));
+  add_text_options(*classify, cls.input);
+  add_image_options(*classify, cls.input);
 
   cli::EmbedOptions emb;
   CLI::App* embed = app.add_subcommand(
@@ -435,6 +467,7 @@ int main(int argc, char** argv) {
   add_model_options(*embed, emb.model);
   embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
   embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(in_range(1));
+  add_image_options(*embed, emb.input);
   embed->footer("Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal.");
 
   cli::SearchOptions srch;
@@ -445,6 +478,7 @@ int main(int argc, char** argv) {
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
       ->allow_extra_args(false);
   search->add_option("--top", srch.top, "Results per query (default 5)")->check(in_range(1));
+  add_text_options(*search, srch.input);
   search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
 
   // A first word that is no subcommand is named as such (CLI11 said "A subcommand is

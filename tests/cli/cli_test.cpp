@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <string>
@@ -32,6 +33,20 @@ Result run_command(const std::string& cmd) {
 }
 
 Result run(const std::string& args) { return run_command(std::string(CLIP_CLI_PATH) + " " + args + " 2>&1"); }
+
+// The terminal column where the last field of a table line starts: UTF-8 continuation
+// bytes take none, and the CJK characters the tests use (U+3000 and up) take two.
+std::size_t cli_column_of_probability(const std::string& line) {
+  const std::size_t at = line.find_last_of(' ') + 1;
+  std::size_t column = 0;
+  for (std::size_t i = 0; i < at;) {
+    const auto b = static_cast<unsigned char>(line[i]);
+    const std::size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    column += len == 3 && b >= 0xE3 ? 2 : 1;
+    i += len;
+  }
+  return column;
+}
 
 }  // namespace
 
@@ -421,4 +436,31 @@ TEST(Cli, IndexRemembersItsModelAndAbsolutePaths) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("folder " + (tmp / "no").string() + " does not exist"), std::string::npos) << r.output;
   std::filesystem::remove_all(tmp);
+}
+
+// Issue #14: --truncate wherever texts are tokenized, --exif-orientation wherever images
+// are opened, and tables aligned by display width ("猫" takes two columns, "é" one).
+TEST(Cli, TruncateExifAndDisplayWidthEverywhere) {
+  const std::string image = std::string(CLIP_SOURCE_DIR) + "/examples/images/red-star.png";
+  std::string long_label;
+  for (int i = 0; i < 100; ++i) long_label += "word ";
+  EXPECT_EQ(run("classify --model demo-shapes " + image + " --labels '" + long_label + "' star").status, 1);
+  EXPECT_EQ(run("classify --truncate --model demo-shapes " + image + " --labels '" + long_label + "' star").status, 0);
+  EXPECT_EQ(run("encode-text --model demo-shapes --out /dev/null '" + long_label + "'").status, 1);
+  EXPECT_EQ(run("encode-text --truncate --model demo-shapes --out /dev/null '" + long_label + "'").status, 0);
+  for (const char* command : {"encode-text", "classify", "search"})
+    EXPECT_NE(run(std::string(command) + " --help").output.find("--truncate"), std::string::npos) << command;
+  for (const char* command : {"preprocess", "encode-image", "classify", "embed"})
+    EXPECT_NE(run(std::string(command) + " --help").output.find("--exif-orientation"), std::string::npos) << command;
+  EXPECT_EQ(run("classify --exif-orientation --model demo-shapes " + image + " --labels star").status, 0);
+
+  const Result table = run("classify --model demo-shapes " + image + " --labels 'étoile rouge' 猫 'red star'");
+  ASSERT_EQ(table.status, 0) << table.output;
+  // Every probability starts in the same terminal column.
+  std::istringstream lines(table.output);
+  std::string line;
+  std::getline(lines, line);  // the file name
+  std::set<std::size_t> columns;
+  while (std::getline(lines, line)) columns.insert(cli_column_of_probability(line));
+  EXPECT_EQ(columns.size(), 1u) << table.output;
 }
