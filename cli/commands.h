@@ -28,6 +28,12 @@ struct InputOptions {
   }
 };
 
+// Opens an image file, or standard input for "-".
+clip::Image open_image(const std::string& path, const InputOptions& input);
+// Writes features or tensors where --out says: "-" standard output (.npy bytes), *.jsonl
+// one JSON array per row, anything else a .npy file (written atomically).
+void write_output(const std::string& out, const clip::Tensor& tensor);
+
 // clip::load with those options.
 clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess = nullptr);
 

@@ -67,6 +67,31 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
   return clip::normalize(mean);
 }
 
+clip::Image open_image(const std::string& path, const InputOptions& input) {
+  if (path != "-") return clip::Image::open(path, input.image_options());
+  const std::string bytes{std::istreambuf_iterator<char>(std::cin), {}};
+  return clip::Image::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, "<standard input>",
+                             input.image_options());
+}
+
+void write_output(const std::string& out, const clip::Tensor& tensor) {
+  if (out == "-") {
+    clip::write_npy(std::cout, tensor);
+    std::cout.flush();
+    if (!std::cout) throw clip::Error("cannot write to standard output");
+    return;
+  }
+  if (!std::string_view(out).ends_with(".jsonl")) return clip::save_npy(out, tensor);
+  // One line per row of the first dimension (a tensor without one is one row).
+  const std::int64_t n = tensor.dim() == 0 ? 1 : tensor.size(0);
+  const std::vector<float> values = tensor.to(clip::DType::Float32).to_vector<float>();
+  const std::size_t width = n > 0 ? values.size() / static_cast<std::size_t>(n) : 0;
+  clip::write_atomically(out, [&](std::ostream& file) {
+    for (std::size_t r = 0; r < static_cast<std::size_t>(n); ++r)
+      file << nlohmann::json(std::vector<float>(values.begin() + r * width, values.begin() + (r + 1) * width)).dump() << '\n';
+  });
+}
+
 std::size_t display_width(std::string_view text) {
   std::size_t width = 0;
   std::int32_t i = 0;
@@ -195,17 +220,19 @@ void add_image_options(CLI::App& command, cli::InputOptions& input) {
 
 struct PreprocessOptions {
   std::string image;
+  std::string model;  // its input resolution, instead of --size
   int size = 224;
   std::string out, uint8_out;
   cli::InputOptions input;
 };
 
 int run_preprocess(const PreprocessOptions& opt) {
-  const clip::Image image = clip::Image::open(opt.image, opt.input.image_options());
-  const clip::Preprocess preprocess(opt.size);
+  const clip::Image image = cli::open_image(opt.image, opt.input);
+  clip::Preprocess preprocess(opt.size);
+  if (!opt.model.empty()) load_model({opt.model}, &preprocess);
   const clip::Image rgb = preprocess.resize_crop_rgb(image);
-  clip::save_npy(opt.out, clip::Preprocess::to_float_tensor(rgb));
-  if (!opt.uint8_out.empty()) clip::save_npy(opt.uint8_out, clip::Preprocess::to_uint8_tensor(rgb));
+  cli::write_output(opt.out, clip::Preprocess::to_float_tensor(rgb));
+  if (!opt.uint8_out.empty()) cli::write_output(opt.uint8_out, clip::Preprocess::to_uint8_tensor(rgb));
   return 0;
 }
 
@@ -263,9 +290,9 @@ struct EncodeOptions {
 };
 
 clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess,
-                               const clip::ImageOptions& options) {
+                               const cli::InputOptions& options) {
   std::vector<clip::Tensor> images;
-  for (const std::string& f : files) images.push_back(preprocess(clip::Image::open(f, options)));
+  for (const std::string& f : files) images.push_back(preprocess(cli::open_image(f, options)));
   return clip::stack(images);
 }
 
@@ -273,9 +300,11 @@ int run_encode_image(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --input-npy or IMAGE files");
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
-  const clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess, opt.input.image_options());
+  clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess, opt.input);
+  // One preprocessed image [3, n, n], as `clip preprocess` writes it, is a batch of one.
+  if (images.dim() == 3) images = images.reshape({1, images.size(0), images.size(1), images.size(2)});
   const clip::Tensor features = model.encode_image(images);
-  clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
+  cli::write_output(opt.out, opt.normalize ? clip::normalize(features) : features);
   return 0;
 }
 
@@ -285,7 +314,7 @@ int run_encode_text(const EncodeOptions& opt) {
   const clip::Tensor tokens =
       opt.inputs.empty() ? clip::load_npy(opt.input_npy) : clip::tokenize(opt.inputs, model.context_length(), opt.input.truncate);
   const clip::Tensor features = model.encode_text(tokens);
-  clip::save_npy(opt.out, opt.normalize ? clip::normalize(features) : features);
+  cli::write_output(opt.out, opt.normalize ? clip::normalize(features) : features);
   return 0;
 }
 
@@ -315,7 +344,7 @@ int run_classify(const ClassifyOptions& opt) {
     std::vector<clip::Tensor> pixels;
     for (std::size_t i = begin; i < end; ++i) {
       try {
-        pixels.push_back(preprocess(clip::Image::open(opt.images[i], opt.input.image_options())));
+        pixels.push_back(preprocess(cli::open_image(opt.images[i], opt.input)));
         files.push_back(opt.images[i]);
       } catch (const clip::Error& e) {
         std::cerr << "clip: warning: skipped " << opt.images[i] << ": " << e.what() << '\n';
@@ -403,9 +432,11 @@ int main(int argc, char** argv) {
   PreprocessOptions pre;
   CLI::App* preprocess = app.add_subcommand(
       "preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
-  preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF)")->required();
-  preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
-  preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy")->required();
+  preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")->required();
+  CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
+  preprocess->add_option("--model", pre.model, "Use this model's input resolution (its preprocess) instead of --size")
+      ->excludes(size);
+  preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy (- for standard output)")->required();
   preprocess->add_option("--uint8-out", pre.uint8_out,
                          "Also write the uint8 RGB image [N, N, 3] after resize and crop as .npy");
   add_image_options(*preprocess, pre.input);
@@ -429,9 +460,9 @@ int main(int argc, char** argv) {
   EncodeOptions enc_img, enc_txt;
   CLI::App* encode_image = app.add_subcommand("encode-image", "Write image features (float32 [N, embed]) as .npy");
   add_model_options(*encode_image, enc_img.model);
-  encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] (.npy)");
-  encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does)");
-  encode_image->add_option("--out", enc_img.out, "Output .npy")->required();
+  encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] or one [3, R, R] (.npy)");
+  encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does); - reads standard input");
+  encode_image->add_option("--out", enc_img.out, "Output .npy, .jsonl (one JSON array per image) or - (.npy to standard output)")->required();
   encode_image->add_flag("--normalize", enc_img.normalize, "Write unit-length features");
   add_image_options(*encode_image, enc_img.input);
 
@@ -439,14 +470,14 @@ int main(int argc, char** argv) {
   add_model_options(*encode_text, enc_txt.model);
   encode_text->add_option("--tokens-npy", enc_txt.input_npy, "Token ids int32/int64 [N, 77] (.npy)");
   encode_text->add_option("texts", enc_txt.inputs, "Texts (tokenized as clip.tokenize does)");
-  encode_text->add_option("--out", enc_txt.out, "Output .npy")->required();
+  encode_text->add_option("--out", enc_txt.out, "Output .npy, .jsonl (one JSON array per text) or - (.npy to standard output)")->required();
   encode_text->add_flag("--normalize", enc_txt.normalize, "Write unit-length features");
   add_text_options(*encode_text, enc_txt.input);
 
   ClassifyOptions cls;
   CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
   add_model_options(*classify, cls.model);
-  classify->add_option("images", cls.images, "Image files")->required();
+  classify->add_option("images", cls.images, "Image files (- reads standard input)")->required();
   classify->add_option("--labels", cls.labels, "Candidate labels")->required();
   classify->add_option("--template", cls.templates,
                        "Prompt template with {} for the label, e.g. \"a photo of a {}.\"; repeat it to average "

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <ostream>
 
 #include "clip/export.h"
 #include "clip/tensor.h"
@@ -13,6 +14,8 @@ namespace clip {
 // other dtypes, a truncated file) is a clip::Error naming the file.
 CLIP_API Tensor load_npy(const std::filesystem::path& path);
 
+// The .npy bytes of `tensor` (format 1.0, data 64-byte aligned) to a stream.
+CLIP_API void write_npy(std::ostream& out, const Tensor& tensor);
 // Writes the tensor to a temporary file beside `path`, then renames it over `path`.
 CLIP_API void save_npy(const std::filesystem::path& path, const Tensor& tensor);
 

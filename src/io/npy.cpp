@@ -105,7 +105,7 @@ Tensor load_npy(const std::filesystem::path& path) {
   return t;
 }
 
-void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
+void write_npy(std::ostream& out, const Tensor& tensor) {
   // The shape as Python writes a tuple: (), (3,), (3, 224, 224).
   std::string dims;
   for (std::size_t i = 0; i < tensor.shape().size(); ++i)
@@ -119,16 +119,18 @@ void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
 
-  write_atomically(path, [&](std::ostream& out) {
-    out.write(kMagic, 6);
-    const char version[2] = {1, 0};
-    out.write(version, 2);
-    const auto len = static_cast<std::uint16_t>(header.size());
-    const char len_bytes[2] = {static_cast<char>(len & 0xFF), static_cast<char>(len >> 8)};
-    out.write(len_bytes, 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.nbytes()));
-  });
+  out.write(kMagic, 6);
+  const char version[2] = {1, 0};
+  out.write(version, 2);
+  const auto len = static_cast<std::uint16_t>(header.size());
+  const char len_bytes[2] = {static_cast<char>(len & 0xFF), static_cast<char>(len >> 8)};
+  out.write(len_bytes, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.nbytes()));
+}
+
+void save_npy(const std::filesystem::path& path, const Tensor& tensor) {
+  write_atomically(path, [&](std::ostream& out) { write_npy(out, tensor); });
 }
 
 }  // namespace clip

@@ -464,3 +464,41 @@ TEST(Cli, TruncateExifAndDisplayWidthEverywhere) {
   while (std::getline(lines, line)) columns.insert(cli_column_of_probability(line));
   EXPECT_EQ(columns.size(), 1u) << table.output;
 }
+
+// Issue #14: "-" for standard input and output, JSON lines besides .npy, and a preprocess
+// at the model's resolution whose [3, n, n] output feeds encode-image directly.
+TEST(Cli, StandardStreamsJsonLinesAndPreprocessForAModel) {
+  const std::string image = std::string(CLIP_SOURCE_DIR) + "/examples/images/red-star.png";
+  const auto tmp = std::filesystem::temp_directory_path() / "clip_cli_streams";
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp);
+  const std::string cli = CLIP_CLI_PATH;
+  ASSERT_EQ(run("encode-image --model demo-shapes " + image + " --out " + (tmp / "file.npy").string()).status, 0);
+  // From standard input to standard output: the same .npy bytes.
+  Result r = run_command("cat " + image + " | " + cli + " encode-image --model demo-shapes - --out - > " + (tmp / "piped.npy").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const clip::Tensor file = clip::load_npy(tmp / "file.npy"), piped = clip::load_npy(tmp / "piped.npy");
+  EXPECT_EQ(file.to_vector<float>(), piped.to_vector<float>());
+  // JSON lines: one array per image.
+  ASSERT_EQ(run("encode-image --model demo-shapes " + image + " " + image + " --out " + (tmp / "rows.jsonl").string()).status, 0);
+  std::ifstream rows(tmp / "rows.jsonl");
+  std::string line;
+  int n = 0;
+  while (std::getline(rows, line)) {
+    const auto values = nlohmann::json::parse(line).get<std::vector<float>>();
+    ASSERT_EQ(values.size(), static_cast<std::size_t>(file.size(1)));
+    for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(values[i], file.to_vector<float>()[i]);
+    ++n;
+  }
+  EXPECT_EQ(n, 2);
+  // preprocess --model: the model's 64 px, [3, 64, 64], accepted by encode-image as one image.
+  ASSERT_EQ(run("preprocess --model demo-shapes " + image + " --out " + (tmp / "pre.npy").string()).status, 0);
+  EXPECT_EQ(clip::load_npy(tmp / "pre.npy").shape(), (clip::Tensor::Shape{3, 64, 64}));
+  ASSERT_EQ(run("encode-image --model demo-shapes --input-npy " + (tmp / "pre.npy").string() + " --out " + (tmp / "from_pre.npy").string()).status, 0);
+  EXPECT_EQ(clip::load_npy(tmp / "from_pre.npy").to_vector<float>(), file.to_vector<float>());
+  // classify reads standard input too.
+  r = run_command("cat " + image + " | " + cli + " classify --json --model demo-shapes - --labels 'red star' 'blue circle'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["labels"][0], "red star");
+  std::filesystem::remove_all(tmp);
+}
