@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "clip/clip.h"
@@ -53,6 +54,17 @@ std::vector<std::size_t> ranking(const std::vector<float>& scores);
 std::size_t display_width(std::string_view text);
 // " (did you mean X?)" for the candidate within two edits of `word`, else "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+// Image inputs: files as given, folders walked for image files (sorted); every entry that
+// cannot be read as an image is in `skipped` with its reason.
+struct Inputs {
+  std::vector<std::string> files;
+  std::vector<std::pair<std::string, std::string>> skipped;  // path, reason
+};
+Inputs expand_inputs(const std::vector<std::string>& inputs);
+
+// A small text file (labels, lists), regular files only.
+std::string read_text_file(const std::string& path, const std::string& what);
 
 struct EmbedOptions {
   ModelOptions model;

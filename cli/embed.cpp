@@ -44,16 +44,14 @@ std::vector<float> model_check(const clip::Model& model) {
 }
 
 bool has_image_extension(const fs::path& p) {
-  static const std::set<std::string> known = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"};
+  // Every extension Pillow registers for the formats the library decodes (issue #14:
+  // .jfif, .mpo and others were skipped silently).
+  static const std::set<std::string> known = {".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo", ".png", ".apng",
+                                              ".gif", ".webp", ".bmp", ".dib", ".tif", ".tiff"};
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   return known.count(ext) != 0;
 }
-
-struct Inputs {
-  std::vector<fs::path> files;
-  std::vector<std::pair<std::string, std::string>> skipped;  // path, reason
-};
 
 // What a folder entry that looks like an image but cannot be read as one is.
 std::string why_not_a_file(const fs::file_status& target) {
@@ -87,31 +85,12 @@ void walk_folder(const fs::path& dir, Inputs& out) {
     }
     if (!has_image_extension(path)) continue;
     const fs::file_status target = fs::status(path, ec);
-    if (fs::is_regular_file(target)) out.files.push_back(path);
+    if (fs::is_regular_file(target)) out.files.push_back(path.string());
     else if (fs::is_symlink(link) && (ec || !fs::exists(target)))
       out.skipped.emplace_back(path.string(), "a link that leads nowhere (" + (ec ? ec.message() : "dangling") + ")");
     else if (ec) out.skipped.emplace_back(path.string(), ec.message());
     else out.skipped.emplace_back(path.string(), why_not_a_file(target));
   }
-}
-
-// Files as given; folders walked recursively for image files, in sorted order.
-Inputs expand_inputs(const std::vector<std::string>& inputs) {
-  Inputs all;
-  for (const std::string& input : inputs) {
-    std::error_code ec;
-    if (!fs::is_directory(input, ec)) {
-      all.files.emplace_back(input);  // a problem with it is reported when it is opened
-      continue;
-    }
-    Inputs found;
-    walk_folder(input, found);
-    std::sort(found.files.begin(), found.files.end());
-    std::sort(found.skipped.begin(), found.skipped.end());
-    all.files.insert(all.files.end(), found.files.begin(), found.files.end());
-    all.skipped.insert(all.skipped.end(), found.skipped.begin(), found.skipped.end());
-  }
-  return all;
 }
 
 // "embed 120/1000  45.1 images/s  ETA 19 s" on stderr, redrawn in place, only on a terminal.
@@ -135,6 +114,33 @@ class Progress {
 
 }  // namespace
 
+Inputs expand_inputs(const std::vector<std::string>& inputs) {
+  Inputs all;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (!fs::is_directory(input, ec)) {
+      all.files.push_back(input);  // a problem with it is reported when it is opened
+      continue;
+    }
+    Inputs found;
+    walk_folder(input, found);
+    std::sort(found.files.begin(), found.files.end(),
+              [](const std::string& a, const std::string& b) { return fs::path(a) < fs::path(b); });
+    std::sort(found.skipped.begin(), found.skipped.end());
+    all.files.insert(all.files.end(), found.files.begin(), found.files.end());
+    all.skipped.insert(all.skipped.end(), found.skipped.begin(), found.skipped.end());
+  }
+  return all;
+}
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw clip::Error("cannot read " + what + " " + path + ": it is a folder");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw clip::Error("cannot open " + what + " " + path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 int run_embed(const EmbedOptions& opt) {
   if (opt.batch < 1) throw clip::Error("--batch must be at least 1");
   // Before any work: a run must not end in "cannot write" (issue #14).
@@ -142,7 +148,7 @@ int run_embed(const EmbedOptions& opt) {
   if (!fs::is_directory(out_dir)) throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " does not exist");
   if (access(out_dir.c_str(), W_OK) != 0) throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " is not writable");
   Inputs inputs = expand_inputs(opt.inputs);
-  const std::vector<fs::path>& files = inputs.files;
+  const std::vector<std::string>& files = inputs.files;
   std::vector<std::pair<std::string, std::string>>& skipped = inputs.skipped;  // file, reason
   const std::size_t candidates = files.size() + skipped.size();
   if (files.empty()) {
@@ -163,7 +169,7 @@ int run_embed(const EmbedOptions& opt) {
         images.push_back(preprocess(clip::Image::open(files[i], opt.input.image_options())));
         embedded.push_back(absolute_path(files[i]));
       } catch (const clip::Error& e) {
-        skipped.emplace_back(files[i].string(), e.what());
+        skipped.emplace_back(files[i], e.what());
       }
     }
     if (!images.empty()) features.push_back(clip::normalize(model.encode_image(clip::stack(images))));

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -262,14 +263,20 @@ int run_inspect(const InspectOptions& opt) {
   return 0;
 }
 
-int run_models(const std::string& root) {
+int run_models(const std::string& root, bool json) {
   clip::DownloadOptions options;
   options.root = root;
   for (const std::string& name : clip::available_models()) {
     const auto cached = clip::cached_model(name, options);
-    std::cout << name << (cached.empty() ? "" : "  (cached: " + cached.string() + ")") << '\n';
+    if (json)
+      std::cout << nlohmann::json{{"name", name}, {"kind", "official"}, {"cached", cached.empty() ? nlohmann::json() : nlohmann::json(cached.string())}}.dump() << '\n';
+    else
+      std::cout << name << (cached.empty() ? "" : "  (cached: " + cached.string() + ")") << '\n';
   }
-  for (const std::string& name : clip::builtin_models()) std::cout << name << "  (built in, no download)\n";
+  for (const std::string& name : clip::builtin_models()) {
+    if (json) std::cout << nlohmann::json{{"name", name}, {"kind", "built-in"}, {"cached", nullptr}}.dump() << '\n';
+    else std::cout << name << "  (built in, no download)\n";
+  }
   return 0;
 }
 
@@ -321,21 +328,42 @@ int run_encode_text(const EncodeOptions& opt) {
 struct ClassifyOptions {
   cli::ModelOptions model;
   cli::InputOptions input;
+  std::string labels_file;  // one label per line, after --labels
   std::vector<std::string> images, labels, templates;
   int top = 0;  // 0: every label
   bool json = false;
   int batch = 16;
 };
 
-int run_classify(const ClassifyOptions& opt) {
+// Labels from --labels, then one per non-empty line of --labels-file.
+std::vector<std::string> all_labels(const ClassifyOptions& opt) {
+  std::vector<std::string> labels = opt.labels;
+  if (opt.labels_file.empty()) return labels;
+  const auto bytes = cli::read_text_file(opt.labels_file, "labels file");
+  std::istringstream lines(bytes);
+  for (std::string line; std::getline(lines, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) labels.push_back(line);
+  }
+  if (labels.empty()) throw clip::Error("no labels: " + opt.labels_file + " is empty");
+  return labels;
+}
+
+int run_classify(ClassifyOptions opt) {
   if (opt.top < 0) throw clip::Error("--top must be positive");
+  opt.labels = all_labels(opt);
+  if (opt.labels.empty()) throw clip::Error("give --labels or --labels-file");
+  // Folders are searched for images as `clip embed` does; what cannot be read is named.
+  cli::Inputs inputs = cli::expand_inputs(opt.images);
+  for (const auto& [file, reason] : inputs.skipped) std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
+  opt.images.assign(inputs.files.begin(), inputs.files.end());
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
   const clip::Tensor text = cli::label_features(model, opt.labels, opt.templates, opt.input.truncate);
   const std::size_t shown = opt.top > 0 ? std::min<std::size_t>(opt.top, opt.labels.size()) : opt.labels.size();
   std::size_t width = 0;  // in terminal columns: "猫" takes two, "é" one (issue #14)
   for (const auto& l : opt.labels) width = std::max(width, cli::display_width(l));
-  std::size_t failed = 0;
+  std::size_t failed = inputs.skipped.size();
   for (std::size_t begin = 0; begin < opt.images.size(); begin += opt.batch) {
     const std::size_t end = std::min(opt.images.size(), begin + opt.batch);
     // A file that cannot be read is named and skipped; the others are still classified
@@ -385,7 +413,8 @@ int run_classify(const ClassifyOptions& opt) {
     }
   }
   if (failed == 0) return 0;
-  std::cerr << "clip: error: " << failed << " of " << opt.images.size() << " images could not be read (skipped above)\n";
+  std::cerr << "clip: error: " << failed << " of " << opt.images.size() + inputs.skipped.size()
+            << " images could not be read (skipped above)\n";
   return 1;
 }
 
@@ -450,6 +479,8 @@ int main(int argc, char** argv) {
   std::string models_root;
   CLI::App* models = app.add_subcommand("models", "List the official CLIP models (and which are cached) and the built-in ones");
   models->add_option("--root", models_root, "Cache folder (default: ~/.cache/clip)");
+  bool models_json = false;
+  models->add_flag("--json", models_json, "One JSON object per model: {\"name\", \"kind\", \"cached\"}");
 
   std::string download_name, download_root;
   CLI::App* download = app.add_subcommand(
@@ -477,8 +508,9 @@ int main(int argc, char** argv) {
   ClassifyOptions cls;
   CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
   add_model_options(*classify, cls.model);
-  classify->add_option("images", cls.images, "Image files (- reads standard input)")->required();
-  classify->add_option("--labels", cls.labels, "Candidate labels")->required();
+  classify->add_option("images", cls.images, "Image files and folders (searched as embed does); - reads standard input")->required();
+  classify->add_option("--labels", cls.labels, "Candidate labels");
+  classify->add_option("--labels-file", cls.labels_file, "A file of candidate labels, one per line (after --labels)");
   classify->add_option("--template", cls.templates,
                        "Prompt template with {} for the label, e.g. \"a photo of a {}.\"; repeat it to average "
                        "several (prompt ensembling). Default: the labels as given")
@@ -499,7 +531,6 @@ int main(int argc, char** argv) {
   embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
   embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(in_range(1));
   add_image_options(*embed, emb.input);
-  embed->footer("Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal.");
 
   cli::SearchOptions srch;
   CLI::App* search = app.add_subcommand("search", "Rank the images of a `clip embed` index by text queries");
@@ -511,6 +542,26 @@ int main(int argc, char** argv) {
   search->add_option("--top", srch.top, "Results per query (default 5)")->check(in_range(1));
   add_text_options(*search, srch.input);
   search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
+
+  // Each subcommand's help ends with its own examples (issue #14: they all showed the
+  // top-level ones).
+  const std::pair<CLI::App*, const char*> examples[] = {
+      {tokenize, "  clip tokenize \"a diagram\" \"a dog\" \"a cat\"\n  echo '\"a photo of a cat\"' | clip tokenize --jsonl"},
+      {preprocess, "  clip preprocess photo.jpg --model ViT-B/32 --out photo.npy\n"
+                   "  clip encode-image --model ViT-B/32 --input-npy photo.npy --out features.npy"},
+      {inspect, "  clip inspect ViT-B-32.pt\n  clip inspect demo-shapes --json"},
+      {models, "  clip models\n  clip models --json"},
+      {download, "  clip download ViT-B/32\n  CLIP_MIRROR=/srv/clip-models clip download RN50    # a folder or URL with the .pt files"},
+      {encode_image, "  clip encode-image --model ViT-B/32 --normalize a.jpg b.png --out features.npy\n"
+                     "  cat a.jpg | clip encode-image --model ViT-B/32 - --out - > a.npy"},
+      {encode_text, "  clip encode-text --model ViT-B/32 \"a dog\" \"a cat\" --out text.jsonl"},
+      {classify, "  clip classify --model demo-shapes --template \"a photo of a {}.\" examples/images/red-star.png \\\n"
+                 "      --labels \"red star\" \"blue circle\" \"yellow triangle\"\n"
+                 "  clip classify --model ViT-B/32 --json photos/ --labels-file labels.txt"},
+      {embed, "  clip embed photos/ --model ViT-B/32 --out index.npy\n"
+              "Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal."},
+      {search, "  clip search --index index.npy \"a dog on a beach\" --top 10"}};
+  for (const auto& [command, text] : examples) command->footer(std::string("Examples:\n") + text);
 
   // A first word that is no subcommand is named as such (CLI11 said "A subcommand is
   // required" for `clip clasify`).
@@ -546,7 +597,7 @@ int main(int argc, char** argv) {
     if (*tokenize) return run_tokenize(tok);
     if (*preprocess) return run_preprocess(pre);
     if (*inspect) return run_inspect(ins);
-    if (*models) return run_models(models_root);
+    if (*models) return run_models(models_root, models_json);
     if (*encode_image) return run_encode_image(enc_img);
     if (*encode_text) return run_encode_text(enc_txt);
     if (*classify) return run_classify(cls);

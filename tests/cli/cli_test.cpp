@@ -368,8 +368,13 @@ TEST(Cli, FilesThatAreNotFilesAreNamedNeverFatal) {
   EXPECT_EQ(list["skipped"].size(), 5u);
 
   // One image argument that is a folder, a FIFO: a clip::Error naming it, exit 1.
+  // classify takes folders as embed does: the good image is classified, the others named.
+  r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " classify --json --model " + model + " --labels a b -- " +
+                  (tmp / "images").string() + " 2>/dev/null");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(nlohmann::json::parse(r.output)["image"], (tmp / "images" / "good.png").string()) << r.output;
   for (const std::string& command : {"encode-image --model " + model + " --out " + (tmp / "x.npy").string() + " ",
-                                     "classify --model " + model + " --labels a b -- ", std::string("preprocess --out ") + (tmp / "p").string() + " "}) {
+                                     std::string("preprocess --out ") + (tmp / "p").string() + " "}) {
     r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command + (tmp / "images").string() + " 2>&1");
     EXPECT_EQ(r.status, 1) << command << r.output;
     EXPECT_NE(r.output.find("cannot read image " + (tmp / "images").string() + ": it is a directory"), std::string::npos)
@@ -500,5 +505,41 @@ TEST(Cli, StandardStreamsJsonLinesAndPreprocessForAModel) {
   r = run_command("cat " + image + " | " + cli + " classify --json --model demo-shapes - --labels 'red star' 'blue circle'");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(nlohmann::json::parse(r.output)["labels"][0], "red star");
+  std::filesystem::remove_all(tmp);
+}
+
+// Issue #14: --labels-file, `models --json`, each subcommand's own examples, and every
+// extension the library decodes picked up from folders (.jfif was skipped silently).
+TEST(Cli, LabelsFileModelsJsonExamplesAndExtensions) {
+  CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
+  const auto tmp = std::filesystem::temp_directory_path() / "clip_cli_labels";
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp / "images");
+  std::ofstream(tmp / "labels.txt") << "blue circle\n\nyellow triangle\r\n";
+  const std::string image = std::string(CLIP_SOURCE_DIR) + "/examples/images/red-star.png";
+  Result r = run("classify --json --model demo-shapes " + image + " --labels 'red star' --labels-file " + (tmp / "labels.txt").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["labels"],
+            nlohmann::json::array({"red star", "blue circle", "yellow triangle"}));
+  EXPECT_EQ(run("classify --model demo-shapes " + image).output, "clip: error: give --labels or --labels-file\n");
+
+  r = run("models --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::istringstream lines(r.output);
+  std::string line;
+  std::set<std::string> names;
+  while (std::getline(lines, line)) names.insert(nlohmann::json::parse(line)["name"].get<std::string>());
+  EXPECT_TRUE(names.count("ViT-B/32") && names.count("demo-shapes")) << r.output;
+
+  for (const char* command : {"tokenize", "preprocess", "inspect", "models", "download", "encode-image", "encode-text",
+                              "classify", "embed", "search"}) {
+    const std::string help = run(std::string(command) + " --help").output;
+    EXPECT_NE(help.find("Examples:\n  clip " + std::string(command)), std::string::npos) << help;
+  }
+
+  std::filesystem::copy_file(png, tmp / "images" / "photo.jfif");  // the content decides the format
+  r = run("embed " + (tmp / "images").string() + " --model demo-shapes --out " + (tmp / "index.npy").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(clip::load_npy(tmp / "index.npy").size(0), 1);
   std::filesystem::remove_all(tmp);
 }
