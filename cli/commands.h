@@ -79,7 +79,8 @@ struct SearchOptions {
   std::string index;   // embeddings.npy written by `clip embed`
   ModelOptions model;  // name default: the model named in the index's .json
   InputOptions input;
-  std::vector<std::string> queries;
+  std::vector<std::string> queries;  // texts
+  std::vector<std::string> images;   // --image: image queries
   std::vector<std::string> templates;
   int top = 5;
   bool json = false;

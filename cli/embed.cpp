@@ -201,6 +201,7 @@ int run_embed(const EmbedOptions& opt) {
 
 int run_search(const SearchOptions& opt) {
   if (opt.top < 1) throw clip::Error("--top must be at least 1");
+  if (opt.queries.empty() && opt.images.empty()) throw clip::Error("give a text QUERY or --image");
   const clip::Tensor images = clip::load_npy(opt.index);
   const fs::path list = sidecar(opt.index);
   std::ifstream in(list);
@@ -223,7 +224,8 @@ int run_search(const SearchOptions& opt) {
   if (model_options.name.empty()) model_options.name = indexed_model;
   if (model_options.name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
   const std::string& model_name = model_options.name;
-  const clip::Model model = load_model(model_options);
+  clip::Preprocess preprocess;
+  const clip::Model model = load_model(model_options, &preprocess);
   if (images.size(1) != model.config().embed_dim)
     throw clip::Error(opt.index + " holds " + std::to_string(images.size(1)) + "-dim features but " + model_name +
                       " embeds to " + std::to_string(model.config().embed_dim));
@@ -238,21 +240,32 @@ int run_search(const SearchOptions& opt) {
                         indexed_model + "); search it with that model");
   }
 
-  const clip::Tensor queries = label_features(model, opt.queries, opt.templates, opt.input.truncate);
+  // Text queries, then image queries (image-to-image search), as unit rows [queries, embed].
+  std::vector<std::string> names = opt.queries;
+  std::vector<float> rows;
+  if (!opt.queries.empty()) rows = label_features(model, opt.queries, opt.templates, opt.input.truncate).to_vector<float>();
+  if (!opt.images.empty()) {
+    std::vector<clip::Tensor> pixels;
+    for (const std::string& image : opt.images) pixels.push_back(preprocess(open_image(image, opt.input)));
+    const auto features = clip::normalize(model.encode_image(clip::stack(pixels))).to_vector<float>();
+    rows.insert(rows.end(), features.begin(), features.end());
+    names.insert(names.end(), opt.images.begin(), opt.images.end());
+  }
+  const clip::Tensor queries = clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), images.size(1)}, rows);
   const std::vector<float> scores = similarity(queries, images);  // [queries, images]
   const std::size_t n = files.size(), top = std::min<std::size_t>(opt.top, n);
-  for (std::size_t q = 0; q < opt.queries.size(); ++q) {
+  for (std::size_t q = 0; q < names.size(); ++q) {
     const std::vector<std::size_t> order = ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
     if (opt.json) {
       nlohmann::ordered_json j;
-      j["query"] = opt.queries[q];
+      j["query"] = names[q];
       j["results"] = nlohmann::json::array();
       for (std::size_t r = 0; r < top; ++r)
         j["results"].push_back({{"file", files[order[r]]}, {"score", scores[q * n + order[r]]}});
       std::cout << j.dump() << '\n';
       continue;
     }
-    std::cout << opt.queries[q] << '\n';
+    std::cout << names[q] << '\n';
     for (std::size_t r = 0; r < top; ++r) {
       char score[32];
       std::snprintf(score, sizeof score, "%.4f", scores[q * n + order[r]]);

@@ -533,8 +533,11 @@ int main(int argc, char** argv) {
   add_image_options(*embed, emb.input);
 
   cli::SearchOptions srch;
-  CLI::App* search = app.add_subcommand("search", "Rank the images of a `clip embed` index by text queries");
-  search->add_option("queries", srch.queries, "Text queries")->required();
+  CLI::App* search = app.add_subcommand("search", "Rank the images of a `clip embed` index by text or image queries");
+  search->add_option("queries", srch.queries, "Text queries");
+  search->add_option("--image", srch.images, "An image as the query (image-to-image search), repeatable")
+      ->allow_extra_args(false);
+  add_image_options(*search, srch.input);
   search->add_option("--index", srch.index, "The .npy written by `clip embed` (its .json beside it)")->required();
   add_model_options(*search, srch.model, false);
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
@@ -560,7 +563,8 @@ int main(int argc, char** argv) {
                  "  clip classify --model ViT-B/32 --json photos/ --labels-file labels.txt"},
       {embed, "  clip embed photos/ --model ViT-B/32 --out index.npy\n"
               "Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal."},
-      {search, "  clip search --index index.npy \"a dog on a beach\" --top 10"}};
+      {search, "  clip search --index index.npy \"a dog on a beach\" --top 10\n"
+               "  clip search --index index.npy --image photos/beach.jpg --json"}};
   for (const auto& [command, text] : examples) command->footer(std::string("Examples:\n") + text);
 
   // A first word that is no subcommand is named as such (CLI11 said "A subcommand is

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCLIP_WERROR=ON
 cmake --build build -j"$(nproc)"
 CLIP_REQUIRE_SHARED=1 ctest --test-dir build --output-on-failure -j"$(nproc)"
 bash scripts/test_install.sh

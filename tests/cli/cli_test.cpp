@@ -543,3 +543,19 @@ TEST(Cli, LabelsFileModelsJsonExamplesAndExtensions) {
   EXPECT_EQ(clip::load_npy(tmp / "index.npy").size(0), 1);
   std::filesystem::remove_all(tmp);
 }
+
+// Issue #14: an image as the query. The indexed image itself comes first, with cosine 1.
+TEST(Cli, SearchByImage) {
+  const std::string images = std::string(CLIP_SOURCE_DIR) + "/examples/images";
+  const auto index = std::filesystem::temp_directory_path() / "clip_cli_search_by_image.npy";
+  ASSERT_EQ(run("embed " + images + " --model demo-shapes --out " + index.string()).status, 0);
+  const Result r = run("search --json --top 1 --index " + index.string() + " --image " + images + "/red-star.png");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["query"], images + "/red-star.png");
+  EXPECT_EQ(j["results"][0]["file"], std::filesystem::path(images + "/red-star.png").lexically_normal().string());
+  EXPECT_NEAR(j["results"][0]["score"].get<double>(), 1.0, 1e-5);
+  EXPECT_EQ(run("search --index " + index.string()).output, "clip: error: give a text QUERY or --image\n");
+  std::filesystem::remove(index);
+  std::filesystem::remove(std::filesystem::path(index).replace_extension(".json"));
+}
