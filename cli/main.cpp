@@ -307,7 +307,13 @@ int run_encode_image(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --input-npy or IMAGE files");
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
-  clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(opt.inputs, preprocess, opt.input);
+  // Folders are searched as `clip embed` does; the rows follow the files in that order, so
+  // every one must be readable (embed is the command that skips).
+  const cli::Inputs inputs = cli::expand_inputs(opt.inputs);
+  if (!inputs.skipped.empty())
+    throw clip::Error("cannot read " + inputs.skipped[0].first + ": " + inputs.skipped[0].second +
+                      " (encode-image writes one row per image; clip embed skips what it cannot read)");
+  clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(inputs.files, preprocess, opt.input);
   // One preprocessed image [3, n, n], as `clip preprocess` writes it, is a batch of one.
   if (images.dim() == 3) images = images.reshape({1, images.size(0), images.size(1), images.size(2)});
   const clip::Tensor features = model.encode_image(images);
@@ -492,7 +498,7 @@ int main(int argc, char** argv) {
   CLI::App* encode_image = app.add_subcommand("encode-image", "Write image features (float32 [N, embed]) as .npy");
   add_model_options(*encode_image, enc_img.model);
   encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] or one [3, R, R] (.npy)");
-  encode_image->add_option("images", enc_img.inputs, "Image files (preprocessed as the reference does); - reads standard input");
+  encode_image->add_option("images", enc_img.inputs, "Image files and folders (searched as embed does, rows in that order); - reads standard input");
   encode_image->add_option("--out", enc_img.out, "Output .npy, .jsonl (one JSON array per image) or - (.npy to standard output)")->required();
   encode_image->add_flag("--normalize", enc_img.normalize, "Write unit-length features");
   add_image_options(*encode_image, enc_img.input);

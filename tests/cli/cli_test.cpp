@@ -373,16 +373,27 @@ TEST(Cli, FilesThatAreNotFilesAreNamedNeverFatal) {
                   (tmp / "images").string() + " 2>/dev/null");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(nlohmann::json::parse(r.output)["image"], (tmp / "images" / "good.png").string()) << r.output;
+  // encode-image takes folders too, but every image must be readable (one row each).
+  r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " encode-image --model " + model + " --out " +
+                  (tmp / "x.npy").string() + " " + (tmp / "images").string() + " 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("encode-image writes one row per image"), std::string::npos) << r.output;
+  std::filesystem::create_directories(tmp / "good");
+  std::filesystem::copy_file(tmp / "images" / "good.png", tmp / "good" / "a.png");
+  std::filesystem::copy_file(tmp / "images" / "good.png", tmp / "good" / "b.png");
+  r = run("encode-image --model " + model + " --out " + (tmp / "x.npy").string() + " " + (tmp / "good").string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(clip::load_npy(tmp / "x.npy").size(0), 2);
   for (const std::string& command : {"encode-image --model " + model + " --out " + (tmp / "x.npy").string() + " ",
                                      std::string("preprocess --out ") + (tmp / "p").string() + " "}) {
-    r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command + (tmp / "images").string() + " 2>&1");
-    EXPECT_EQ(r.status, 1) << command << r.output;
-    EXPECT_NE(r.output.find("cannot read image " + (tmp / "images").string() + ": it is a directory"), std::string::npos)
-        << command << r.output;
     r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command + (tmp / "images" / "fifo.png").string() + " 2>&1");
     EXPECT_EQ(r.status, 1) << command << r.output;
     EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << command << r.output;
   }
+  // preprocess takes one image: a folder is named as one.
+  r = run("preprocess --out " + (tmp / "p").string() + " " + (tmp / "images").string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot read image " + (tmp / "images").string() + ": it is a directory"), std::string::npos) << r.output;
   EXPECT_THROW(clip::Image::open(tmp / "images"), clip::Error);
   // A FIFO as a checkpoint.
   r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " inspect " + (tmp / "fifo.pt").string() + " 2>&1");
