@@ -170,7 +170,9 @@ void fetch(const std::string& url, Transfer& t) {
   // A declared size over the limit fails before the body (the body is also counted).
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_bytes));
   const CURLcode rc = curl_easy_perform(c);
-  if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
+  // Either our count stopped it or curl did (curl 8 also enforces MAXFILESIZE mid-body).
+  if (rc == CURLE_FILESIZE_EXCEEDED) t.too_large = true;
+  if (t.too_large)
     throw Error(url + ": the file is larger than the limit of " + std::to_string(t.max_bytes) + " bytes; download stopped");
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
