@@ -1,7 +1,7 @@
 // Arithmetic on numbers read from files: sums and products that cannot wrap around. A
 // storage of 2^62 + n elements times 4 bytes wraps to 4n in 64 bits and would pass a size
 // check (security issue #15), so every size computed from file-supplied numbers goes
-// through these (shapes go through Tensor::checked_numel, which bounds numel * 8).
+// through these, shapes (Tensor's own included) through checked_numel.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "clip/error.h"
+#include "clip/tensor.h"
 
 namespace clip::core {
 
@@ -29,6 +30,15 @@ inline std::uint64_t checked_add(std::uint64_t a, std::uint64_t b, const std::st
 
 // The element count of `shape`, bounded so that numel * 8 (any element size) and every
 // partial product fit in int64; throws "<what>: ..." for a negative or too large shape.
-std::int64_t checked_numel(const std::vector<std::int64_t>& shape, const std::string& what);
+inline std::int64_t checked_numel(const std::vector<std::int64_t>& shape, const std::string& what) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) {
+    if (d < 0) throw Error(what + ": negative dimension in shape " + Tensor::shape_string_of(shape));
+    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / 8 / d)
+      throw Error(what + ": shape " + Tensor::shape_string_of(shape) + " is too large");
+    n *= d;
+  }
+  return n;
+}
 
 }  // namespace clip::core

@@ -40,19 +40,6 @@ const char* dtype_name(DType dtype) {
 
 std::int64_t Tensor::checked_numel(const Shape& shape) { return core::checked_numel(shape, "Tensor"); }
 
-namespace core {
-std::int64_t checked_numel(const std::vector<std::int64_t>& shape, const std::string& what) {
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) {
-    if (d < 0) throw Error(what + ": negative dimension in shape " + Tensor::shape_string_of(shape));
-    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / 8 / d)
-      throw Error(what + ": shape " + Tensor::shape_string_of(shape) + " is too large");
-    n *= d;
-  }
-  return n;
-}
-}  // namespace core
-
 Tensor::Tensor(Shape shape, DType dtype) : Tensor(std::move(shape), dtype, Uninitialized{}) {
   std::memset(data_, 0, (nbytes_ + 63) / 64 * 64 + 64);  // zero-filled, slack included
 }

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <functional>
 #include <unordered_set>
 
 #include "clip/error.h"
@@ -120,7 +121,7 @@ std::span<std::uint8_t> ZipReader::stored_bytes(const ZipEntry& entry) const {
 }
 
 void ZipReader::verify(const ZipEntry& entry) const {
-  if (entry.method == 8) return verify_deflated(entry);
+  if (entry.method != 0) return inflate_entry(entry, [](std::span<const std::uint8_t>) {});
   const auto bytes = stored_bytes(entry);
   std::uint32_t crc = 0;
   // libdeflate_crc32 takes a size_t; feed very large entries in pieces.
@@ -129,10 +130,11 @@ void ZipReader::verify(const ZipEntry& entry) const {
   if (crc != entry.crc32) fail("CRC mismatch in zip entry " + entry.name + " (corrupt file)");
 }
 
-// Inflated through a fixed buffer (zlib's streaming inflate; libdeflate has none), so a
-// deflate bomb costs time bounded by its declared size and no memory (issue #15: 4 GiB of
-// zeros took 4.2 GB when inflated whole).
-void ZipReader::verify_deflated(const ZipEntry& entry) const {
+// Inflated through a fixed buffer (zlib's streaming inflate; libdeflate has none), so
+// checking a deflate bomb costs time bounded by its declared size and no memory (issue
+// #15: 4 GiB of zeros took 4.2 GB when inflated whole).
+void ZipReader::inflate_entry(const ZipEntry& entry, const std::function<void(std::span<const std::uint8_t>)>& sink) const {
+  if (entry.method != 8) fail("zip entry " + entry.name + " uses unsupported compression " + std::to_string(entry.method));
   z_stream z{};
   if (inflateInit2(&z, -MAX_WBITS) != Z_OK) fail("cannot start zlib");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
@@ -156,6 +158,7 @@ void ZipReader::verify_deflated(const ZipEntry& entry) const {
     produced += n;
     if (produced > entry.size) fail("zip entry " + entry.name + " inflates past its declared size (corrupt file)");
     crc = libdeflate_crc32(crc, buffer.data(), n);
+    sink({buffer.data(), n});
     if (rc == Z_OK && n == 0 && z.avail_in == 0 && in_left == 0) fail("truncated compressed zip entry " + entry.name);
   }
   if (produced != entry.size) fail("zip entry " + entry.name + " inflates to less than its declared size (corrupt file)");
@@ -168,17 +171,12 @@ std::vector<std::uint8_t> ZipReader::read(const ZipEntry& entry) const {
     const auto bytes = stored_bytes(entry);
     return {bytes.begin(), bytes.end()};
   }
-  if (entry.method != 8) fail("zip entry " + entry.name + " uses unsupported compression " + std::to_string(entry.method));
-  // Deflate expands at most 1032:1: check the declared size before allocating for it.
+  // Deflate expands at most 1032:1: check the declared size before reserving for it.
   if (entry.size > (std::uint64_t{1} << 32) || entry.size / 1032 > entry.compressed_size + 1)
     fail("zip entry " + entry.name + " declares an impossible size (corrupt file)");
-  std::vector<std::uint8_t> out(entry.size);
-  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(
-      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
-  if (!inflater || libdeflate_deflate_decompress(inflater.get(), file_->bytes().data() + entry.data_offset,
-                                                 entry.compressed_size, out.data(), out.size(), nullptr) != LIBDEFLATE_SUCCESS)
-    fail("corrupt compressed zip entry " + entry.name);
-  if (libdeflate_crc32(0, out.data(), out.size()) != entry.crc32) fail("CRC mismatch in zip entry " + entry.name);
+  std::vector<std::uint8_t> out;
+  out.reserve(entry.size);
+  inflate_entry(entry, [&](std::span<const std::uint8_t> part) { out.insert(out.end(), part.begin(), part.end()); });
   return out;
 }
 

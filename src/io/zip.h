@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,7 +43,8 @@ class ZipReader {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
-  void verify_deflated(const ZipEntry& entry) const;
+  // Inflates a deflated entry in pieces into `sink`, checking its size and CRC-32.
+  void inflate_entry(const ZipEntry& entry, const std::function<void(std::span<const std::uint8_t>)>& sink) const;
   std::shared_ptr<MappedFile> file_;
   std::vector<ZipEntry> entries_;
 };
