@@ -44,9 +44,6 @@ clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess
 clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
                             const std::vector<std::string>& templates, bool truncate = false);
 
-// Dot products of the rows of a [n, d] and b [m, d] (cosine similarities for unit rows),
-// row-major [n, m].
-std::vector<float> similarity(const clip::Tensor& a, const clip::Tensor& b);
 // Indices of `scores`, highest first (ties keep their order).
 std::vector<std::size_t> ranking(const std::vector<float>& scores);
 // Columns `text` (UTF-8) takes in a terminal: East Asian wide and fullwidth characters

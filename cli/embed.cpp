@@ -252,7 +252,7 @@ int run_search(const SearchOptions& opt) {
     names.insert(names.end(), opt.images.begin(), opt.images.end());
   }
   const clip::Tensor queries = clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), images.size(1)}, rows);
-  const std::vector<float> scores = similarity(queries, images);  // [queries, images]
+  const std::vector<float> scores = clip::cosine_similarity(queries, images).to_vector<float>();  // [queries, images]
   const std::size_t n = files.size(), top = std::min<std::size_t>(opt.top, n);
   for (std::size_t q = 0; q < names.size(); ++q) {
     const std::vector<std::size_t> order = ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));

@@ -24,21 +24,6 @@ clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess
   return model;
 }
 
-std::vector<float> similarity(const clip::Tensor& a, const clip::Tensor& b) {
-  const std::int64_t n = a.size(0), m = b.size(0), d = a.size(1);
-  if (b.size(1) != d) throw clip::Error("cannot compare features of sizes " + a.shape_string() + " and " + b.shape_string());
-  const float* pa = a.data<float>();
-  const float* pb = b.data<float>();
-  std::vector<float> out(n * m);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < m; ++j) {
-      double dot = 0;
-      for (std::int64_t k = 0; k < d; ++k) dot += static_cast<double>(pa[i * d + k]) * pb[j * d + k];
-      out[i * m + j] = static_cast<float>(dot);
-    }
-  return out;
-}
-
 std::vector<std::size_t> ranking(const std::vector<float>& scores) {
   std::vector<std::size_t> order(scores.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -243,10 +228,7 @@ struct InspectOptions {
 };
 
 int run_inspect(const InspectOptions& opt) {
-  const auto builtin = clip::builtin_models();
-  const clip::Checkpoint checkpoint = std::find(builtin.begin(), builtin.end(), opt.file) != builtin.end()
-                                          ? clip::Checkpoint::load_builtin(opt.file)
-                                          : clip::Checkpoint::load(opt.file);
+  const clip::Checkpoint checkpoint = clip::load_checkpoint(opt.file);
   const clip::ModelConfig config = checkpoint.config();
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(config.to_json());
   j["format"] = checkpoint.format();
@@ -386,12 +368,11 @@ int run_classify(ClassifyOptions opt) {
       }
     }
     if (files.empty()) continue;
-    const clip::Tensor images = clip::normalize(model.encode_image(clip::stack(pixels)));
-    // As model(image, text): logit_scale.exp() times the cosine similarities, then softmax.
-    std::vector<float> logits = cli::similarity(images, text);
-    for (float& l : logits) l *= std::exp(model.logit_scale());
-    const std::int64_t n = static_cast<std::int64_t>(files.size()), m = static_cast<std::int64_t>(opt.labels.size());
-    const std::vector<float> probs = clip::softmax(clip::Tensor::from_vector({n, m}, logits), -1).to_vector<float>();
+    // As model(image, text), then softmax.
+    const clip::Tensor images = model.encode_image(clip::stack(pixels));
+    const std::int64_t m = static_cast<std::int64_t>(opt.labels.size());
+    const std::vector<float> probs =
+        clip::softmax(clip::logits(images, text, model.logit_scale()).first, -1).to_vector<float>();
     for (std::size_t f = 0; f < files.size(); ++f) {
       const std::vector<float> p(probs.begin() + f * m, probs.begin() + (f + 1) * m);
       const std::vector<std::size_t> order = cli::ranking(p);

@@ -34,8 +34,8 @@ class CLIP_API Model {
   // tokens int32 or int64 [N, context_length] -> float32 [N, embed_dim], the features at
   // the end-of-text token (the largest id of each row).
   Tensor encode_text(const Tensor& tokens) const;
-  // (logits_per_image [N_img, N_txt], logits_per_text [N_txt, N_img]): cosine similarity
-  // of the L2-normalised features times logit_scale.exp().
+  // (logits_per_image [N_img, N_txt], logits_per_text [N_txt, N_img]): clip::logits of
+  // the two encodings (cosine similarity times logit_scale.exp()).
   std::pair<Tensor, Tensor> operator()(const Tensor& images, const Tensor& tokens) const;
 
   const ModelConfig& config() const;
@@ -72,10 +72,5 @@ CLIP_API std::pair<Model, Preprocess> load(const std::string& name_or_path,
                                            const std::string& device = default_device(), bool jit = false,
                                            const std::filesystem::path& download_root = {},
                                            Precision precision = Precision::FP32);
-
-// Softmax of a float32 tensor along `dim` (negative counts from the end).
-CLIP_API Tensor softmax(const Tensor& x, int dim = -1);
-// Each row (last dimension) divided by its L2 norm.
-CLIP_API Tensor normalize(const Tensor& x);
 
 }  // namespace clip

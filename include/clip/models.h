@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "clip/checkpoint.h"
 #include "clip/export.h"
 
 namespace clip {
@@ -57,6 +58,12 @@ inline constexpr std::uint64_t kMaxDownloadBytes = std::uint64_t{4} << 30;
 CLIP_API std::string download_file(const std::string& url, const std::filesystem::path& destination,
                                    const std::string& sha256 = "", bool progress = true,
                                    std::uint64_t max_bytes = kMaxDownloadBytes);
+
+// The one rule by which a model is found (clip::load, `clip inspect`, the tool's --model):
+// a built-in model (no network), then a name from available_models() (the cached file,
+// downloaded first if needed), then the path of a checkpoint file. An unknown name that is
+// no file is a clip::Error listing the names.
+CLIP_API Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options = {});
 
 // Hex SHA256 of a file.
 CLIP_API std::string sha256_file(const std::filesystem::path& path);

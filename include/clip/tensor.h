@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "clip/export.h"
@@ -126,5 +127,16 @@ CLIP_API std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
 // Stacks tensors of one shape and dtype along a new first dimension: N x [3, 224, 224]
 // images give [N, 3, 224, 224], as torch.stack does. An empty list is a clip::Error.
 CLIP_API Tensor stack(const std::vector<Tensor>& tensors);
+
+// Softmax of a float32 tensor along `dim` (negative counts from the end), as torch's.
+CLIP_API Tensor softmax(const Tensor& x, int dim = -1);
+// Each row (last dimension) divided by its L2 norm.
+CLIP_API Tensor normalize(const Tensor& x);
+// The cosine similarity of every row of `a` with every row of `b`: float32 [N, D] and
+// [M, D] -> [N, M], accumulated in double.
+CLIP_API Tensor cosine_similarity(const Tensor& a, const Tensor& b);
+// The reference's CLIP.forward from features: (logits_per_image [N_img, N_txt],
+// logits_per_text [N_txt, N_img]), logit_scale.exp() times the cosine similarities.
+CLIP_API std::pair<Tensor, Tensor> logits(const Tensor& image_features, const Tensor& text_features, float logit_scale);
 
 }  // namespace clip

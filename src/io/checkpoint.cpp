@@ -1,10 +1,15 @@
+// clip::Checkpoint: a checkpoint file's tensors under the OpenAI names, whatever its
+// format; and load_checkpoint, which finds the file a model name means.
 #include "clip/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "clip/error.h"
+#include "clip/models.h"
 #include "io/builtin_models.h"
 #include "io/readers.h"
+#include "io/schema.h"
 
 namespace clip {
 
@@ -27,6 +32,19 @@ Checkpoint Checkpoint::load_builtin(const std::string& name) {
   const auto bytes = io::builtin_model_bytes(name);
   if (bytes.empty()) throw Error("no built-in model named '" + name + "'");
   return read_checkpoint(io::MappedFile::copy_of(bytes, "<built-in " + name + ">"));
+}
+
+Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options) {
+  // As the reference: an official name first, then a path; download_model reports an
+  // unknown name.
+  const auto listed = [&](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), name_or_path) != list.end();
+  };
+  if (listed(builtin_models())) return Checkpoint::load_builtin(name_or_path);
+  std::error_code error;
+  if (!listed(available_models()) && std::filesystem::exists(name_or_path, error))
+    return Checkpoint::load(name_or_path);  // which names what is wrong with something not a file
+  return Checkpoint::load(download_model(name_or_path, options));
 }
 
 Checkpoint::Checkpoint(std::filesystem::path path, std::string format, std::optional<Activation> activation)
@@ -53,17 +71,10 @@ ModelConfig Checkpoint::config() const {
   }
 }
 
-namespace {
-bool is_buffer(const std::string& key) {
-  return key.ends_with("running_mean") || key.ends_with("running_var") || key.ends_with("num_batches_tracked") ||
-         key == "input_resolution" || key == "context_length" || key == "vocab_size";
-}
-}  // namespace
-
 std::int64_t Checkpoint::parameter_count() const {
   std::int64_t n = 0;
   for (const auto& [key, t] : tensors_)
-    if (!is_buffer(key)) n += t.numel();
+    if (!io::schema::is_buffer(key)) n += t.numel();
   return n;
 }
 

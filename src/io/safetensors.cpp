@@ -12,6 +12,7 @@
 #include "core/file.h"
 #include "io/mapped_file.h"
 #include "io/readers.h"
+#include "io/schema.h"
 
 namespace clip {
 namespace io {
@@ -103,38 +104,41 @@ std::vector<std::pair<std::string, Tensor>> from_hugging_face(std::vector<std::p
     in.erase(it);
     return t;
   };
+  // Our names come from the state-dict schema; theirs are spelled here, the one place.
+  namespace sc = schema;
   std::vector<std::pair<std::string, Tensor>> out;
-  const auto tower = [&](const std::string& hf_prefix, const std::string& prefix) {
+  const auto weight_and_bias = [&](const std::string& ours, const std::string& theirs) {
+    for (const char* p : {"weight", "bias"}) out.emplace_back(ours + p, take(theirs + p));
+  };
+  const auto tower = [&](const std::string& hf_prefix, const std::string& blocks) {
     for (int i = 0;; ++i) {
       const std::string l = hf_prefix + "encoder.layers." + std::to_string(i) + ".";
       if (!in.count(l + "self_attn.q_proj.weight")) break;
-      const std::string o = prefix + "transformer.resblocks." + std::to_string(i) + ".";
-      out.emplace_back(o + "attn.in_proj_weight", fuse_qkv({take(l + "self_attn.q_proj.weight"),
-                                                             take(l + "self_attn.k_proj.weight"),
-                                                             take(l + "self_attn.v_proj.weight")}, where + ": " + l + "self_attn"));
-      out.emplace_back(o + "attn.in_proj_bias", fuse_qkv({take(l + "self_attn.q_proj.bias"),
-                                                           take(l + "self_attn.k_proj.bias"),
-                                                           take(l + "self_attn.v_proj.bias")}, where + ": " + l + "self_attn"));
-      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "attn.out_proj." + p, take(l + "self_attn.out_proj." + p));
-      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "ln_1." + p, take(l + "layer_norm1." + p));
-      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "mlp.c_fc." + p, take(l + "mlp.fc1." + p));
-      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "mlp.c_proj." + p, take(l + "mlp.fc2." + p));
-      for (const char* p : {"weight", "bias"}) out.emplace_back(o + "ln_2." + p, take(l + "layer_norm2." + p));
+      const std::string o = blocks + std::to_string(i) + ".";
+      for (const auto& [ours, part] : {std::pair{sc::kInProjWeight, "weight"}, std::pair{sc::kInProjBias, "bias"}})
+        out.emplace_back(o + ours, fuse_qkv({take(l + "self_attn.q_proj." + part), take(l + "self_attn.k_proj." + part),
+                                             take(l + "self_attn.v_proj." + part)},
+                                            where + ": " + l + "self_attn"));
+      weight_and_bias(o + sc::kOutProj, l + "self_attn.out_proj.");
+      weight_and_bias(o + sc::kLn1, l + "layer_norm1.");
+      weight_and_bias(o + sc::kMlpFc, l + "mlp.fc1.");
+      weight_and_bias(o + sc::kMlpProj, l + "mlp.fc2.");
+      weight_and_bias(o + sc::kLn2, l + "layer_norm2.");
     }
   };
-  out.emplace_back("positional_embedding", take("text_model.embeddings.position_embedding.weight"));
-  out.emplace_back("text_projection", transpose2d(take("text_projection.weight")));
-  out.emplace_back("logit_scale", take("logit_scale"));
-  out.emplace_back("visual.class_embedding", take("vision_model.embeddings.class_embedding"));
-  out.emplace_back("visual.positional_embedding", take("vision_model.embeddings.position_embedding.weight"));
-  out.emplace_back("visual.proj", transpose2d(take("visual_projection.weight")));
-  out.emplace_back("visual.conv1.weight", take("vision_model.embeddings.patch_embedding.weight"));
-  for (const char* p : {"weight", "bias"}) out.emplace_back(std::string("visual.ln_pre.") + p, take(std::string("vision_model.pre_layrnorm.") + p));
-  tower("vision_model.", "visual.");
-  for (const char* p : {"weight", "bias"}) out.emplace_back(std::string("visual.ln_post.") + p, take(std::string("vision_model.post_layernorm.") + p));
-  tower("text_model.", "");
-  out.emplace_back("token_embedding.weight", take("text_model.embeddings.token_embedding.weight"));
-  for (const char* p : {"weight", "bias"}) out.emplace_back(std::string("ln_final.") + p, take(std::string("text_model.final_layer_norm.") + p));
+  out.emplace_back(sc::kPositionalEmbedding, take("text_model.embeddings.position_embedding.weight"));
+  out.emplace_back(sc::kTextProjection, transpose2d(take("text_projection.weight")));
+  out.emplace_back(sc::kLogitScale, take("logit_scale"));
+  out.emplace_back(sc::kVitClassEmbedding, take("vision_model.embeddings.class_embedding"));
+  out.emplace_back(sc::kVitPositionalEmbedding, take("vision_model.embeddings.position_embedding.weight"));
+  out.emplace_back(sc::kVitProj, transpose2d(take("visual_projection.weight")));
+  out.emplace_back(sc::kVitPatchConv, take("vision_model.embeddings.patch_embedding.weight"));
+  weight_and_bias(sc::kVitLnPre, "vision_model.pre_layrnorm.");
+  tower("vision_model.", sc::kVitBlocks);
+  weight_and_bias(sc::kVitLnPost, "vision_model.post_layernorm.");
+  tower("text_model.", sc::kTextBlocks);
+  out.emplace_back(sc::kTokenEmbedding, take("text_model.embeddings.token_embedding.weight"));
+  weight_and_bias(sc::kLnFinal, "text_model.final_layer_norm.");
   // Position-id buffers are not weights.
   for (auto it = in.begin(); it != in.end();) it = it->first.ends_with("position_ids") ? in.erase(it) : std::next(it);
   if (!in.empty()) throw Error(where + ": unexpected Hugging Face tensor '" + in.begin()->first + "'");

@@ -1,11 +1,21 @@
-// The compute backend behind the model code: every operation the CLIP towers need, on
-// float32 buffers the backend can address. The model code (src/model) only talks to this
-// interface, so a GPU backend can sit beside the CPU one.
+// The compute backend behind the model code: every step of the towers' forward pass is
+// one of its operations. The contract (docs/ARCHITECTURE.md):
+// - Activations live in Buffers the backend allocates. The model code passes their
+//   addresses (with offsets) to the operations and reads results only through download;
+//   it never reads or writes them itself, so a device with memory of its own (a GPU) fits
+//   behind the same calls.
+// - Parameters (weights, biases, norms, embeddings) are host memory that stays put while
+//   the model lives; the backend may prepare a copy once per address (packing, upload) and
+//   forgets those copies on clear_weight_cache.
+// - Row indices (which rows to gather, token ids) are host data.
+// Two backends: "cpu" (oneDNN, the fast one) and "reference" (plain loops, the yardstick
+// the conformance tests hold every backend to).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace clip::runtime {
@@ -25,10 +35,33 @@ struct Weights {
   }
 };
 
+// Activation memory a backend owns: float32 values at a backend address. data() is for
+// passing to that backend's operations, not for reading.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(std::shared_ptr<void> storage, float* data, std::int64_t size)
+      : storage_(std::move(storage)), data_(data), size_(size) {}
+  float* data() const { return data_; }
+  std::int64_t size() const { return size_; }
+
+ private:
+  std::shared_ptr<void> storage_;
+  float* data_ = nullptr;
+  std::int64_t size_ = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+
+  // `count` float32 values, uninitialised.
+  virtual Buffer allocate(std::int64_t count) = 0;
+  // Host -> backend and backend -> host copies of `count` values.
+  virtual void upload(const float* host, std::int64_t count, float* y) = 0;
+  virtual void download(const float* x, std::int64_t count, float* host) = 0;
+
   virtual void set_num_threads(int threads) = 0;
   // Forget weights prepared for the backend (call when weights change).
   virtual void clear_weight_cache() = 0;
@@ -84,9 +117,34 @@ class Backend {
   // AvgPool2d(k) (stride k, no padding) on NHWC.
   virtual void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                         std::int64_t k, float* y) = 0;
+
+  // The data movement between the layers.
+  // NCHW -> NHWC: y[b, p, ch] = x[b, ch, p] for p < hw.
+  virtual void nchw_to_nhwc(const float* x, std::int64_t n, std::int64_t c, std::int64_t hw, float* y) = 0;
+  // A stride-p convolution's input as rows: images [n, c, r, r] -> [n * (r/p)^2, c * p * p],
+  // patch (gy, gx) of image b in row (b * grid + gy) * grid + gx, each row in the weight's
+  // (c, ky, kx) order.
+  virtual void patchify(const float* images, std::int64_t n, std::int64_t c, std::int64_t r, std::int64_t p,
+                        float* y) = 0;
+  // A token sequence with its positions: x [n, rows, d] -> y [n, rows + 1, d] with
+  // y[b, 0] = first + pos[0] (first: a parameter row, the class embedding; null: the mean of
+  // x[b]'s rows, accumulated in double) and y[b, 1 + i] = x[b, i] + pos[1 + i].
+  virtual void prepend_and_add_positions(const float* x, std::int64_t n, std::int64_t rows, std::int64_t d,
+                                         const float* first, const float* pos, float* y) = 0;
+  // y[i] = x[rows[i]] for rows of d values.
+  virtual void gather_rows(const float* x, std::int64_t d, const std::vector<std::int64_t>& rows, float* y) = 0;
+  // Token embedding plus position: y[i] = table[ids[i]] + pos[positions[i]] for rows of d
+  // values (table and pos are parameters).
+  virtual void embed_tokens(const float* table, const float* pos, std::int64_t d, const std::vector<std::int64_t>& ids,
+                            const std::vector<std::int64_t>& positions, float* y) = 0;
 };
 
-// The CPU backend (oneDNN); threads default to all cores.
+// The backend for a model's `device`: "cpu" (oneDNN; threads default to the cores this
+// process may use) or "reference" (plain loops, for tests). "cuda" and other names are a
+// clip::Error saying what this build offers.
+std::unique_ptr<Backend> make_backend(const std::string& device);
+std::vector<std::string> backend_names();  // the devices make_backend accepts
 std::unique_ptr<Backend> make_cpu_backend();
+std::unique_ptr<Backend> make_reference_backend();
 
 }  // namespace clip::runtime

@@ -19,6 +19,7 @@
 #include "core/memory.h"
 #include "runtime/backend.h"
 #include "runtime/onednn_api.h"
+#include "runtime/reference_backend.h"
 
 namespace clip::runtime {
 namespace {
@@ -43,17 +44,14 @@ std::byte* thread_buffer(std::size_t bytes) {
   return buffer.get();
 }
 
-class CpuBackend final : public Backend {
+// Memory, uploads and the data movement between layers are the reference backend's (host
+// memory, the same loops); the arithmetic is oneDNN's.
+class CpuBackend final : public ReferenceBackend {
  public:
   // Threads default to OpenMP's (all cores, or OMP_NUM_THREADS when set).
-  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0), threads_(omp_get_max_threads()) {}
+  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0) { threads_ = omp_get_max_threads(); }
 
   std::string name() const override { return "cpu"; }
-  void set_num_threads(int threads) override {
-    if (threads < 1) throw Error("number of threads must be at least 1, got " + std::to_string(threads));
-    threads_ = threads;
-  }
-  int num_threads() const override { return threads_; }
   void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
@@ -422,7 +420,6 @@ class CpuBackend final : public Backend {
   }
 
   dnnl::engine engine_;
-  int threads_;
   std::atomic<bool> bf16_ = false;
   std::mutex mutex_;
   std::map<MatmulKey, Prepared> matmuls_;

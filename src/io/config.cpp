@@ -1,12 +1,16 @@
-// build_model's hyper-parameter inference (clip/model.py), from tensor shapes alone.
+// build_model's hyper-parameter inference (clip/model.py), from tensor shapes alone; and
+// Checkpoint::config, which applies it.
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "clip/checkpoint.h"
+#include "clip/config.h"
 #include "clip/error.h"
+#include "io/schema.h"
 
 namespace clip {
+
+namespace schema = io::schema;
 
 const char* activation_name(Activation activation) {
   return activation == Activation::QuickGELU ? "quick_gelu" : "gelu";
@@ -60,34 +64,34 @@ int grid_of(std::int64_t tokens, const std::string& key, bool exact) {
 ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes, Activation activation) {
   ModelConfig c;
   c.activation = activation;
-  c.vision_is_vit = shapes.count("visual.proj") != 0;
+  c.vision_is_vit = shapes.count(schema::kVitProj) != 0;
   if (c.vision_is_vit) {
     // Copies, not references: g++ 14 takes shape_of's result for a dangling temporary.
-    const Tensor::Shape conv = shape_of(shapes, "visual.conv1.weight", 4);
+    const Tensor::Shape conv = shape_of(shapes, schema::kVitPatchConv, 4);
     c.vision_width = to_int(conv[0], "vision width");
     std::size_t layers = 0;
     for (const auto& [key, shape] : shapes)
-      if (key.rfind("visual.", 0) == 0 && key.ends_with(".attn.in_proj_weight")) ++layers;
+      if (key.starts_with(schema::kVitBlocks) && key.ends_with(schema::kInProjWeight)) ++layers;
     c.vision_layers = {to_int(static_cast<std::int64_t>(layers), "vision layer count")};
     c.vision_patch_size = to_int(conv[3], "patch size");
-    const int grid = grid_of(shape_of(shapes, "visual.positional_embedding", 2)[0], "visual.positional_embedding", true);
+    const int grid = grid_of(shape_of(shapes, schema::kVitPositionalEmbedding, 2)[0], schema::kVitPositionalEmbedding, true);
     c.image_resolution = c.vision_patch_size * grid;
     c.vision_heads = c.vision_width / 64;
   } else {
-    for (int b = 1; b <= 4; ++b)
-      c.vision_layers.push_back(to_int(static_cast<std::int64_t>(distinct_component(shapes, "visual.layer" + std::to_string(b) + ".", 2)),
-                                       "visual.layer" + std::to_string(b) + " block count"));
-    c.vision_width = to_int(shape_of(shapes, "visual.layer1.0.conv1.weight", 4)[0], "vision width");
-    const Tensor::Shape pos = shape_of(shapes, "visual.attnpool.positional_embedding", 2);
-    c.image_resolution = grid_of(pos[0], "visual.attnpool.positional_embedding", true) * 32;
+    for (int b = 0; b < 4; ++b)
+      c.vision_layers.push_back(to_int(static_cast<std::int64_t>(distinct_component(shapes, schema::resnet_stage(b), 2)),
+                                       "visual.layer" + std::to_string(b + 1) + " block count"));
+    c.vision_width = to_int(shape_of(shapes, schema::resnet_block(0, 0) + "conv1.weight", 4)[0], "vision width");
+    const Tensor::Shape pos = shape_of(shapes, schema::kAttnPoolPositionalEmbedding, 2);
+    c.image_resolution = grid_of(pos[0], schema::kAttnPoolPositionalEmbedding, true) * 32;
     c.vision_heads = c.vision_width * 32 / 64;
   }
-  c.embed_dim = to_int(shape_of(shapes, "text_projection", 2)[1], "embed dim");
-  c.context_length = to_int(shape_of(shapes, "positional_embedding", 2)[0], "context length");
-  c.vocab_size = to_int(shape_of(shapes, "token_embedding.weight", 2)[0], "vocabulary size");
-  c.transformer_width = to_int(shape_of(shapes, "ln_final.weight", 1)[0], "text width");
+  c.embed_dim = to_int(shape_of(shapes, schema::kTextProjection, 2)[1], "embed dim");
+  c.context_length = to_int(shape_of(shapes, schema::kPositionalEmbedding, 2)[0], "context length");
+  c.vocab_size = to_int(shape_of(shapes, schema::kTokenEmbedding, 2)[0], "vocabulary size");
+  c.transformer_width = to_int(shape_of(shapes, std::string(schema::kLnFinal) + "weight", 1)[0], "text width");
   c.transformer_heads = c.transformer_width / 64;
-  c.transformer_layers = to_int(static_cast<std::int64_t>(distinct_component(shapes, "transformer.resblocks.", 2)),
+  c.transformer_layers = to_int(static_cast<std::int64_t>(distinct_component(shapes, schema::kTextBlocks, 2)),
                                 "text layer count");
   if (c.vision_heads <= 0 || c.transformer_heads <= 0)
     throw Error("not a CLIP checkpoint: widths below 64 give no attention heads");
