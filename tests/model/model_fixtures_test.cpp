@@ -1,6 +1,6 @@
 // encode_image, encode_text and the logits of every fixture model against the reference's
 // goldens, within the fp32 tolerances of ../shared/fixtures/models/README.md, for jit =
-// false and jit = true; the end-to-end demo through our own preprocess and tokenizer; and
+// false and jit = true, on the CPU and the reference backend; the end-to-end demo through our own preprocess and tokenizer; and
 // consistency across thread counts and batch sizes.
 #include <gtest/gtest.h>
 
@@ -60,6 +60,18 @@ TEST(ModelFixtures, AllModelsBothFilesBothModes) {
       }
     }
   }
+}
+
+// The same goldens on the reference backend (plain loops, double accumulation): what the
+// conformance suite holds the fast backends to is itself right end to end.
+TEST(ModelFixtures, AllModelsOnTheReferenceBackend) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
+  for (const char* name : kModels)
+    for (bool jit : {false, true}) {
+      const clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"), "reference", jit);
+      EXPECT_EQ(model.device(), "reference");
+      check_model(model, dir / name, std::string(name) + " on the reference backend" + (jit ? " jit" : ""));
+    }
 }
 
 TEST(ModelFixtures, EndToEndDemo) {
