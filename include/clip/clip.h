@@ -9,5 +9,6 @@
 #include "clip/models.h"
 #include "clip/npy.h"
 #include "clip/tensor.h"
+#include "clip/threads.h"
 #include "clip/tokenizer.h"
 #include "clip/version.h"

@@ -46,7 +46,7 @@ class CLIP_API Model {
   const std::string& device() const;
   Precision precision() const;
 
-  // Threads used by this model (default: all cores).
+  // Threads used by this model (default: clip::get_num_threads() when it was made).
   void set_num_threads(int threads);
   int num_threads() const;
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/intrinsics.h"
+#include "core/threads.h"
 
 namespace clip::core {
 namespace {
@@ -78,7 +79,7 @@ float half_to_float(std::uint16_t h) { return half_to_float_scalar(h); }
 void half_to_float(const std::uint16_t* src, float* dst, std::int64_t n) {
   static const bool f16c = has_f16c();
   constexpr std::int64_t kChunk = 1 << 16;
-#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+#pragma omp parallel for schedule(static) num_threads(loop_threads()) if (n > 4 * kChunk)
   for (std::int64_t begin = 0; begin < n; begin += kChunk) {
     const std::int64_t count = std::min(kChunk, n - begin);
     if (f16c) half_to_float_f16c(src + begin, dst + begin, count);
@@ -89,7 +90,7 @@ void half_to_float(const std::uint16_t* src, float* dst, std::int64_t n) {
 void float_to_bfloat16(const float* src, std::uint16_t* dst, std::int64_t n) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   constexpr std::int64_t kChunk = 1 << 13;
-#pragma omp parallel for schedule(static) if (n > kChunk)
+#pragma omp parallel for schedule(static) num_threads(loop_threads()) if (n > kChunk)
   for (std::int64_t begin = 0; begin < n; begin += kChunk) {
     const std::int64_t count = std::min(kChunk, n - begin);
     if (avx512) float_to_bfloat16_avx512(src + begin, dst + begin, count);

@@ -9,6 +9,7 @@
 
 #include "clip/error.h"
 #include "core/checked.h"
+#include "core/threads.h"
 #include "io/pickle.h"
 #include "io/readers.h"
 #include "io/zip.h"
@@ -112,11 +113,12 @@ LoadedTensors read_torch_zip(std::shared_ptr<MappedFile> file) {
   const std::string prefix = pickle->name.substr(0, pickle->name.size() - 8);
   // Every entry's CRC, so that damage anywhere in the archive is reported, not only in the
   // parts the weights come from.
-  // On all cores: a few hundred MB of CRC is a good part of a cold start. The first error
+  // On all the threads allowed (clip::set_num_threads): a few hundred MB of CRC is a good
+  // part of a cold start. The first error
   // (in entry order) is the one reported.
   const auto& entries = zip.entries();
   std::vector<std::string> errors(entries.size());
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) num_threads(core::loop_threads())
   for (std::size_t i = 0; i < entries.size(); ++i) {
     try {
       zip.verify(entries[i]);

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "clip/error.h"
+#include "core/threads.h"
 #include "io/schema.h"
 #include "model/towers.h"
 #include "model/weights.h"
@@ -76,6 +77,7 @@ std::vector<std::string> Model::parameter_names() const {
 
 Tensor Model::parameter(const std::string& name) const {
   if (impl_->jit) throw Error("a jit model's weights are prepared for the backend and not readable by name; load with jit = false");
+  const core::ThreadScope threads(impl_->backend->num_threads());
   std::lock_guard lock(impl_->mutex);
   return impl_->store.float32(name);
 }
@@ -101,6 +103,7 @@ Tensor Model::encode_image(const Tensor& images) const {
                 "], got " + images.shape_string());
   if (images.size(0) == 0) throw Error("encode_image: empty batch");
   Impl& m = *impl_;
+  const core::ThreadScope threads(m.backend->num_threads());  // binding converts weights
   if (c.vision_is_vit)
     return model::encode_vit(*m.backend, c, m.bound(m.vit, [&] { return model::bind_vit(m.store, c); }), images);
   return model::encode_resnet(*m.backend, c,
@@ -123,6 +126,7 @@ Tensor Model::encode_text(const Tensor& tokens) const {
                   std::to_string(c.vocab_size));
   }
   Impl& m = *impl_;
+  const core::ThreadScope threads(m.backend->num_threads());
   return model::encode_text(*m.backend, c, m.bound(m.text, [&] { return model::bind_text(m.store, c); }), tokens);
 }
 

@@ -17,6 +17,7 @@
 #include "clip/error.h"
 #include "core/half.h"
 #include "core/memory.h"
+#include "core/threads.h"
 #include "runtime/backend.h"
 #include "runtime/onednn_api.h"
 #include "runtime/reference_backend.h"
@@ -48,18 +49,20 @@ std::byte* thread_buffer(std::size_t bytes) {
 // memory, the same loops); the arithmetic is oneDNN's.
 class CpuBackend final : public ReferenceBackend {
  public:
-  // Threads default to OpenMP's (all cores, or OMP_NUM_THREADS when set).
-  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0) { threads_ = omp_get_max_threads(); }
+  // Threads default to the process's (core/threads.h).
+  CpuBackend() : engine_(dnnl::engine::kind::cpu, 0) { threads_ = core::default_threads(); }
 
   std::string name() const override { return "cpu"; }
   void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
               float* y, bool w_is_kn, Epilogue epilogue) override {
+    const core::ThreadScope scope(threads_);  // for the conversions to float32 and bf16
     run_linear(x, bf16_ ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
   }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) override {
+    const core::ThreadScope scope(threads_);
     const std::uint16_t* x_bf16 = bf16_ ? to_bf16(x, m * k) : nullptr;
     for (const Projection& p : projections) run_linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
   }
