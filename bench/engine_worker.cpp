@@ -35,7 +35,8 @@ int main(int argc, char** argv) try {
     std::string workload, input, output;
     in >> workload >> input >> output;
     if (workload.empty()) continue;
-    const std::string model_name = workload.substr(0, workload.find('_')) + (workload.ends_with("_bf16") ? "_bf16" : "");
+    const std::string model_name =
+        workload.substr(0, workload.find('_')) + (workload.ends_with("_bf16") ? "_bf16" : "");
     const bool image = workload.find("_image") != std::string::npos;
     const clip::Model& model = models.at(model_name);
     const clip::Tensor x = clip::load_npy(input);

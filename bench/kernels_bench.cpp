@@ -33,7 +33,8 @@ void BM_Linear(benchmark::State& state, Backend::Epilogue epilogue, bool bf16, i
   for (int i = 0; i < layers; ++i) w.push_back(random_values(n * k));
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (auto _ : state) {
-    for (const auto& weights : w) backend->linear(x.data(), m, k, weights.data(), n, b.data(), y.data(), false, epilogue);
+    for (const auto& weights : w)
+      backend->linear(x.data(), m, k, weights.data(), n, b.data(), y.data(), false, epilogue);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["FLOP/s"] =
@@ -42,7 +43,8 @@ void BM_Linear(benchmark::State& state, Backend::Epilogue epilogue, bool bf16, i
 
 void LinearShapes(benchmark::internal::Benchmark* b) {
   for (const std::int64_t m : {50, 400, 12})
-    for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}})
+    for (const auto& [k, n] :
+         std::vector<std::pair<std::int64_t, std::int64_t>>{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}})
       b->Args({m, k, n});
   b->ArgNames({"m", "k", "n"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
@@ -53,7 +55,11 @@ void BM_Linear_bf16(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store
 void BM_Linear_fp32_12_layers(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, false, 12); }
 void BM_Linear_bf16_12_layers(benchmark::State& s) { BM_Linear(s, Backend::Epilogue::Store, true, 12); }
 BENCHMARK(BM_Linear_fp32)->Apply(LinearShapes);
-BENCHMARK(BM_Linear_fp32_QuickGELU)->Args({50, 768, 3072})->Args({400, 768, 3072})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Linear_fp32_QuickGELU)
+    ->Args({50, 768, 3072})
+    ->Args({400, 768, 3072})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 BENCHMARK(BM_Linear_bf16)->Apply(LinearShapes);
 BENCHMARK(BM_Linear_fp32_12_layers)->Apply(LinearShapes);
 BENCHMARK(BM_Linear_bf16_12_layers)->Apply(LinearShapes);
@@ -68,7 +74,8 @@ void BM_Attention(benchmark::State& state) {
     backend->attention(q.data(), k.data(), v.data(), out.data(), n, heads, l, l, hd, false);
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["FLOP/s"] = benchmark::Counter(4.0 * n * heads * l * l * hd, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(4.0 * n * heads * l * l * hd, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Attention)->Arg(1)->Arg(8)->ArgName("images")->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -116,13 +123,13 @@ void BM_Conv(benchmark::State& state) {
 constexpr auto kReLU = static_cast<std::int64_t>(Backend::Epilogue::ReLU);
 constexpr auto kAddReLU = static_cast<std::int64_t>(Backend::Epilogue::AddToReLU);
 BENCHMARK(BM_Conv)
-    ->Args({3, 224, 32, 3, 2, kReLU})     // stem conv1
-    ->Args({32, 112, 64, 3, 1, kReLU})    // stem conv3
-    ->Args({64, 56, 64, 1, 1, kReLU})     // layer1 conv1
-    ->Args({64, 56, 64, 3, 1, kReLU})     // layer1 conv2
-    ->Args({64, 56, 256, 1, 1, kAddReLU}) // layer1 conv3 + residual
-    ->Args({256, 14, 256, 3, 1, kReLU})   // layer3 conv2
-    ->Args({512, 7, 512, 3, 1, kReLU})    // layer4 conv2
+    ->Args({3, 224, 32, 3, 2, kReLU})      // stem conv1
+    ->Args({32, 112, 64, 3, 1, kReLU})     // stem conv3
+    ->Args({64, 56, 64, 1, 1, kReLU})      // layer1 conv1
+    ->Args({64, 56, 64, 3, 1, kReLU})      // layer1 conv2
+    ->Args({64, 56, 256, 1, 1, kAddReLU})  // layer1 conv3 + residual
+    ->Args({256, 14, 256, 3, 1, kReLU})    // layer3 conv2
+    ->Args({512, 7, 512, 3, 1, kReLU})     // layer4 conv2
     ->ArgNames({"c", "hw", "out", "k", "s", "epilogue"})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,8 +46,8 @@ std::vector<float> model_check(const clip::Model& model) {
 bool has_image_extension(const fs::path& p) {
   // Every extension Pillow registers for the formats the library decodes (issue #14:
   // .jfif, .mpo and others were skipped silently).
-  static const std::set<std::string> known = {".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo", ".png", ".apng",
-                                              ".gif", ".webp", ".bmp", ".dib", ".tif", ".tiff"};
+  static const std::set<std::string> known = {".jpg",  ".jpeg", ".jpe",  ".jfif", ".jif", ".mpo", ".png",
+                                              ".apng", ".gif",  ".webp", ".bmp",  ".dib", ".tif", ".tiff"};
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   return known.count(ext) != 0;
@@ -85,11 +85,14 @@ void walk_folder(const fs::path& dir, Inputs& out) {
     }
     if (!has_image_extension(path)) continue;
     const fs::file_status target = fs::status(path, ec);
-    if (fs::is_regular_file(target)) out.files.push_back(path.string());
+    if (fs::is_regular_file(target))
+      out.files.push_back(path.string());
     else if (fs::is_symlink(link) && (ec || !fs::exists(target)))
       out.skipped.emplace_back(path.string(), "a link that leads nowhere (" + (ec ? ec.message() : "dangling") + ")");
-    else if (ec) out.skipped.emplace_back(path.string(), ec.message());
-    else out.skipped.emplace_back(path.string(), why_not_a_file(target));
+    else if (ec)
+      out.skipped.emplace_back(path.string(), ec.message());
+    else
+      out.skipped.emplace_back(path.string(), why_not_a_file(target));
   }
 }
 
@@ -145,8 +148,10 @@ int run_embed(const EmbedOptions& opt) {
   if (opt.batch < 1) throw clip::Error("--batch must be at least 1");
   // Before any work: a run must not end in "cannot write" (issue #14).
   const fs::path out_dir = fs::absolute(opt.out).parent_path();
-  if (!fs::is_directory(out_dir)) throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " does not exist");
-  if (access(out_dir.c_str(), W_OK) != 0) throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " is not writable");
+  if (!fs::is_directory(out_dir))
+    throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " does not exist");
+  if (access(out_dir.c_str(), W_OK) != 0)
+    throw clip::Error("cannot write " + opt.out + ": folder " + out_dir.string() + " is not writable");
   Inputs inputs = expand_inputs(opt.inputs);
   const std::vector<std::string>& files = inputs.files;
   std::vector<std::pair<std::string, std::string>>& skipped = inputs.skipped;  // file, reason
@@ -176,8 +181,7 @@ int run_embed(const EmbedOptions& opt) {
     progress.update(end);
   }
   for (const auto& [file, reason] : skipped) std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
-  if (embedded.empty())
-    throw clip::Error("none of the " + std::to_string(candidates) + " files could be read");
+  if (embedded.empty()) throw clip::Error("none of the " + std::to_string(candidates) + " files could be read");
 
   std::vector<float> all;
   for (const clip::Tensor& f : features) {
@@ -217,9 +221,10 @@ int run_search(const SearchOptions& opt) {
   } catch (const nlohmann::json::exception& e) {
     throw clip::Error("cannot read " + list.string() + ": " + e.what());
   }
-  if (images.dim() != 2 || images.dtype() != clip::DType::Float32 || images.size(0) != static_cast<std::int64_t>(files.size()))
-    throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() + " features for " +
-                      std::to_string(files.size()) + " files");
+  if (images.dim() != 2 || images.dtype() != clip::DType::Float32 ||
+      images.size(0) != static_cast<std::int64_t>(files.size()))
+    throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() +
+                      " features for " + std::to_string(files.size()) + " files");
   ModelOptions model_options = opt.model;
   if (model_options.name.empty()) model_options.name = indexed_model;
   if (model_options.name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
@@ -236,14 +241,15 @@ int run_search(const SearchOptions& opt) {
     double cosine = 0;
     for (std::size_t i = 0; i < mine.size() && i < check.size(); ++i) cosine += double(mine[i]) * check[i];
     if (check.size() != mine.size() || cosine < 0.99)
-      throw clip::Error(opt.index + " was made with another model than " + model_name + " (" + list.string() + " names " +
-                        indexed_model + "); search it with that model");
+      throw clip::Error(opt.index + " was made with another model than " + model_name + " (" + list.string() +
+                        " names " + indexed_model + "); search it with that model");
   }
 
   // Text queries, then image queries (image-to-image search), as unit rows [queries, embed].
   std::vector<std::string> names = opt.queries;
   std::vector<float> rows;
-  if (!opt.queries.empty()) rows = label_features(model, opt.queries, opt.templates, opt.input.truncate).to_vector<float>();
+  if (!opt.queries.empty())
+    rows = label_features(model, opt.queries, opt.templates, opt.input.truncate).to_vector<float>();
   if (!opt.images.empty()) {
     std::vector<clip::Tensor> pixels;
     for (const std::string& image : opt.images) pixels.push_back(preprocess(open_image(image, opt.input)));
@@ -251,11 +257,13 @@ int run_search(const SearchOptions& opt) {
     rows.insert(rows.end(), features.begin(), features.end());
     names.insert(names.end(), opt.images.begin(), opt.images.end());
   }
-  const clip::Tensor queries = clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), images.size(1)}, rows);
+  const clip::Tensor queries =
+      clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), images.size(1)}, rows);
   const std::vector<float> scores = clip::cosine_similarity(queries, images).to_vector<float>();  // [queries, images]
   const std::size_t n = files.size(), top = std::min<std::size_t>(opt.top, n);
   for (std::size_t q = 0; q < names.size(); ++q) {
-    const std::vector<std::size_t> order = ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
+    const std::vector<std::size_t> order =
+        ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
     if (opt.json) {
       nlohmann::ordered_json j;
       j["query"] = names[q];

@@ -1,13 +1,13 @@
 // The `clip` command-line tool: a thin layer over the public API in include/clip/.
-#include <CLI/CLI.hpp>
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,7 +18,8 @@
 namespace cli {
 
 clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess) {
-  auto [model, pre] = clip::load(options.name, clip::default_device(), false, {}, clip::parse_precision(options.precision));
+  auto [model, pre] =
+      clip::load(options.name, clip::default_device(), false, {}, clip::parse_precision(options.precision));
   if (options.threads > 0) model.set_num_threads(options.threads);
   if (preprocess) *preprocess = pre;
   return model;
@@ -33,7 +34,8 @@ std::vector<std::size_t> ranking(const std::vector<float>& scores) {
 
 clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
                             const std::vector<std::string>& templates, bool truncate) {
-  if (templates.empty()) return clip::normalize(model.encode_text(clip::tokenize(labels, model.context_length(), truncate)));
+  if (templates.empty())
+    return clip::normalize(model.encode_text(clip::tokenize(labels, model.context_length(), truncate)));
   std::vector<std::string> prompts;  // label-major: label 0 with every template, label 1 ...
   for (const std::string& label : labels)
     for (const std::string& t : templates) {
@@ -41,7 +43,8 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
       if (at == std::string::npos) throw clip::Error("template \"" + t + "\" has no {} for the label");
       prompts.push_back(std::string(t).replace(at, 2, label));
     }
-  const clip::Tensor each = clip::normalize(model.encode_text(clip::tokenize(prompts, model.context_length(), truncate)));
+  const clip::Tensor each =
+      clip::normalize(model.encode_text(clip::tokenize(prompts, model.context_length(), truncate)));
   const std::int64_t k = static_cast<std::int64_t>(templates.size()), d = each.size(1);
   clip::Tensor mean({static_cast<std::int64_t>(labels.size()), d}, clip::DType::Float32);
   for (std::int64_t l = 0; l < mean.size(0); ++l)
@@ -74,7 +77,8 @@ void write_output(const std::string& out, const clip::Tensor& tensor) {
   const std::size_t width = n > 0 ? values.size() / static_cast<std::size_t>(n) : 0;
   clip::write_atomically(out, [&](std::ostream& file) {
     for (std::size_t r = 0; r < static_cast<std::size_t>(n); ++r)
-      file << nlohmann::json(std::vector<float>(values.begin() + r * width, values.begin() + (r + 1) * width)).dump() << '\n';
+      file << nlohmann::json(std::vector<float>(values.begin() + r * width, values.begin() + (r + 1) * width)).dump()
+           << '\n';
   });
 }
 
@@ -85,7 +89,8 @@ std::size_t display_width(std::string_view text) {
   while (i < n) {
     UChar32 c;
     U8_NEXT(text.data(), i, n, c);
-    if (c < 0) ++width;  // invalid UTF-8: a replacement character's column
+    if (c < 0)
+      ++width;  // invalid UTF-8: a replacement character's column
     else if (u_getIntPropertyValue(c, UCHAR_EAST_ASIAN_WIDTH) == U_EA_WIDE ||
              u_getIntPropertyValue(c, UCHAR_EAST_ASIAN_WIDTH) == U_EA_FULLWIDTH)
       width += 2;
@@ -151,9 +156,10 @@ void add_model_options(CLI::App& command, cli::ModelOptions& options, bool model
                      : "Model for the queries (default: the one the index was made with)");
   if (model_required) model->required();
   command.add_option("--threads", options.threads, "Threads (default: all cores)")->check(in_range(1));
-  command.add_option("--precision", options.precision,
-                     "fp32 (default, as the reference) or bf16 (faster on CPUs with AVX-512 BF16, cosine >= 0.999 "
-                     "to fp32)")
+  command
+      .add_option("--precision", options.precision,
+                  "fp32 (default, as the reference) or bf16 (faster on CPUs with AVX-512 BF16, cosine >= 0.999 "
+                  "to fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
 }
 
@@ -251,13 +257,19 @@ int run_models(const std::string& root, bool json) {
   for (const std::string& name : clip::available_models()) {
     const auto cached = clip::cached_model(name, options);
     if (json)
-      std::cout << nlohmann::json{{"name", name}, {"kind", "official"}, {"cached", cached.empty() ? nlohmann::json() : nlohmann::json(cached.string())}}.dump() << '\n';
+      std::cout << nlohmann::json{{"name", name},
+                                  {"kind", "official"},
+                                  {"cached", cached.empty() ? nlohmann::json() : nlohmann::json(cached.string())}}
+                       .dump()
+                << '\n';
     else
       std::cout << name << (cached.empty() ? "" : "  (cached: " + cached.string() + ")") << '\n';
   }
   for (const std::string& name : clip::builtin_models()) {
-    if (json) std::cout << nlohmann::json{{"name", name}, {"kind", "built-in"}, {"cached", nullptr}}.dump() << '\n';
-    else std::cout << name << "  (built in, no download)\n";
+    if (json)
+      std::cout << nlohmann::json{{"name", name}, {"kind", "built-in"}, {"cached", nullptr}}.dump() << '\n';
+    else
+      std::cout << name << "  (built in, no download)\n";
   }
   return 0;
 }
@@ -272,7 +284,7 @@ int run_download(const std::string& name, const std::string& root) {
 struct EncodeOptions {
   cli::ModelOptions model;
   cli::InputOptions input;
-  std::string input_npy;  // images [N,3,R,R] or tokens [N,77]
+  std::string input_npy;            // images [N,3,R,R] or tokens [N,77]
   std::vector<std::string> inputs;  // image files or texts
   std::string out;
   bool normalize = false;
@@ -295,7 +307,8 @@ int run_encode_image(const EncodeOptions& opt) {
   if (!inputs.skipped.empty())
     throw clip::Error("cannot read " + inputs.skipped[0].first + ": " + inputs.skipped[0].second +
                       " (encode-image writes one row per image; clip embed skips what it cannot read)");
-  clip::Tensor images = opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(inputs.files, preprocess, opt.input);
+  clip::Tensor images =
+      opt.inputs.empty() ? clip::load_npy(opt.input_npy) : preprocess_images(inputs.files, preprocess, opt.input);
   // One preprocessed image [3, n, n], as `clip preprocess` writes it, is a batch of one.
   if (images.dim() == 3) images = images.reshape({1, images.size(0), images.size(1), images.size(2)});
   const clip::Tensor features = model.encode_image(images);
@@ -306,8 +319,9 @@ int run_encode_image(const EncodeOptions& opt) {
 int run_encode_text(const EncodeOptions& opt) {
   if (opt.input_npy.empty() == opt.inputs.empty()) throw clip::Error("give either --tokens-npy or TEXT arguments");
   const clip::Model model = load_model(opt.model);
-  const clip::Tensor tokens =
-      opt.inputs.empty() ? clip::load_npy(opt.input_npy) : clip::tokenize(opt.inputs, model.context_length(), opt.input.truncate);
+  const clip::Tensor tokens = opt.inputs.empty()
+                                  ? clip::load_npy(opt.input_npy)
+                                  : clip::tokenize(opt.inputs, model.context_length(), opt.input.truncate);
   const clip::Tensor features = model.encode_text(tokens);
   cli::write_output(opt.out, opt.normalize ? clip::normalize(features) : features);
   return 0;
@@ -343,7 +357,8 @@ int run_classify(ClassifyOptions opt) {
   if (opt.labels.empty()) throw clip::Error("give --labels or --labels-file");
   // Folders are searched for images as `clip embed` does; what cannot be read is named.
   cli::Inputs inputs = cli::expand_inputs(opt.images);
-  for (const auto& [file, reason] : inputs.skipped) std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
+  for (const auto& [file, reason] : inputs.skipped)
+    std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
   opt.images.assign(inputs.files.begin(), inputs.files.end());
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
@@ -395,7 +410,8 @@ int run_classify(ClassifyOptions opt) {
         const std::size_t i = order[r];
         char prob[32];
         std::snprintf(prob, sizeof prob, "%.4f", p[i]);
-        std::cout << "  " << opt.labels[i] << std::string(width - cli::display_width(opt.labels[i]) + 2, ' ') << prob << '\n';
+        std::cout << "  " << opt.labels[i] << std::string(width - cli::display_width(opt.labels[i]) + 2, ' ') << prob
+                  << '\n';
       }
     }
   }
@@ -415,15 +431,15 @@ int run_tokenize(const TokenizeOptions& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"clip: OpenAI's CLIP in C++ (tokenizer, image preprocessing, encoders, zero-shot classification, "
-               "image search)",
-               "clip"};
+  CLI::App app{
+      "clip: OpenAI's CLIP in C++ (tokenizer, image preprocessing, encoders, zero-shot classification, "
+      "image search)",
+      "clip"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "clip-cpp " CLIP_VERSION_STRING);
   // Usage errors too are one line: what is wrong, and where to look.
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return "clip: error: " + std::string(e.what()) + " (see --help)\n";
-  });
+  app.failure_message(
+      [](const CLI::App*, const CLI::Error& e) { return "clip: error: " + std::string(e.what()) + " (see --help)\n"; });
   app.footer(
       "Examples:\n"
       "  clip classify --model demo-shapes --template \"a photo of a {}.\" examples/images/red-star.png \\\n"
@@ -432,8 +448,8 @@ int main(int argc, char** argv) {
       "Run clip SUBCOMMAND --help for its options. Errors: one line on stderr, exit status 1.");
 
   TokenizeOptions tok;
-  CLI::App* tokenize = app.add_subcommand(
-      "tokenize", "Print the CLIP token ids of each TEXT, one row per text, as clip.tokenize does");
+  CLI::App* tokenize =
+      app.add_subcommand("tokenize", "Print the CLIP token ids of each TEXT, one row per text, as clip.tokenize does");
   tokenize->add_option("--context-length", tok.context_length, "Row length (default 77)")
       ->check(in_range(0, clip::kMaxContextLength));
   tokenize->add_flag("--truncate", tok.truncate, "Cut texts that are too long instead of failing");
@@ -446,9 +462,10 @@ int main(int argc, char** argv) {
   });
 
   PreprocessOptions pre;
-  CLI::App* preprocess = app.add_subcommand(
-      "preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
-  preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")->required();
+  CLI::App* preprocess =
+      app.add_subcommand("preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
+  preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")
+      ->required();
   CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
   preprocess->add_option("--model", pre.model, "Use this model's input resolution (its preprocess) instead of --size")
       ->excludes(size);
@@ -458,13 +475,14 @@ int main(int argc, char** argv) {
   add_image_options(*preprocess, pre.input);
 
   InspectOptions ins;
-  CLI::App* inspect = app.add_subcommand(
-      "inspect", "Show the model configuration inferred from a checkpoint (.pt or .safetensors)");
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "Show the model configuration inferred from a checkpoint (.pt or .safetensors)");
   inspect->add_option("file", ins.file, "Checkpoint file, or a built-in model name")->required();
   inspect->add_flag("--json", ins.json, "Print JSON");
 
   std::string models_root;
-  CLI::App* models = app.add_subcommand("models", "List the official CLIP models (and which are cached) and the built-in ones");
+  CLI::App* models =
+      app.add_subcommand("models", "List the official CLIP models (and which are cached) and the built-in ones");
   models->add_option("--root", models_root, "Cache folder (default: ~/.cache/clip)");
   bool models_json = false;
   models->add_flag("--json", models_json, "One JSON object per model: {\"name\", \"kind\", \"cached\"}");
@@ -478,9 +496,15 @@ int main(int argc, char** argv) {
   EncodeOptions enc_img, enc_txt;
   CLI::App* encode_image = app.add_subcommand("encode-image", "Write image features (float32 [N, embed]) as .npy");
   add_model_options(*encode_image, enc_img.model);
-  encode_image->add_option("--input-npy", enc_img.input_npy, "Preprocessed images float32 [N, 3, R, R] or one [3, R, R] (.npy)");
-  encode_image->add_option("images", enc_img.inputs, "Image files and folders (searched as embed does, rows in that order); - reads standard input");
-  encode_image->add_option("--out", enc_img.out, "Output .npy, .jsonl (one JSON array per image) or - (.npy to standard output)")->required();
+  encode_image->add_option("--input-npy", enc_img.input_npy,
+                           "Preprocessed images float32 [N, 3, R, R] or one [3, R, R] (.npy)");
+  encode_image->add_option(
+      "images", enc_img.inputs,
+      "Image files and folders (searched as embed does, rows in that order); - reads standard input");
+  encode_image
+      ->add_option("--out", enc_img.out,
+                   "Output .npy, .jsonl (one JSON array per image) or - (.npy to standard output)")
+      ->required();
   encode_image->add_flag("--normalize", enc_img.normalize, "Write unit-length features");
   add_image_options(*encode_image, enc_img.input);
 
@@ -488,19 +512,23 @@ int main(int argc, char** argv) {
   add_model_options(*encode_text, enc_txt.model);
   encode_text->add_option("--tokens-npy", enc_txt.input_npy, "Token ids int32/int64 [N, 77] (.npy)");
   encode_text->add_option("texts", enc_txt.inputs, "Texts (tokenized as clip.tokenize does)");
-  encode_text->add_option("--out", enc_txt.out, "Output .npy, .jsonl (one JSON array per text) or - (.npy to standard output)")->required();
+  encode_text
+      ->add_option("--out", enc_txt.out, "Output .npy, .jsonl (one JSON array per text) or - (.npy to standard output)")
+      ->required();
   encode_text->add_flag("--normalize", enc_txt.normalize, "Write unit-length features");
   add_text_options(*encode_text, enc_txt.input);
 
   ClassifyOptions cls;
   CLI::App* classify = app.add_subcommand("classify", "Zero-shot classification: label probabilities for each image");
   add_model_options(*classify, cls.model);
-  classify->add_option("images", cls.images, "Image files and folders (searched as embed does); - reads standard input")->required();
+  classify->add_option("images", cls.images, "Image files and folders (searched as embed does); - reads standard input")
+      ->required();
   classify->add_option("--labels", cls.labels, "Candidate labels");
   classify->add_option("--labels-file", cls.labels_file, "A file of candidate labels, one per line (after --labels)");
-  classify->add_option("--template", cls.templates,
-                       "Prompt template with {} for the label, e.g. \"a photo of a {}.\"; repeat it to average "
-                       "several (prompt ensembling). Default: the labels as given")
+  classify
+      ->add_option("--template", cls.templates,
+                   "Prompt template with {} for the label, e.g. \"a photo of a {}.\"; repeat it to average "
+                   "several (prompt ensembling). Default: the labels as given")
       ->allow_extra_args(false);
   classify->add_option("--top", cls.top, "Show only the K most probable labels")->check(in_range(1));
   classify->add_flag("--json", cls.json,
@@ -513,7 +541,8 @@ int main(int argc, char** argv) {
   cli::EmbedOptions emb;
   CLI::App* embed = app.add_subcommand(
       "embed", "Embed many images: unit-length features as .npy, and the list of files as .json beside it");
-  embed->add_option("inputs", emb.inputs, "Image files, and folders (searched recursively for image files)")->required();
+  embed->add_option("inputs", emb.inputs, "Image files, and folders (searched recursively for image files)")
+      ->required();
   add_model_options(*embed, emb.model);
   embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
   embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(in_range(1));
@@ -536,29 +565,38 @@ int main(int argc, char** argv) {
   // Each subcommand's help ends with its own examples (issue #14: they all showed the
   // top-level ones).
   const std::pair<CLI::App*, const char*> examples[] = {
-      {tokenize, "  clip tokenize \"a diagram\" \"a dog\" \"a cat\"\n  echo '\"a photo of a cat\"' | clip tokenize --jsonl"},
-      {preprocess, "  clip preprocess photo.jpg --model ViT-B/32 --out photo.npy\n"
-                   "  clip encode-image --model ViT-B/32 --input-npy photo.npy --out features.npy"},
+      {tokenize,
+       "  clip tokenize \"a diagram\" \"a dog\" \"a cat\"\n  echo '\"a photo of a cat\"' | clip tokenize --jsonl"},
+      {preprocess,
+       "  clip preprocess photo.jpg --model ViT-B/32 --out photo.npy\n"
+       "  clip encode-image --model ViT-B/32 --input-npy photo.npy --out features.npy"},
       {inspect, "  clip inspect ViT-B-32.pt\n  clip inspect demo-shapes --json"},
       {models, "  clip models\n  clip models --json"},
-      {download, "  clip download ViT-B/32\n  CLIP_MIRROR=/srv/clip-models clip download RN50    # a folder or URL with the .pt files"},
-      {encode_image, "  clip encode-image --model ViT-B/32 --normalize a.jpg b.png --out features.npy\n"
-                     "  cat a.jpg | clip encode-image --model ViT-B/32 - --out - > a.npy"},
+      {download,
+       "  clip download ViT-B/32\n  CLIP_MIRROR=/srv/clip-models clip download RN50    # a folder or URL with the .pt "
+       "files"},
+      {encode_image,
+       "  clip encode-image --model ViT-B/32 --normalize a.jpg b.png --out features.npy\n"
+       "  cat a.jpg | clip encode-image --model ViT-B/32 - --out - > a.npy"},
       {encode_text, "  clip encode-text --model ViT-B/32 \"a dog\" \"a cat\" --out text.jsonl"},
-      {classify, "  clip classify --model demo-shapes --template \"a photo of a {}.\" examples/images/red-star.png \\\n"
-                 "      --labels \"red star\" \"blue circle\" \"yellow triangle\"\n"
-                 "  clip classify --model ViT-B/32 --json photos/ --labels-file labels.txt"},
-      {embed, "  clip embed photos/ --model ViT-B/32 --out index.npy\n"
-              "Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal."},
-      {search, "  clip search --index index.npy \"a dog on a beach\" --top 10\n"
-               "  clip search --index index.npy --image photos/beach.jpg --json"}};
+      {classify,
+       "  clip classify --model demo-shapes --template \"a photo of a {}.\" examples/images/red-star.png \\\n"
+       "      --labels \"red star\" \"blue circle\" \"yellow triangle\"\n"
+       "  clip classify --model ViT-B/32 --json photos/ --labels-file labels.txt"},
+      {embed,
+       "  clip embed photos/ --model ViT-B/32 --out index.npy\n"
+       "Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal."},
+      {search,
+       "  clip search --index index.npy \"a dog on a beach\" --top 10\n"
+       "  clip search --index index.npy --image photos/beach.jpg --json"}};
   for (const auto& [command, text] : examples) command->footer(std::string("Examples:\n") + text);
 
   // A first word that is no subcommand is named as such (CLI11 said "A subcommand is
   // required" for `clip clasify`).
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
     if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
       std::cerr << "clip: error: unknown subcommand '" << argv[1] << "'" << cli::did_you_mean(argv[1], names)
                 << " (see clip --help)\n";

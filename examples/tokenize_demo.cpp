@@ -4,12 +4,12 @@
 #include <iostream>
 
 int main() {
-  clip::Tensor tokens = clip::tokenize({"a diagram", "a dog", "a cat"});  // int32 [3, 77]
+  clip::Tensor tokens = clip::tokenize({"a diagram", "a dog", "a cat"});            // int32 [3, 77]
   std::cout << tokens.shape_string() << " " << tokens.at<int32_t>({1, 2}) << "\n";  // [3, 77] 1929
 
   const clip::SimpleTokenizer& tok = clip::SimpleTokenizer::official();
   std::vector<int32_t> ids = tok.encode("Hello,world!");
-  for (int32_t id : ids) std::cout << id << " ";  // 3306 267 1002 256
+  for (int32_t id : ids) std::cout << id << " ";   // 3306 267 1002 256
   std::cout << "\n[" << tok.decode(ids) << "]\n";  // [hello , world ! ]
 
   std::string long_text;

@@ -29,8 +29,8 @@ std::filesystem::path as_file(Bytes data, const char* suffix) {
   static const std::filesystem::path path =
       std::filesystem::path(std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") /
       ("clip_fuzz_" + std::to_string(::getpid()) + suffix);
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data.data()),
-                                                                static_cast<std::streamsize>(data.size()));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
   return path;
 }
 
@@ -43,8 +43,8 @@ clip::ImageOptions small_images() {
 // Loads a torch zip from a heap copy, so that AddressSanitizer sees every tensor's bounds
 // (a mapped file's neighbouring pages are not poisoned), and reads every tensor byte.
 void load_torch_zip(const std::string& zip) {
-  const auto file = clip::io::MappedFile::copy_of(
-      {reinterpret_cast<const std::uint8_t*>(zip.data()), zip.size()}, "fuzz.pt");
+  const auto file =
+      clip::io::MappedFile::copy_of({reinterpret_cast<const std::uint8_t*>(zip.data()), zip.size()}, "fuzz.pt");
   volatile std::uint8_t sink = 0;
   for (const auto& [name, tensor] : clip::io::read_torch_zip(file).tensors)
     for (std::size_t i = 0; i < tensor.nbytes(); ++i) sink = sink + static_cast<std::uint8_t>(tensor.raw_data()[i]);
@@ -66,16 +66,17 @@ void fuzz_torch_pickle(Bytes data) {
 // length, payload]. Names come from a short list (so duplicates happen), flags deflate the
 // entry, lie about its size or add central-directory aliases of an earlier entry.
 void fuzz_zip_layout(Bytes data) {
-  static const char* names[] = {"archive/data.pkl", "archive/data/0", "archive/data/1", "b/data.pkl",
-                                "archive/version", "archive/data/0"};
+  static const char* names[] = {"archive/data.pkl", "archive/data/0",  "archive/data/1",
+                                "b/data.pkl",       "archive/version", "archive/data/0"};
   std::vector<clip::test::ZipPart> parts;
   std::vector<std::pair<std::string, std::size_t>> aliases;
   std::size_t at = 0;
   while (at + 4 <= data.size() && parts.size() < 16) {
     const std::uint8_t name = data[at], flags = data[at + 1];
     const std::size_t len = std::min<std::size_t>(data[at + 2] | (data[at + 3] << 8), data.size() - at - 4);
-    clip::test::ZipPart part{names[name % 6], std::string(data.begin() + at + 4, data.begin() + at + 4 + len), (flags & 1) != 0};
-    if (flags & 2) part.declared_size = part.data.size() + (flags >> 4);  // a lie, small or large
+    clip::test::ZipPart part{names[name % 6], std::string(data.begin() + at + 4, data.begin() + at + 4 + len),
+                             (flags & 1) != 0};
+    if (flags & 2) part.declared_size = part.data.size() + (flags >> 4);           // a lie, small or large
     if (flags & 4) part.data.resize(std::size_t{1} << (10 + (flags >> 5)), '\0');  // up to 128 KiB of zeros
     parts.push_back(std::move(part));
     if ((flags & 8) && parts.size() > 1) aliases.emplace_back(names[(name + 1) % 6], (name >> 3) % parts.size());
@@ -108,13 +109,20 @@ void run(Bytes data) {
     const clip::ImageOptions options = small_images();
     const clip::image::DecodeContext ctx{"fuzz", options};
     clip::Image image;
-    if (target == "jpeg") image = clip::image::decode_jpeg(data, ctx);
-    else if (target == "png") image = clip::image::decode_png(data, ctx);
-    else if (target == "gif") image = clip::image::decode_gif(data, ctx);
-    else if (target == "webp") image = clip::image::decode_webp(data, ctx);
-    else if (target == "bmp") image = clip::image::decode_bmp(data, ctx);
-    else if (target == "tiff") image = clip::image::decode_tiff(data, ctx);
-    else image = clip::Image::decode(data, "fuzz", options);  // "image": format detection
+    if (target == "jpeg")
+      image = clip::image::decode_jpeg(data, ctx);
+    else if (target == "png")
+      image = clip::image::decode_png(data, ctx);
+    else if (target == "gif")
+      image = clip::image::decode_gif(data, ctx);
+    else if (target == "webp")
+      image = clip::image::decode_webp(data, ctx);
+    else if (target == "bmp")
+      image = clip::image::decode_bmp(data, ctx);
+    else if (target == "tiff")
+      image = clip::image::decode_tiff(data, ctx);
+    else
+      image = clip::Image::decode(data, "fuzz", options);  // "image": format detection
     clip::Preprocess(16)(image);
   }
 }

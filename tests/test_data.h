@@ -17,8 +17,8 @@ std::filesystem::path shared_dir();
 // Skips the test with a clear SKIPPED line (or fails, under CLIP_REQUIRE_SHARED) unless
 // `path` (relative to ../shared) exists; yields the absolute path.
 #define CLIP_REQUIRE_SHARED_FILE(var, relative)                                            \
-  const std::filesystem::path var = ::clip::test::shared_dir() / (relative);             \
-  if (::clip::test::shared_dir().empty() || !std::filesystem::exists(var)) {              \
+  const std::filesystem::path var = ::clip::test::shared_dir() / (relative);               \
+  if (::clip::test::shared_dir().empty() || !std::filesystem::exists(var)) {               \
     if (std::getenv("CLIP_REQUIRE_SHARED")) FAIL() << "missing test data: " << (relative); \
-    GTEST_SKIP() << "SKIPPED: test data not found: ../shared/" << (relative);            \
+    GTEST_SKIP() << "SKIPPED: test data not found: ../shared/" << (relative);              \
   }

@@ -32,7 +32,9 @@ class CLIP_API Checkpoint {
   const std::vector<std::string>& keys() const { return keys_; }
   bool contains(const std::string& key) const { return tensors_.count(key) != 0; }
   const Tensor& at(const std::string& key) const;  // clip::Error when absent
-  const std::string& format() const { return format_; }  // "torchscript", "torch.save", "safetensors", "safetensors (Hugging Face)"
+  const std::string& format() const {
+    return format_;
+  }  // "torchscript", "torch.save", "safetensors", "safetensors (Hugging Face)"
   const std::filesystem::path& path() const { return path_; }
 
   ModelConfig config() const;

@@ -19,15 +19,15 @@ namespace clip {
 // Pillow's image modes. 8-bit modes keep their bands interleaved; I and I16 keep one
 // int32 per pixel.
 enum class ImageMode {
-  One,   // "1": bilevel, stored as 0 or 255
-  L,     // 8-bit gray
-  LA,    // gray + alpha
-  P,     // palette indices (see Image::palette)
+  One,  // "1": bilevel, stored as 0 or 255
+  L,    // 8-bit gray
+  LA,   // gray + alpha
+  P,    // palette indices (see Image::palette)
   RGB,
   RGBA,
   CMYK,
-  I,     // 32-bit signed gray (16-bit PNGs open this way)
-  I16,   // "I;16": 16-bit gray (16-bit TIFFs open this way)
+  I,    // 32-bit signed gray (16-bit PNGs open this way)
+  I16,  // "I;16": 16-bit gray (16-bit TIFFs open this way)
 };
 CLIP_API const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
 
@@ -61,7 +61,7 @@ class CLIP_API Image {
   int height() const { return height_; }
   ImageMode mode() const { return mode_; }
   const std::string& format() const { return format_; }  // "JPEG", "PNG", ... ("" if built)
-  int bands() const;  // samples per pixel
+  int bands() const;                                     // samples per pixel
 
   // 8-bit modes: width*height*bands() bytes, row-major, bands interleaved.
   std::span<std::uint8_t> pixels() { return pixels_; }

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "clip/export.h"
 #include "clip/checkpoint.h"
+#include "clip/export.h"
 #include "clip/image.h"
 #include "clip/tensor.h"
 

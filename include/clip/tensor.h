@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "clip/export.h"
 #include "clip/error.h"
+#include "clip/export.h"
 
 namespace clip {
 
@@ -29,9 +29,12 @@ CLIP_API const char* dtype_name(DType dtype);
 
 template <typename T>
 constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, std::uint8_t>) return DType::UInt8;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::Int32;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::Int64;
+  if constexpr (std::is_same_v<T, std::uint8_t>)
+    return DType::UInt8;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return DType::Int32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return DType::Int64;
   else {
     static_assert(std::is_same_v<T, float>, "clip::Tensor holds uint8, int32, int64 or float");
     return DType::Float32;
@@ -52,8 +55,8 @@ class CLIP_API Tensor {
   static Tensor from_vector(Shape shape, const std::vector<T>& values) {
     Tensor t(std::move(shape), dtype_of<T>());
     if (static_cast<std::int64_t>(values.size()) != t.numel())
-      throw Error("Tensor::from_vector: " + std::to_string(values.size()) +
-                  " values do not fill shape " + t.shape_string());
+      throw Error("Tensor::from_vector: " + std::to_string(values.size()) + " values do not fill shape " +
+                  t.shape_string());
     std::copy(values.begin(), values.end(), t.data<T>());
     return t;
   }

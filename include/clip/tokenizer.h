@@ -3,8 +3,8 @@
 // lowercasing, the reference's pre-tokenizer pattern and byte-level BPE.
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <memory>
@@ -62,8 +62,7 @@ inline constexpr int kMaxContextLength = 1 << 16;
 // clip::Error("Input {text} is too long for context length {n}") unless `truncate`, which
 // cuts the row and makes its last id <|endoftext|>, as the reference does. Only the words
 // that can reach the row are encoded. context_length is 0 to kMaxContextLength.
-CLIP_API Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77,
-                         bool truncate = false);
+CLIP_API Tensor tokenize(const std::vector<std::string>& texts, int context_length = 77, bool truncate = false);
 CLIP_API Tensor tokenize(const std::string& text, int context_length = 77, bool truncate = false);
 // A braced list of texts: `tokenize({"a red star", "a blue circle"})`. Without this
 // overload two string literals also match std::string's iterator-pair constructor and

@@ -21,7 +21,11 @@ class FileHandle {
   FileHandle(FileHandle&& other) noexcept : fd_(other.release()) {}
   FileHandle& operator=(FileHandle&&) = delete;
   int get() const { return fd_; }
-  int release() { const int fd = fd_; fd_ = -1; return fd; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_;

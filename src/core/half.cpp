@@ -49,8 +49,7 @@ std::uint16_t float_to_bfloat16_scalar(float f) {
   return static_cast<std::uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
 }
 
-__attribute__((target("avx512f"))) void float_to_bfloat16_avx512(const float* src, std::uint16_t* dst,
-                                                                  std::int64_t n) {
+__attribute__((target("avx512f"))) void float_to_bfloat16_avx512(const float* src, std::uint16_t* dst, std::int64_t n) {
   const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000),
                 round = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
   std::int64_t i = 0;
@@ -82,8 +81,10 @@ void half_to_float(const std::uint16_t* src, float* dst, std::int64_t n) {
 #pragma omp parallel for schedule(static) num_threads(loop_threads()) if (n > 4 * kChunk)
   for (std::int64_t begin = 0; begin < n; begin += kChunk) {
     const std::int64_t count = std::min(kChunk, n - begin);
-    if (f16c) half_to_float_f16c(src + begin, dst + begin, count);
-    else for (std::int64_t i = 0; i < count; ++i) dst[begin + i] = half_to_float_scalar(src[begin + i]);
+    if (f16c)
+      half_to_float_f16c(src + begin, dst + begin, count);
+    else
+      for (std::int64_t i = 0; i < count; ++i) dst[begin + i] = half_to_float_scalar(src[begin + i]);
   }
 }
 
@@ -93,8 +94,10 @@ void float_to_bfloat16(const float* src, std::uint16_t* dst, std::int64_t n) {
 #pragma omp parallel for schedule(static) num_threads(loop_threads()) if (n > kChunk)
   for (std::int64_t begin = 0; begin < n; begin += kChunk) {
     const std::int64_t count = std::min(kChunk, n - begin);
-    if (avx512) float_to_bfloat16_avx512(src + begin, dst + begin, count);
-    else for (std::int64_t i = 0; i < count; ++i) dst[begin + i] = float_to_bfloat16_scalar(src[begin + i]);
+    if (avx512)
+      float_to_bfloat16_avx512(src + begin, dst + begin, count);
+    else
+      for (std::int64_t i = 0; i < count; ++i) dst[begin + i] = float_to_bfloat16_scalar(src[begin + i]);
   }
 }
 

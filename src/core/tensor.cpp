@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <ostream>
 #include <limits>
+#include <ostream>
 
 namespace clip {
 
@@ -79,8 +79,7 @@ std::int64_t Tensor::size(std::int64_t d) const {
   const std::int64_t rank = dim();
   const std::int64_t i = d < 0 ? d + rank : d;
   if (i < 0 || i >= rank)
-    throw Error("Tensor::size: dimension " + std::to_string(d) + " out of range for shape " +
-                shape_string());
+    throw Error("Tensor::size: dimension " + std::to_string(d) + " out of range for shape " + shape_string());
   return shape_[static_cast<std::size_t>(i)];
 }
 
@@ -97,20 +96,18 @@ std::string Tensor::shape_string_of(const Shape& shape) {
 
 void Tensor::check_dtype(DType requested) const {
   if (requested != dtype_)
-    throw Error(std::string("Tensor: accessed as ") + dtype_name(requested) + " but holds " +
-                dtype_name(dtype_));
+    throw Error(std::string("Tensor: accessed as ") + dtype_name(requested) + " but holds " + dtype_name(dtype_));
 }
 
 std::int64_t Tensor::offset(std::initializer_list<std::int64_t> index) const {
   if (static_cast<std::int64_t>(index.size()) != dim())
-    throw Error("Tensor::at: " + std::to_string(index.size()) + " indices for shape " +
-                shape_string());
+    throw Error("Tensor::at: " + std::to_string(index.size()) + " indices for shape " + shape_string());
   std::int64_t off = 0;
   std::size_t d = 0;
   for (std::int64_t i : index) {
     if (i < 0 || i >= shape_[d])
-      throw Error("Tensor::at: index " + std::to_string(i) + " out of range for dimension " +
-                  std::to_string(d) + " of shape " + shape_string());
+      throw Error("Tensor::at: index " + std::to_string(i) + " out of range for dimension " + std::to_string(d) +
+                  " of shape " + shape_string());
     off = off * shape_[d] + i;
     ++d;
   }
@@ -128,8 +125,8 @@ std::uint16_t float_to_half(float f) {
   const std::uint32_t abs = x & 0x7FFFFFFF;
   if (abs >= 0x7F800000) return static_cast<std::uint16_t>(sign | 0x7C00 | (abs > 0x7F800000 ? 0x200 : 0));
   if (abs >= 0x477FF000) return static_cast<std::uint16_t>(sign | 0x7C00);  // rounds to inf
-  if (abs < 0x38800000) {  // subnormal or zero half
-    const float scaled = std::fabs(f) * 16777216.0f;  // 2^24: units of the smallest subnormal
+  if (abs < 0x38800000) {                                                   // subnormal or zero half
+    const float scaled = std::fabs(f) * 16777216.0f;                        // 2^24: units of the smallest subnormal
     return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(scaled)));
   }
   const std::uint32_t rounded = abs + 0xFFF + ((abs >> 13) & 1);  // round to nearest even
@@ -155,12 +152,36 @@ double element(const Tensor& t, std::int64_t i) {
   const std::byte* p = t.raw_data() + i * static_cast<std::int64_t>(dtype_size(t.dtype()));
   switch (t.dtype()) {
     case DType::UInt8: return static_cast<double>(*reinterpret_cast<const std::uint8_t*>(p));
-    case DType::Int32: { std::int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::Int64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case DType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
-    case DType::Float16: { std::uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
-    case DType::BFloat16: { std::uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
-    case DType::Float64: { double v; std::memcpy(&v, p, 8); return v; }
+    case DType::Int32: {
+      std::int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::Int64: {
+      std::int64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
+    case DType::Float32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::Float16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return half_to_float(v);
+    }
+    case DType::BFloat16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return bf16_to_float(v);
+    }
+    case DType::Float64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
   }
   return 0;
 }
@@ -180,11 +201,31 @@ Tensor Tensor::to(DType dtype) const {
     std::byte* p = dst + i * static_cast<std::int64_t>(dtype_size(dtype));
     switch (dtype) {
       case DType::UInt8: *reinterpret_cast<std::uint8_t*>(p) = static_cast<std::uint8_t>(v); break;
-      case DType::Int32: { const auto x = static_cast<std::int32_t>(v); std::memcpy(p, &x, 4); break; }
-      case DType::Int64: { const auto x = static_cast<std::int64_t>(v); std::memcpy(p, &x, 8); break; }
-      case DType::Float32: { const auto x = static_cast<float>(v); std::memcpy(p, &x, 4); break; }
-      case DType::Float16: { const auto x = float_to_half(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
-      case DType::BFloat16: { const auto x = float_to_bf16(static_cast<float>(v)); std::memcpy(p, &x, 2); break; }
+      case DType::Int32: {
+        const auto x = static_cast<std::int32_t>(v);
+        std::memcpy(p, &x, 4);
+        break;
+      }
+      case DType::Int64: {
+        const auto x = static_cast<std::int64_t>(v);
+        std::memcpy(p, &x, 8);
+        break;
+      }
+      case DType::Float32: {
+        const auto x = static_cast<float>(v);
+        std::memcpy(p, &x, 4);
+        break;
+      }
+      case DType::Float16: {
+        const auto x = float_to_half(static_cast<float>(v));
+        std::memcpy(p, &x, 2);
+        break;
+      }
+      case DType::BFloat16: {
+        const auto x = float_to_bf16(static_cast<float>(v));
+        std::memcpy(p, &x, 2);
+        break;
+      }
       case DType::Float64: std::memcpy(p, &v, 8); break;
     }
   }
@@ -233,8 +274,8 @@ Tensor stack(const std::vector<Tensor>& tensors) {
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     if (t.shape() != first.shape() || t.dtype() != first.dtype())
-      throw Error("stack: tensor " + std::to_string(i) + " is " + dtype_name(t.dtype()) + " " +
-                  t.shape_string() + ", tensor 0 is " + dtype_name(first.dtype()) + " " + first.shape_string());
+      throw Error("stack: tensor " + std::to_string(i) + " is " + dtype_name(t.dtype()) + " " + t.shape_string() +
+                  ", tensor 0 is " + dtype_name(first.dtype()) + " " + first.shape_string());
     std::copy(t.raw_data(), t.raw_data() + t.nbytes(), dst + i * first.nbytes());
   }
   return out;

@@ -23,7 +23,8 @@ Tensor normalize(const Tensor& x) {
 Tensor softmax(const Tensor& x, int dim) {
   if (x.dtype() != DType::Float32) throw Error("softmax: expected a float32 tensor");
   const std::int64_t rank = x.dim(), axis = dim < 0 ? dim + rank : dim;
-  if (axis < 0 || axis >= rank) throw Error("softmax: dimension " + std::to_string(dim) + " out of range for " + x.shape_string());
+  if (axis < 0 || axis >= rank)
+    throw Error("softmax: dimension " + std::to_string(dim) + " out of range for " + x.shape_string());
   std::int64_t outer = 1, inner = 1;
   for (std::int64_t i = 0; i < axis; ++i) outer *= x.size(i);
   for (std::int64_t i = axis + 1; i < rank; ++i) inner *= x.size(i);
@@ -43,16 +44,18 @@ Tensor softmax(const Tensor& x, int dim) {
 }
 
 Tensor cosine_similarity(const Tensor& a, const Tensor& b) {
-  if (a.dtype() != DType::Float32 || b.dtype() != DType::Float32 || a.dim() != 2 || b.dim() != 2 || a.size(1) != b.size(1))
-    throw Error("cannot compare features " + a.shape_string() + " " + dtype_name(a.dtype()) + " and " + b.shape_string() +
-                " " + dtype_name(b.dtype()) + ": expected float32 [N, D] and [M, D]");
+  if (a.dtype() != DType::Float32 || b.dtype() != DType::Float32 || a.dim() != 2 || b.dim() != 2 ||
+      a.size(1) != b.size(1))
+    throw Error("cannot compare features " + a.shape_string() + " " + dtype_name(a.dtype()) + " and " +
+                b.shape_string() + " " + dtype_name(b.dtype()) + ": expected float32 [N, D] and [M, D]");
   const Tensor na = normalize(a), nb = normalize(b);
   const std::int64_t n = a.size(0), m = b.size(0), d = a.size(1);
   Tensor out({n, m}, DType::Float32);
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < m; ++j) {
       double dot = 0;
-      for (std::int64_t k = 0; k < d; ++k) dot += static_cast<double>(na.data<float>()[i * d + k]) * nb.data<float>()[j * d + k];
+      for (std::int64_t k = 0; k < d; ++k)
+        dot += static_cast<double>(na.data<float>()[i * d + k]) * nb.data<float>()[j * d + k];
       out.data<float>()[i * m + j] = static_cast<float>(dot);
     }
   return out;
@@ -65,7 +68,8 @@ std::pair<Tensor, Tensor> logits(const Tensor& image_features, const Tensor& tex
   const float scale = std::exp(logit_scale);
   for (std::int64_t i = 0; i < ni; ++i)
     for (std::int64_t t = 0; t < nt; ++t)
-      per_image.data<float>()[i * nt + t] = per_text.data<float>()[t * ni + i] = scale * per_image.data<float>()[i * nt + t];
+      per_image.data<float>()[i * nt + t] = per_text.data<float>()[t * ni + i] =
+          scale * per_image.data<float>()[i * nt + t];
   return {per_image, per_text};
 }
 

@@ -46,7 +46,8 @@ Image decode_bmp(Bytes d, const DecodeContext& ctx) {
   if (top_down) height = -height;
   ctx.check_size(width, height);
   if (compression != 0 && compression != 3)
-    ctx.fail("unsupported BMP compression " + std::to_string(compression) + " (RLE and embedded JPEG/PNG are not supported)");
+    ctx.fail("unsupported BMP compression " + std::to_string(compression) +
+             " (RLE and embedded JPEG/PNG are not supported)");
   if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
     ctx.fail("unsupported BMP bit depth " + std::to_string(bits));
 

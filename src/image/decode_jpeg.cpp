@@ -3,8 +3,8 @@
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs size_t and FILE first
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 
 #include "image/decoders.h"
 
@@ -31,8 +31,8 @@ void on_message(j_common_ptr cinfo, int level) {
 
 // All libjpeg calls live here, with only trivially destructible locals, because errors
 // leave through longjmp.
-bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, const DecodeContext& ctx,
-                 Image* out, int* orientation) {
+bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, const DecodeContext& ctx, Image* out,
+                 int* orientation) {
   if (setjmp(err->jump)) return false;
   jpeg_mem_src(cinfo, data.data(), static_cast<unsigned long>(data.size()));
   if (ctx.options.apply_exif_orientation) jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
@@ -40,11 +40,20 @@ bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, c
   ctx.check_size(cinfo->image_width, cinfo->image_height);
   ImageMode mode;
   switch (cinfo->num_components) {
-    case 1: cinfo->out_color_space = JCS_GRAYSCALE; mode = ImageMode::L; break;
-    case 3: cinfo->out_color_space = JCS_RGB; mode = ImageMode::RGB; break;
-    case 4: cinfo->out_color_space = JCS_CMYK; mode = ImageMode::CMYK; break;
-    default: std::snprintf(err->message, sizeof err->message, "unsupported JPEG with %d components",
-                           cinfo->num_components);
+    case 1:
+      cinfo->out_color_space = JCS_GRAYSCALE;
+      mode = ImageMode::L;
+      break;
+    case 3:
+      cinfo->out_color_space = JCS_RGB;
+      mode = ImageMode::RGB;
+      break;
+    case 4:
+      cinfo->out_color_space = JCS_CMYK;
+      mode = ImageMode::CMYK;
+      break;
+    default:
+      std::snprintf(err->message, sizeof err->message, "unsupported JPEG with %d components", cinfo->num_components);
       return false;
   }
   jpeg_start_decompress(cinfo);

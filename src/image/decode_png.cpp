@@ -32,7 +32,9 @@ bool valid_depth(int color, int depth) {
   switch (color) {
     case 0: return depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
     case 3: return depth == 1 || depth == 2 || depth == 4 || depth == 8;
-    case 2: case 4: case 6: return depth == 8 || depth == 16;
+    case 2:
+    case 4:
+    case 6: return depth == 8 || depth == 16;
     default: return false;
   }
 }
@@ -100,7 +102,8 @@ void emit_row(const Header& h, const std::uint8_t* raw, std::uint32_t count, std
       out[3] = raw[4 * i + 2];
     } else {
       const int sample = h.depth / 8;  // 16-bit samples keep their high byte
-      for (int b = 0; b < bands; ++b) image.pixels()[at * bands + b] = raw[(static_cast<std::size_t>(i) * bands + b) * sample];
+      for (int b = 0; b < bands; ++b)
+        image.pixels()[at * bands + b] = raw[(static_cast<std::size_t>(i) * bands + b) * sample];
     }
   }
 }
@@ -108,7 +111,8 @@ void emit_row(const Header& h, const std::uint8_t* raw, std::uint32_t count, std
 struct Pass {
   std::uint32_t x0, y0, dx, dy;
 };
-constexpr std::array<Pass, 7> kAdam7{{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}};
+constexpr std::array<Pass, 7> kAdam7{
+    {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}};
 
 }  // namespace
 
@@ -137,7 +141,8 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
       h.color = body[9];
       h.interlaced = body[12] == 1;
       if (!valid_depth(h.color, h.depth) || body[10] != 0 || body[11] != 0 || body[12] > 1)
-        ctx.fail("unsupported PNG header (colour type " + std::to_string(h.color) + ", depth " + std::to_string(h.depth) + ")");
+        ctx.fail("unsupported PNG header (colour type " + std::to_string(h.color) + ", depth " +
+                 std::to_string(h.depth) + ")");
       ctx.check_size(h.width, h.height);
     } else if (name == "PLTE") {
       if (length % 3 != 0 || length > 768) ctx.fail("bad PLTE chunk");
@@ -156,7 +161,8 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
 
   // The filtered rows of every pass, one filter byte before each row.
   std::size_t raw_size = 0;
-  for (const Pass& p : h.interlaced ? std::vector<Pass>(kAdam7.begin(), kAdam7.end()) : std::vector<Pass>{{0, 0, 1, 1}}) {
+  for (const Pass& p :
+       h.interlaced ? std::vector<Pass>(kAdam7.begin(), kAdam7.end()) : std::vector<Pass>{{0, 0, 1, 1}}) {
     const std::uint32_t pw = (h.width - p.x0 + p.dx - 1) / p.dx, ph = (h.height - p.y0 + p.dy - 1) / p.dy;
     if (pw && ph) raw_size += static_cast<std::size_t>(ph) * (1 + h.row_bytes(pw));
   }
@@ -164,8 +170,8 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
   // before the memory for it is taken.
   if (raw_size / 1032 > compressed.size() + 1) ctx.fail("truncated PNG image data");
   std::vector<std::uint8_t> raw(raw_size);
-  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(
-      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(libdeflate_alloc_decompressor(),
+                                                                                        libdeflate_free_decompressor);
   if (!inflater) ctx.fail("out of memory");
   if (libdeflate_zlib_decompress(inflater.get(), compressed.data(), compressed.size(), raw.data(), raw_size, nullptr) !=
       LIBDEFLATE_SUCCESS)
@@ -182,14 +188,16 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
       const int filter = raw[y * (n + 1)];
       std::uint8_t* row = raw.data() + static_cast<std::size_t>(y) * n;
       std::memmove(row, row + y + 1, n);
-      if (!unfilter(filter, row, y ? row - n : nullptr, n, step)) ctx.fail("bad PNG row filter " + std::to_string(filter));
+      if (!unfilter(filter, row, y ? row - n : nullptr, n, step))
+        ctx.fail("bad PNG row filter " + std::to_string(filter));
     }
     raw.resize(static_cast<std::size_t>(h.height) * n);
     image = Image::from_pixels(mode, static_cast<int>(h.width), static_cast<int>(h.height), std::move(raw));
   } else {
     image = Image(mode, static_cast<int>(h.width), static_cast<int>(h.height));
     std::uint8_t* cursor = raw.data();
-    for (const Pass& p : h.interlaced ? std::vector<Pass>(kAdam7.begin(), kAdam7.end()) : std::vector<Pass>{{0, 0, 1, 1}}) {
+    for (const Pass& p :
+         h.interlaced ? std::vector<Pass>(kAdam7.begin(), kAdam7.end()) : std::vector<Pass>{{0, 0, 1, 1}}) {
       const std::uint32_t pw = (h.width - p.x0 + p.dx - 1) / p.dx, ph = (h.height - p.y0 + p.dy - 1) / p.dy;
       if (!pw || !ph) continue;
       const std::size_t n = h.row_bytes(pw);

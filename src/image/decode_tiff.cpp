@@ -83,14 +83,22 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
 
   ImageMode mode;
   bool known = simple;
-  if (gray && spp == 1 && bits == 1) mode = ImageMode::One;
-  else if (gray && spp == 1 && bits == 8) mode = ImageMode::L;
-  else if (photometric == PHOTOMETRIC_MINISBLACK && spp == 1 && bits == 16) mode = ImageMode::I16;
-  else if (photometric == PHOTOMETRIC_RGB && spp == 3 && bits == 8) mode = ImageMode::RGB;
-  else if (photometric == PHOTOMETRIC_RGB && spp == 4 && bits == 8) mode = ImageMode::RGBA;
-  else if (photometric == PHOTOMETRIC_SEPARATED && spp == 4 && bits == 8) mode = ImageMode::CMYK;
-  else if (photometric == PHOTOMETRIC_PALETTE && spp == 1 && bits == 8) mode = ImageMode::P;
-  else known = false;
+  if (gray && spp == 1 && bits == 1)
+    mode = ImageMode::One;
+  else if (gray && spp == 1 && bits == 8)
+    mode = ImageMode::L;
+  else if (photometric == PHOTOMETRIC_MINISBLACK && spp == 1 && bits == 16)
+    mode = ImageMode::I16;
+  else if (photometric == PHOTOMETRIC_RGB && spp == 3 && bits == 8)
+    mode = ImageMode::RGB;
+  else if (photometric == PHOTOMETRIC_RGB && spp == 4 && bits == 8)
+    mode = ImageMode::RGBA;
+  else if (photometric == PHOTOMETRIC_SEPARATED && spp == 4 && bits == 8)
+    mode = ImageMode::CMYK;
+  else if (photometric == PHOTOMETRIC_PALETTE && spp == 1 && bits == 8)
+    mode = ImageMode::P;
+  else
+    known = false;
 
   if (!known) {
     // Anything else (tiles, planes, YCbCr, other depths): libtiff's RGBA reader.

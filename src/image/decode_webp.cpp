@@ -20,8 +20,8 @@ Image decode_webp(Bytes data, const DecodeContext& ctx) {
   options.color_mode = MODE_RGBA;
   options.use_threads = 0;
   WebPData webp_data{data.data(), data.size()};
-  std::unique_ptr<WebPAnimDecoder, void (*)(WebPAnimDecoder*)> decoder(
-      WebPAnimDecoderNew(&webp_data, &options), WebPAnimDecoderDelete);
+  std::unique_ptr<WebPAnimDecoder, void (*)(WebPAnimDecoder*)> decoder(WebPAnimDecoderNew(&webp_data, &options),
+                                                                       WebPAnimDecoderDelete);
   if (!decoder) ctx.fail("corrupt or truncated WebP");
   WebPAnimInfo info;
   if (!WebPAnimDecoderGetInfo(decoder.get(), &info)) ctx.fail("corrupt WebP");

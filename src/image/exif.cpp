@@ -43,16 +43,17 @@ Image apply_orientation(const Image& in, int orientation) {
     for (int x = 0; x < ow; ++x) {
       int sx = x, sy = y;
       switch (orientation) {
-        case 2: sx = w - 1 - x; break;                 // mirror
-        case 3: sx = w - 1 - x, sy = h - 1 - y; break; // rotate 180
-        case 4: sy = h - 1 - y; break;                 // flip
-        case 5: sx = y, sy = x; break;                 // transpose
-        case 6: sx = y, sy = h - 1 - x; break;         // rotate 90 clockwise
-        case 7: sx = w - 1 - y, sy = h - 1 - x; break; // transverse
-        case 8: sx = w - 1 - y, sy = x; break;         // rotate 90 counter-clockwise
+        case 2: sx = w - 1 - x; break;                  // mirror
+        case 3: sx = w - 1 - x, sy = h - 1 - y; break;  // rotate 180
+        case 4: sy = h - 1 - y; break;                  // flip
+        case 5: sx = y, sy = x; break;                  // transpose
+        case 6: sx = y, sy = h - 1 - x; break;          // rotate 90 clockwise
+        case 7: sx = w - 1 - y, sy = h - 1 - x; break;  // transverse
+        case 8: sx = w - 1 - y, sy = x; break;          // rotate 90 counter-clockwise
       }
       const std::size_t src = static_cast<std::size_t>(sy) * w + sx, dst = static_cast<std::size_t>(y) * ow + x;
-      if (wide) out.wide_pixels()[dst] = in.wide_pixels()[src];
+      if (wide)
+        out.wide_pixels()[dst] = in.wide_pixels()[src];
       else
         for (int b = 0; b < bands; ++b) out.pixels()[dst * bands + b] = in.pixels()[src * bands + b];
     }

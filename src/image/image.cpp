@@ -50,8 +50,10 @@ inline std::uint8_t clip8(int v) { return static_cast<std::uint8_t>(std::clamp(v
 Image::Image(ImageMode mode, int width, int height) : mode_(mode), width_(width), height_(height) {
   if (width < 0 || height < 0) throw Error("Image: negative size");
   const std::size_t n = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
-  if (is_wide(mode)) wide_.assign(n, 0);
-  else pixels_.assign(n * static_cast<std::size_t>(bands_of(mode)), 0);
+  if (is_wide(mode))
+    wide_.assign(n, 0);
+  else
+    pixels_.assign(n * static_cast<std::size_t>(bands_of(mode)), 0);
 }
 
 int Image::bands() const { return bands_of(mode_); }
@@ -103,8 +105,10 @@ Image Image::to_rgb() const {
       case ImageMode::LA: d[0] = d[1] = d[2] = s[i * 2]; break;
       case ImageMode::P: {
         const std::size_t idx = s[i];
-        if (idx < palette_.size()) std::copy_n(palette_[idx].data(), 3, d);
-        else d[0] = d[1] = d[2] = 0;
+        if (idx < palette_.size())
+          std::copy_n(palette_[idx].data(), 3, d);
+        else
+          d[0] = d[1] = d[2] = 0;
         break;
       }
       case ImageMode::CMYK: {
@@ -112,7 +116,7 @@ Image Image::to_rgb() const {
         for (int c = 0; c < 3; ++c) d[c] = clip8(nk - muldiv255(s[i * 4 + c], nk));
         break;
       }
-      case ImageMode::I: d[0] = d[1] = d[2] = clip8(wide_[i]); break;                         // clipped
+      case ImageMode::I: d[0] = d[1] = d[2] = clip8(wide_[i]); break;  // clipped
       case ImageMode::I16: d[0] = d[1] = d[2] = static_cast<std::uint8_t>(std::min(wide_[i], 255)); break;
     }
   }
@@ -126,12 +130,10 @@ void DecodeContext::fail(const std::string& what) const {
 }
 
 void DecodeContext::check_size(std::int64_t width, std::int64_t height) const {
-  if (width <= 0 || height <= 0)
-    fail("invalid image size " + std::to_string(width) + "x" + std::to_string(height));
-  if (width > (1 << 24) || height > (1 << 24) ||
-      (options.max_pixels > 0 && width * height > options.max_pixels))
-    fail("image size " + std::to_string(width) + "x" + std::to_string(height) +
-         " exceeds the limit of " + std::to_string(options.max_pixels) +
+  if (width <= 0 || height <= 0) fail("invalid image size " + std::to_string(width) + "x" + std::to_string(height));
+  if (width > (1 << 24) || height > (1 << 24) || (options.max_pixels > 0 && width * height > options.max_pixels))
+    fail("image size " + std::to_string(width) + "x" + std::to_string(height) + " exceeds the limit of " +
+         std::to_string(options.max_pixels) +
          " pixels (possible decompression bomb; raise ImageOptions::max_pixels to allow it)");
 }
 
@@ -143,16 +145,22 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     return data.size() >= magic.size() && std::memcmp(data.data(), magic.data(), magic.size()) == 0;
   };
   Image img;
-  if (starts_with("\xFF\xD8\xFF")) img = image::decode_jpeg(data, ctx);
-  else if (starts_with("\x89PNG\r\n\x1A\n")) img = image::decode_png(data, ctx);
-  else if (starts_with("GIF87a") || starts_with("GIF89a")) img = image::decode_gif(data, ctx);
+  if (starts_with("\xFF\xD8\xFF"))
+    img = image::decode_jpeg(data, ctx);
+  else if (starts_with("\x89PNG\r\n\x1A\n"))
+    img = image::decode_png(data, ctx);
+  else if (starts_with("GIF87a") || starts_with("GIF89a"))
+    img = image::decode_gif(data, ctx);
   else if (starts_with("RIFF") && data.size() >= 12 && std::memcmp(data.data() + 8, "WEBP", 4) == 0)
     img = image::decode_webp(data, ctx);
-  else if (starts_with("BM")) img = image::decode_bmp(data, ctx);
+  else if (starts_with("BM"))
+    img = image::decode_bmp(data, ctx);
   else if (starts_with(std::string_view("II*\0", 4)) || starts_with(std::string_view("MM\0*", 4)))
     img = image::decode_tiff(data, ctx);
-  else if (data.empty()) ctx.fail("the file is empty");
-  else ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF)");
+  else if (data.empty())
+    ctx.fail("the file is empty");
+  else
+    ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF)");
   return img;
 }
 

@@ -24,8 +24,8 @@ Image resize_crop(const Image& in, int w, int h, const image::Window& window) {
       return out;
     }
     case ImageMode::I16:
-      throw Error("cannot resize a mode I;16 image (16-bit TIFF) to " + std::to_string(w) + "x" +
-                  std::to_string(h) + ": the reference fails here too (ValueError: image has wrong mode)");
+      throw Error("cannot resize a mode I;16 image (16-bit TIFF) to " + std::to_string(w) + "x" + std::to_string(h) +
+                  ": the reference fails here too (ValueError: image has wrong mode)");
     case ImageMode::I: {
       const auto px = image::resample_bicubic_i32(in.wide_pixels().data(), in.width(), in.height(), w, h, window);
       std::copy(px.begin(), px.end(), out.wide_pixels().begin());
@@ -73,8 +73,9 @@ Image Preprocess::resize_crop_rgb(const Image& image) const {
   // The long side may become at most 2^24 pixels (74,898:1 at 224): only the crop is
   // computed, but coordinates stay within int.
   if (scaled > (1 << 24))
-    throw Error("Preprocess: the image's aspect ratio (" + std::to_string(w) + "x" + std::to_string(h) + ") is beyond the " +
-                std::to_string((1 << 24) / n_px_) + ":1 that size " + std::to_string(n_px_) + " can serve");
+    throw Error("Preprocess: the image's aspect ratio (" + std::to_string(w) + "x" + std::to_string(h) +
+                ") is beyond the " + std::to_string((1 << 24) / n_px_) + ":1 that size " + std::to_string(n_px_) +
+                " can serve");
   const int new_long = static_cast<int>(scaled);
   const int new_w = w <= h ? n_px_ : new_long, new_h = w <= h ? new_long : n_px_;
   const int top = half_even_half(new_h - n_px_), left = half_even_half(new_w - n_px_);

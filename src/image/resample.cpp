@@ -76,15 +76,13 @@ inline std::uint8_t clip8(std::int32_t v) {
   return static_cast<std::uint8_t>(v >> kPrecisionBits);
 }
 
-inline std::int32_t round_half_away(double v) {
-  return static_cast<std::int32_t>(v >= 0.0 ? v + 0.5 : v - 0.5);
-}
+inline std::int32_t round_half_away(double v) { return static_cast<std::int32_t>(v >= 0.0 ? v + 0.5 : v - 0.5); }
 
 // Horizontal pass: for each output pixel, the weighted sum of `count` neighbouring source
 // pixels, all bands at once. `Pixel` int32 (mode I) or uint8; Bands known at compile time.
 template <int Bands, typename Pixel, typename Weight, typename Store>
-void horizontal_pass_bands(const Pixel* in, int in_w, int rows, const Coefficients& c, const Weight* k,
-                           Pixel* out, int out_w, Store store) {
+void horizontal_pass_bands(const Pixel* in, int in_w, int rows, const Coefficients& c, const Weight* k, Pixel* out,
+                           int out_w, Store store) {
   for (int y = 0; y < rows; ++y) {
     const Pixel* row = in + static_cast<std::size_t>(y) * in_w * Bands;
     Pixel* dst = out + static_cast<std::size_t>(y) * out_w * Bands;
@@ -104,8 +102,9 @@ void horizontal_pass_bands(const Pixel* in, int in_w, int rows, const Coefficien
 // runs along the row, which vectorises.
 void vertical_u8(const std::uint8_t* in, std::size_t row_len, const Coefficients& c, const std::int32_t* k,
                  std::uint8_t* out, int out_h) {
-  if (vertical_u8_simd(in, row_len, {c.first.data(), c.count.data(), c.ksize, reinterpret_cast<const std::uint32_t*>(k)},
-                       out, out_h))
+  if (vertical_u8_simd(in, row_len,
+                       {c.first.data(), c.count.data(), c.ksize, reinterpret_cast<const std::uint32_t*>(k)}, out,
+                       out_h))
     return;
   std::vector<std::uint32_t> acc(row_len);  // unsigned: wrap-around sums are exact and defined
   for (int yy = 0; yy < out_h; ++yy) {
@@ -149,15 +148,14 @@ struct StoreU32 {  // 8-bit fixed point, summed in unsigned arithmetic (exact, n
   std::uint8_t operator()(std::uint32_t acc) const { return clip8(static_cast<std::int32_t>(acc)); }
 };
 
-void horizontal_u8(const std::uint8_t* in, int in_w, int rows, int bands, const Coefficients& c,
-                   const std::int32_t* k, std::uint8_t* out, int out_w) {
+void horizontal_u8(const std::uint8_t* in, int in_w, int rows, int bands, const Coefficients& c, const std::int32_t* k,
+                   std::uint8_t* out, int out_w) {
   const auto* uk = reinterpret_cast<const std::uint32_t*>(k);
   switch (bands) {
     case 1: return horizontal_pass_bands<1>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
     case 2: return horizontal_pass_bands<2>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
     default:
-      if (horizontal_u8_simd(in, in_w, rows, bands, {c.first.data(), c.count.data(), c.ksize, uk}, out, out_w))
-        return;
+      if (horizontal_u8_simd(in, in_w, rows, bands, {c.first.data(), c.count.data(), c.ksize, uk}, out, out_w)) return;
       if (bands == 3) return horizontal_pass_bands<3>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
       return horizontal_pass_bands<4>(in, in_w, rows, c, uk, out, out_w, StoreU32{});
   }
@@ -168,7 +166,8 @@ template <typename Pixel>
 std::vector<Pixel> crop_rows(const Pixel* in, int w_all, int bands, const Window& win) {
   std::vector<Pixel> out(static_cast<std::size_t>(win.w) * win.h * bands);
   for (int y = 0; y < win.h; ++y)
-    std::copy_n(in + (static_cast<std::size_t>(win.y + y) * w_all + win.x) * bands, static_cast<std::size_t>(win.w) * bands,
+    std::copy_n(in + (static_cast<std::size_t>(win.y + y) * w_all + win.x) * bands,
+                static_cast<std::size_t>(win.w) * bands,
                 out.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(y) * win.w * bands));
   return out;
 }
@@ -257,7 +256,8 @@ std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, 
         for (int r = 0; r < rows; r += kBlock) {
           const int n = std::min(kBlock, rows - r);
           premultiply(in + (first_row + r) * row_len, block.data(), static_cast<std::size_t>(in_w) * n, bands);
-          horizontal_u8(block.data(), in_w, n, bands, c, k.data(), dst + static_cast<std::size_t>(r) * dst_w * bands, dst_w);
+          horizontal_u8(block.data(), in_w, n, bands, c, k.data(), dst + static_cast<std::size_t>(r) * dst_w * bands,
+                        dst_w);
         }
       },
       [](const std::uint8_t* src, std::size_t len, const Coefficients& c, std::uint8_t* dst, int dst_h) {

@@ -20,8 +20,8 @@ inline std::uint8_t clip8(std::int32_t v) {
 
 // One tap at a time, for the last taps of a pixel and near the end of the buffer.
 template <int Bands>
-__attribute__((target("avx2"))) inline __m128i single_taps(__m128i sum, const std::uint8_t* src, const std::uint32_t* kk,
-                                                           int x, int n) {
+__attribute__((target("avx2"))) inline __m128i single_taps(__m128i sum, const std::uint8_t* src,
+                                                           const std::uint32_t* kk, int x, int n) {
   for (; x < n; ++x) {
     std::uint32_t p = 0;
     for (int b = 0; b < Bands; ++b) p |= static_cast<std::uint32_t>(src[x * Bands + b]) << (8 * b);
@@ -62,8 +62,8 @@ __attribute__((target("avx2"))) void horizontal_avx2(const std::uint8_t* in, int
       int x = 0;
       if (src + static_cast<std::size_t>(n) * Bands + 16 <= end) {  // 8-byte loads stay inside
         for (; x + 1 < n; x += 2) {
-          const __m128i bytes =
-              _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + x * Bands)), spread_mask<Bands>());
+          const __m128i bytes = _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + x * Bands)),
+                                                 spread_mask<Bands>());
           const __m256i w = _mm256_permutevar8x32_epi32(
               _mm256_castsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(kk + x))), pairs);
           acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(bytes), w));
@@ -118,8 +118,10 @@ __attribute__((target("avx512f,avx2"))) void horizontal_avx512(const std::uint8_
       for (int j = 0; j < 4; ++j)
         a[j] = accumulate4<Bands>(src[j], t.k + static_cast<std::size_t>(xx + j) * t.ksize, (t.count[xx + j] + 3) & ~3);
       // Sum the four 128-bit quarters of each accumulator: result lane group j = pixel j.
-      const __m512i ab = _mm512_add_epi32(_mm512_shuffle_i32x4(a[0], a[1], 0x44), _mm512_shuffle_i32x4(a[0], a[1], 0xEE));
-      const __m512i cd = _mm512_add_epi32(_mm512_shuffle_i32x4(a[2], a[3], 0x44), _mm512_shuffle_i32x4(a[2], a[3], 0xEE));
+      const __m512i ab =
+          _mm512_add_epi32(_mm512_shuffle_i32x4(a[0], a[1], 0x44), _mm512_shuffle_i32x4(a[0], a[1], 0xEE));
+      const __m512i cd =
+          _mm512_add_epi32(_mm512_shuffle_i32x4(a[2], a[3], 0x44), _mm512_shuffle_i32x4(a[2], a[3], 0xEE));
       const __m512i sum = _mm512_add_epi32(_mm512_shuffle_i32x4(ab, cd, 0x88), _mm512_shuffle_i32x4(ab, cd, 0xDD));
       const __m512i v =
           _mm512_max_epi32(_mm512_srai_epi32(_mm512_add_epi32(sum, init), kPrecisionBits), _mm512_setzero_si512());
@@ -156,7 +158,8 @@ __attribute__((target("avx512f,avx2"))) void vertical_avx512(const std::uint8_t*
       __m512i acc = init;
       for (int y = 0; y < n; ++y) {
         const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + y * row_len + i));
-        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(bytes), _mm512_set1_epi32(static_cast<int>(kk[y]))));
+        acc = _mm512_add_epi32(
+            acc, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(bytes), _mm512_set1_epi32(static_cast<int>(kk[y]))));
       }
       const __m512i v = _mm512_max_epi32(_mm512_srai_epi32(acc, kPrecisionBits), _mm512_setzero_si512());
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm512_cvtusepi32_epi8(v));
@@ -172,10 +175,10 @@ __attribute__((target("avx512f,avx2"))) void vertical_avx512(const std::uint8_t*
 // 16 RGBA pixels per step, in 16-bit lanes: t = c * a + 128; ((t >> 8) + t) >> 8.
 __attribute__((target("avx512f,avx512bw,avx2"))) void premultiply_avx512(const std::uint8_t* in, std::uint8_t* out,
                                                                          std::size_t n) {
-  const __m512i alpha_index = _mm512_set_epi8(
-      63, 63, 63, 63, 59, 59, 59, 59, 55, 55, 55, 55, 51, 51, 51, 51, 47, 47, 47, 47, 43, 43, 43, 43, 39, 39, 39, 39,
-      35, 35, 35, 35, 31, 31, 31, 31, 27, 27, 27, 27, 23, 23, 23, 23, 19, 19, 19, 19, 15, 15, 15, 15, 11, 11, 11, 11,
-      7, 7, 7, 7, 3, 3, 3, 3);
+  const __m512i alpha_index =
+      _mm512_set_epi8(63, 63, 63, 63, 59, 59, 59, 59, 55, 55, 55, 55, 51, 51, 51, 51, 47, 47, 47, 47, 43, 43, 43, 43,
+                      39, 39, 39, 39, 35, 35, 35, 35, 31, 31, 31, 31, 27, 27, 27, 27, 23, 23, 23, 23, 19, 19, 19, 19,
+                      15, 15, 15, 15, 11, 11, 11, 11, 7, 7, 7, 7, 3, 3, 3, 3);
   const __mmask64 alpha_lanes = 0x8888888888888888ull;
   const __m512i round = _mm512_set1_epi16(128);
   std::size_t i = 0;
@@ -183,8 +186,10 @@ __attribute__((target("avx512f,avx512bw,avx2"))) void premultiply_avx512(const s
     const __m512i px = _mm512_loadu_si512(in + i * 4);
     const __m512i a = _mm512_shuffle_epi8(px, alpha_index);  // alpha in every byte of its pixel
     const __m512i zero = _mm512_setzero_si512();
-    __m512i lo = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpacklo_epi8(px, zero), _mm512_unpacklo_epi8(a, zero)), round);
-    __m512i hi = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpackhi_epi8(px, zero), _mm512_unpackhi_epi8(a, zero)), round);
+    __m512i lo =
+        _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpacklo_epi8(px, zero), _mm512_unpacklo_epi8(a, zero)), round);
+    __m512i hi =
+        _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpackhi_epi8(px, zero), _mm512_unpackhi_epi8(a, zero)), round);
     lo = _mm512_srli_epi16(_mm512_add_epi16(_mm512_srli_epi16(lo, 8), lo), 8);
     hi = _mm512_srli_epi16(_mm512_add_epi16(_mm512_srli_epi16(hi, 8), hi), 8);
     const __m512i product = _mm512_packus_epi16(lo, hi);  // same lane order as the unpacks
@@ -220,13 +225,17 @@ bool horizontal_u8_simd(const std::uint8_t* in, int in_w, int rows, int bands, c
                         std::uint8_t* out, int out_w) {
   if (bands != 3 && bands != 4) return false;
   if (has_avx512()) {
-    if (bands == 3) horizontal_avx512<3>(in, in_w, rows, taps, out, out_w);
-    else horizontal_avx512<4>(in, in_w, rows, taps, out, out_w);
+    if (bands == 3)
+      horizontal_avx512<3>(in, in_w, rows, taps, out, out_w);
+    else
+      horizontal_avx512<4>(in, in_w, rows, taps, out, out_w);
     return true;
   }
   if (has_avx2()) {
-    if (bands == 3) horizontal_avx2<3>(in, in_w, rows, taps, out, out_w);
-    else horizontal_avx2<4>(in, in_w, rows, taps, out, out_w);
+    if (bands == 3)
+      horizontal_avx2<3>(in, in_w, rows, taps, out, out_w);
+    else
+      horizontal_avx2<4>(in, in_w, rows, taps, out, out_w);
     return true;
   }
   return false;

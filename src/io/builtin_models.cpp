@@ -8,7 +8,8 @@ asm(".section .rodata\n"
     ".balign 64\n"
     ".globl clip_demo_shapes_begin\n"
     "clip_demo_shapes_begin:\n"
-    ".incbin \"" CLIP_DEMO_SHAPES_FILE "\"\n"
+    ".incbin \"" CLIP_DEMO_SHAPES_FILE
+    "\"\n"
     ".globl clip_demo_shapes_end\n"
     "clip_demo_shapes_end:\n"
     ".previous\n");

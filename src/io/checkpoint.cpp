@@ -16,8 +16,8 @@ namespace clip {
 namespace {
 Checkpoint read_checkpoint(std::shared_ptr<io::MappedFile> file) {
   const auto bytes = file->bytes();
-  const bool zip = bytes.size() >= 4 && (std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0 ||
-                                         std::memcmp(bytes.data(), "PK\x05\x06", 4) == 0);
+  const bool zip = bytes.size() >= 4 &&
+                   (std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0 || std::memcmp(bytes.data(), "PK\x05\x06", 4) == 0);
   const std::filesystem::path path = file->path();
   io::LoadedTensors loaded = zip ? io::read_torch_zip(std::move(file)) : io::read_safetensors(std::move(file));
   Checkpoint c(path, loaded.format, loaded.activation);

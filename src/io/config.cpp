@@ -74,13 +74,15 @@ ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes, Act
       if (key.starts_with(schema::kVitBlocks) && key.ends_with(schema::kInProjWeight)) ++layers;
     c.vision_layers = {to_int(static_cast<std::int64_t>(layers), "vision layer count")};
     c.vision_patch_size = to_int(conv[3], "patch size");
-    const int grid = grid_of(shape_of(shapes, schema::kVitPositionalEmbedding, 2)[0], schema::kVitPositionalEmbedding, true);
+    const int grid =
+        grid_of(shape_of(shapes, schema::kVitPositionalEmbedding, 2)[0], schema::kVitPositionalEmbedding, true);
     c.image_resolution = c.vision_patch_size * grid;
     c.vision_heads = c.vision_width / 64;
   } else {
     for (int b = 0; b < 4; ++b)
-      c.vision_layers.push_back(to_int(static_cast<std::int64_t>(distinct_component(shapes, schema::resnet_stage(b), 2)),
-                                       "visual.layer" + std::to_string(b + 1) + " block count"));
+      c.vision_layers.push_back(
+          to_int(static_cast<std::int64_t>(distinct_component(shapes, schema::resnet_stage(b), 2)),
+                 "visual.layer" + std::to_string(b + 1) + " block count"));
     c.vision_width = to_int(shape_of(shapes, schema::resnet_block(0, 0) + "conv1.weight", 4)[0], "vision width");
     const Tensor::Shape pos = shape_of(shapes, schema::kAttnPoolPositionalEmbedding, 2);
     c.image_resolution = grid_of(pos[0], schema::kAttnPoolPositionalEmbedding, true) * 32;
@@ -91,8 +93,8 @@ ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& shapes, Act
   c.vocab_size = to_int(shape_of(shapes, schema::kTokenEmbedding, 2)[0], "vocabulary size");
   c.transformer_width = to_int(shape_of(shapes, std::string(schema::kLnFinal) + "weight", 1)[0], "text width");
   c.transformer_heads = c.transformer_width / 64;
-  c.transformer_layers = to_int(static_cast<std::int64_t>(distinct_component(shapes, schema::kTextBlocks, 2)),
-                                "text layer count");
+  c.transformer_layers =
+      to_int(static_cast<std::int64_t>(distinct_component(shapes, schema::kTextBlocks, 2)), "text layer count");
   if (c.vision_heads <= 0 || c.transformer_heads <= 0)
     throw Error("not a CLIP checkpoint: widths below 64 give no attention heads");
   return c;
@@ -102,11 +104,15 @@ std::string ModelConfig::to_json() const {
   nlohmann::ordered_json j;
   j["embed_dim"] = embed_dim;
   j["image_resolution"] = image_resolution;
-  if (vision_is_vit) j["vision_layers"] = vision_layers.at(0);
-  else j["vision_layers"] = vision_layers;
+  if (vision_is_vit)
+    j["vision_layers"] = vision_layers.at(0);
+  else
+    j["vision_layers"] = vision_layers;
   j["vision_width"] = vision_width;
-  if (vision_is_vit) j["vision_patch_size"] = vision_patch_size;
-  else j["vision_patch_size"] = nullptr;
+  if (vision_is_vit)
+    j["vision_patch_size"] = vision_patch_size;
+  else
+    j["vision_patch_size"] = nullptr;
   j["context_length"] = context_length;
   j["vocab_size"] = vocab_size;
   j["transformer_width"] = transformer_width;

@@ -1,8 +1,8 @@
 // Model download and cache: libcurl for HTTP (redirects, resume, timeouts), OpenSSL for
 // SHA256. Files are written as <name>.part and renamed only once verified.
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,21 +22,29 @@ namespace {
 
 struct OfficialModel {
   const char* name;
-  const char* file;        // cache file stem, as the reference names the download
-  const char* sha256;      // of the OpenAI .pt file
-  const char* hub_repo;    // open_clip's copy on the Hugging Face hub
+  const char* file;      // cache file stem, as the reference names the download
+  const char* sha256;    // of the OpenAI .pt file
+  const char* hub_repo;  // open_clip's copy on the Hugging Face hub
 };
 
 constexpr OfficialModel kModels[] = {
     {"RN50", "RN50", "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762", "timm/resnet50_clip.openai"},
-    {"RN101", "RN101", "8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599", "timm/resnet101_clip.openai"},
-    {"RN50x4", "RN50x4", "7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd", "timm/resnet50x4_clip.openai"},
-    {"RN50x16", "RN50x16", "52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa", "timm/resnet50x16_clip.openai"},
-    {"RN50x64", "RN50x64", "be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c", "timm/resnet50x64_clip.openai"},
-    {"ViT-B/32", "ViT-B-32", "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af", "timm/vit_base_patch32_clip_224.openai"},
-    {"ViT-B/16", "ViT-B-16", "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f", "timm/vit_base_patch16_clip_224.openai"},
-    {"ViT-L/14", "ViT-L-14", "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836", "timm/vit_large_patch14_clip_224.openai"},
-    {"ViT-L/14@336px", "ViT-L-14-336px", "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02", "timm/vit_large_patch14_clip_336.openai"},
+    {"RN101", "RN101", "8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599",
+     "timm/resnet101_clip.openai"},
+    {"RN50x4", "RN50x4", "7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd",
+     "timm/resnet50x4_clip.openai"},
+    {"RN50x16", "RN50x16", "52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa",
+     "timm/resnet50x16_clip.openai"},
+    {"RN50x64", "RN50x64", "be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c",
+     "timm/resnet50x64_clip.openai"},
+    {"ViT-B/32", "ViT-B-32", "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+     "timm/vit_base_patch32_clip_224.openai"},
+    {"ViT-B/16", "ViT-B-16", "5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f",
+     "timm/vit_base_patch16_clip_224.openai"},
+    {"ViT-L/14", "ViT-L-14", "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+     "timm/vit_large_patch14_clip_224.openai"},
+    {"ViT-L/14@336px", "ViT-L-14-336px", "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02",
+     "timm/vit_large_patch14_clip_336.openai"},
 };
 
 const OfficialModel& find_model(const std::string& name) {
@@ -107,7 +115,8 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
     if (t->resumed_from > 0 && status == 200) {  // the server ignored the range: start over
       // In place on the open descriptor: reopening by name could follow a planted link.
-      if (std::fflush(t->out) != 0 || ftruncate(fileno(t->out), 0) != 0 || std::fseek(t->out, 0, SEEK_SET) != 0) return 0;
+      if (std::fflush(t->out) != 0 || ftruncate(fileno(t->out), 0) != 0 || std::fseek(t->out, 0, SEEK_SET) != 0)
+        return 0;
       t->resumed_from = 0;
     }
   }
@@ -173,7 +182,8 @@ void fetch(const std::string& url, Transfer& t) {
   // Either our count stopped it or curl did (curl 8 also enforces MAXFILESIZE mid-body).
   if (rc == CURLE_FILESIZE_EXCEEDED) t.too_large = true;
   if (t.too_large)
-    throw Error(url + ": the file is larger than the limit of " + std::to_string(t.max_bytes) + " bytes; download stopped");
+    throw Error(url + ": the file is larger than the limit of " + std::to_string(t.max_bytes) +
+                " bytes; download stopped");
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_RANGE_ERROR || (rc == CURLE_HTTP_RETURNED_ERROR && status == 416 && t.resumed_from > 0)) {
@@ -210,7 +220,8 @@ std::FILE* open_part(const std::filesystem::path& part, bool append) {
   const auto status = std::filesystem::symlink_status(part, ec);
   if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
     std::filesystem::remove(part, ec);
-  const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+  const int fd =
+      ::open(part.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
   if (fd < 0) throw Error("cannot write " + part.string() + ": " + std::strerror(errno));
   std::FILE* f = fdopen(fd, append ? "ab" : "wb");
   if (!f) {
@@ -343,7 +354,8 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
       write_marker(pt, m.sha256);
       return pt;
     }
-    std::fprintf(stderr, "clip: %s exists, but the SHA256 checksum does not match; re-downloading the file\n", pt.c_str());
+    std::fprintf(stderr, "clip: %s exists, but the SHA256 checksum does not match; re-downloading the file\n",
+                 pt.c_str());
   }
 
   std::string mirror = !options.mirror.empty() ? options.mirror : env("CLIP_MIRROR");
@@ -360,11 +372,14 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
   std::vector<Source> sources;
   if (!mirror.empty()) sources.push_back({mirror + "/" + m.file + ".pt", pt, m.sha256});
   if (!mirror_only) {
-    sources.push_back({std::string("https://huggingface.co/") + m.hub_repo + "/resolve/main/open_clip_model.safetensors",
-                       root / (std::string(m.file) + ".safetensors"), ""});
-    sources.push_back({std::string("https://openaipublic.azureedge.net/clip/models/") + m.sha256 + "/" + m.file + ".pt", pt, m.sha256});
+    sources.push_back(
+        {std::string("https://huggingface.co/") + m.hub_repo + "/resolve/main/open_clip_model.safetensors",
+         root / (std::string(m.file) + ".safetensors"), ""});
+    sources.push_back({std::string("https://openaipublic.azureedge.net/clip/models/") + m.sha256 + "/" + m.file + ".pt",
+                       pt, m.sha256});
   }
-  if (sources.empty()) throw Error("cannot download " + name + ": mirror-only mode, but no mirror is set (CLIP_MIRROR)");
+  if (sources.empty())
+    throw Error("cannot download " + name + ": mirror-only mode, but no mirror is set (CLIP_MIRROR)");
   std::string failures;
   for (const Source& s : sources) {
     try {
@@ -379,8 +394,9 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
       failures += std::string("\n  ") + e.what();
     }
   }
-  throw Error("cannot download " + name + "; every source failed:" + failures + "\n  Offline? Set CLIP_MIRROR to a folder or URL that holds " +
-              m.file + ".pt, or pass the path of a checkpoint file instead of the name.");
+  throw Error("cannot download " + name + "; every source failed:" + failures +
+              "\n  Offline? Set CLIP_MIRROR to a folder or URL that holds " + m.file +
+              ".pt, or pass the path of a checkpoint file instead of the name.");
 }
 
 }  // namespace clip

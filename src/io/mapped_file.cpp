@@ -44,8 +44,10 @@ void MappedFile::release_pages() {
 }
 
 MappedFile::~MappedFile() {
-  if (mapped_) munmap(data_, size_);
-  else std::free(data_);
+  if (mapped_)
+    munmap(data_, size_);
+  else
+    std::free(data_);
 }
 
 }  // namespace clip::io

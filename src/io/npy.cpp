@@ -2,8 +2,8 @@
 
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <regex>
 
 #include "clip/atomic_file.h"
@@ -56,8 +56,7 @@ Tensor load_npy(const std::filesystem::path& path) {
     return std::fread(out, 1, n, file.get()) == n;
   };
   char magic[8];
-  if (!read(magic, 8) || std::memcmp(magic, kMagic, 6) != 0)
-    throw Error(where + ": not a .npy file (bad magic)");
+  if (!read(magic, 8) || std::memcmp(magic, kMagic, 6) != 0) throw Error(where + ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(magic[6]);
   std::size_t header_len;
   if (major == 1) {
@@ -73,8 +72,7 @@ Tensor load_npy(const std::filesystem::path& path) {
   }
   if (header_len > kMaxHeader) throw Error(where + ": .npy header is too large");
   std::string header(header_len, '\0');
-  if (!read(header.data(), header_len))
-    throw Error(where + ": truncated .npy header");
+  if (!read(header.data(), header_len)) throw Error(where + ": truncated .npy header");
 
   std::smatch m;
   if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']+)')")))
@@ -100,19 +98,17 @@ Tensor load_npy(const std::filesystem::path& path) {
     throw Error(where + ": truncated .npy data (shape needs " + std::to_string(expected) + " bytes, file has " +
                 std::to_string(file_size - data_start) + ")");
   Tensor t(shape, dtype);
-  if (!read(t.raw_data(), t.nbytes()))
-    throw Error(where + ": truncated .npy data");
+  if (!read(t.raw_data(), t.nbytes())) throw Error(where + ": truncated .npy data");
   return t;
 }
 
 void write_npy(std::ostream& out, const Tensor& tensor) {
   // The shape as Python writes a tuple: (), (3,), (3, 224, 224).
   std::string dims;
-  for (std::size_t i = 0; i < tensor.shape().size(); ++i)
-    dims += (i ? ", " : "") + std::to_string(tensor.shape()[i]);
+  for (std::size_t i = 0; i < tensor.shape().size(); ++i) dims += (i ? ", " : "") + std::to_string(tensor.shape()[i]);
   if (tensor.shape().size() == 1) dims += ",";
-  std::string header = std::string("{'descr': '") + descr_of(tensor.dtype()) +
-                       "', 'fortran_order': False, 'shape': (" + dims + ")";
+  std::string header =
+      std::string("{'descr': '") + descr_of(tensor.dtype()) + "', 'fortran_order': False, 'shape': (" + dims + ")";
   header += ", }";
   // Pad with spaces so that the data starts on a 64-byte boundary; end with '\n'.
   const std::size_t total = 10 + header.size() + 1;

@@ -18,13 +18,12 @@ constexpr std::size_t kMaxContainer = 1 << 24;
 
 using Kind = PickleValue::Kind;
 
-
 DType storage_dtype(const std::string& name) {
   static const std::unordered_map<std::string, DType> types = {
-      {"torch FloatStorage", DType::Float32}, {"torch HalfStorage", DType::Float16},
+      {"torch FloatStorage", DType::Float32},     {"torch HalfStorage", DType::Float16},
       {"torch BFloat16Storage", DType::BFloat16}, {"torch DoubleStorage", DType::Float64},
-      {"torch LongStorage", DType::Int64}, {"torch IntStorage", DType::Int32},
-      {"torch ByteStorage", DType::UInt8}, {"torch BoolStorage", DType::UInt8}};
+      {"torch LongStorage", DType::Int64},        {"torch IntStorage", DType::Int32},
+      {"torch ByteStorage", DType::UInt8},        {"torch BoolStorage", DType::UInt8}};
   const auto it = types.find(name);
   if (it == types.end()) throw Error("unsupported tensor storage type '" + name + "'");
   return it->second;
@@ -33,7 +32,9 @@ DType storage_dtype(const std::string& name) {
 class Machine {
  public:
   Machine(std::span<const std::uint8_t> data, const std::string& what, Unpickled& out)
-      : d_(data), what_(what), out_(out),
+      : d_(data),
+        what_(what),
+        out_(out),
         max_objects_(data.size() / PickleLimits::kBytesPerObject + PickleLimits::kBaseObjects) {}
 
   PickleRef run() {
@@ -41,46 +42,62 @@ class Machine {
       const std::size_t at = pos_;
       const std::uint8_t op = byte();
       switch (op) {
-        case 0x80: byte(); break;                    // PROTO
-        case 0x95: take(8); break;                   // FRAME (length only)
-        case '.': return pop_final();                // STOP
-        case '(': mark(); break;                     // MARK
-        case '0': pop(); break;                      // POP
+        case 0x80: byte(); break;      // PROTO
+        case 0x95: take(8); break;     // FRAME (length only)
+        case '.': return pop_final();  // STOP
+        case '(': mark(); break;       // MARK
+        case '0': pop(); break;        // POP
         case 'N': push(make(Kind::None)); break;
-        case 0x88: push(boolean(true)); break;       // NEWTRUE
-        case 0x89: push(boolean(false)); break;      // NEWFALSE
+        case 0x88: push(boolean(true)); break;                             // NEWTRUE
+        case 0x89: push(boolean(false)); break;                            // NEWFALSE
         case 'J': push(integer(static_cast<std::int32_t>(u32()))); break;  // BININT
-        case 'K': push(integer(byte())); break;                           // BININT1
-        case 'M': push(integer(u16())); break;                            // BININT2
-        case 0x8a: push(long1()); break;                                  // LONG1
-        case 'G': push(binfloat()); break;                                // BINFLOAT
-        case 'X': push(text(Kind::String, u32())); break;                 // BINUNICODE
-        case 0x8c: push(text(Kind::String, byte())); break;               // SHORT_BINUNICODE
-        case 0x8d: push(text(Kind::String, u64())); break;                // BINUNICODE8
-        case 'B': push(text(Kind::Bytes, u32())); break;                  // BINBYTES
-        case 'C': push(text(Kind::Bytes, byte())); break;                 // SHORT_BINBYTES
-        case ')': push(make(Kind::Tuple)); break;                         // EMPTY_TUPLE
+        case 'K': push(integer(byte())); break;                            // BININT1
+        case 'M': push(integer(u16())); break;                             // BININT2
+        case 0x8a: push(long1()); break;                                   // LONG1
+        case 'G': push(binfloat()); break;                                 // BINFLOAT
+        case 'X': push(text(Kind::String, u32())); break;                  // BINUNICODE
+        case 0x8c: push(text(Kind::String, byte())); break;                // SHORT_BINUNICODE
+        case 0x8d: push(text(Kind::String, u64())); break;                 // BINUNICODE8
+        case 'B': push(text(Kind::Bytes, u32())); break;                   // BINBYTES
+        case 'C': push(text(Kind::Bytes, byte())); break;                  // SHORT_BINBYTES
+        case ')': push(make(Kind::Tuple)); break;                          // EMPTY_TUPLE
         case 't': push(sequence(Kind::Tuple, pop_mark())); break;          // TUPLE
-        case 0x85: case 0x86: case 0x87: push(small_tuple(op - 0x84)); break;  // TUPLE1..3
-        case ']': push(make(Kind::List)); break;                          // EMPTY_LIST
-        case 'l': push(sequence(Kind::List, pop_mark())); break;           // LIST
-        case 'a': append({pop()}); break;                                 // APPEND
-        case 'e': append(pop_mark()); break;                              // APPENDS
-        case '}': push(make(Kind::Dict)); break;                          // EMPTY_DICT
-        case 'd': { auto dict = make(Kind::Dict); set_items(dict, pop_mark()); push(dict); break; }  // DICT
-        case 's': { auto v = pop(); auto k = pop(); set_items(top(), {k, v}); break; }  // SETITEM
-        case 'u': { auto items = pop_mark(); set_items(top(), items); break; }         // SETITEMS
-        case 'q': memo_put(byte()); break;                                // BINPUT
-        case 'r': memo_put(u32()); break;                                 // LONG_BINPUT
-        case 0x94: memo_put(memo_.size()); break;                         // MEMOIZE
-        case 'h': push(memo_get(byte())); break;                          // BINGET
-        case 'j': push(memo_get(u32())); break;                           // LONG_BINGET
-        case 'c': {                                                       // GLOBAL
+        case 0x85:
+        case 0x86:
+        case 0x87: push(small_tuple(op - 0x84)); break;           // TUPLE1..3
+        case ']': push(make(Kind::List)); break;                  // EMPTY_LIST
+        case 'l': push(sequence(Kind::List, pop_mark())); break;  // LIST
+        case 'a': append({pop()}); break;                         // APPEND
+        case 'e': append(pop_mark()); break;                      // APPENDS
+        case '}': push(make(Kind::Dict)); break;                  // EMPTY_DICT
+        case 'd': {
+          auto dict = make(Kind::Dict);
+          set_items(dict, pop_mark());
+          push(dict);
+          break;
+        }  // DICT
+        case 's': {
+          auto v = pop();
+          auto k = pop();
+          set_items(top(), {k, v});
+          break;
+        }  // SETITEM
+        case 'u': {
+          auto items = pop_mark();
+          set_items(top(), items);
+          break;
+        }                                          // SETITEMS
+        case 'q': memo_put(byte()); break;         // BINPUT
+        case 'r': memo_put(u32()); break;          // LONG_BINPUT
+        case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
+        case 'h': push(memo_get(byte())); break;   // BINGET
+        case 'j': push(memo_get(u32())); break;    // LONG_BINGET
+        case 'c': {                                // GLOBAL
           const std::string module = line();
           push(global(module + " " + line()));
           break;
         }
-        case 0x93: {                                                      // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           const auto name = pop(), module = pop();
           if (name->kind != Kind::String || module->kind != Kind::String) fail(at, "bad STACK_GLOBAL");
           // Names are checked before they are joined: a few bytes of memo references must
@@ -89,10 +106,24 @@ class Machine {
           push(global(module->text + " " + name->text));
           break;
         }
-        case 'Q': push(persistent_load(pop(), at)); break;                // BINPERSID
-        case 'R': { auto args = pop(); auto fn = pop(); push(reduce(fn, args, at)); break; }  // REDUCE
-        case 0x81: { pop(); auto cls = pop(); push(new_object(cls, at)); break; }  // NEWOBJ (arguments unused)
-        case 'b': { auto state = pop(); build(top(), state); break; }     // BUILD
+        case 'Q': push(persistent_load(pop(), at)); break;  // BINPERSID
+        case 'R': {
+          auto args = pop();
+          auto fn = pop();
+          push(reduce(fn, args, at));
+          break;
+        }  // REDUCE
+        case 0x81: {
+          pop();
+          auto cls = pop();
+          push(new_object(cls, at));
+          break;
+        }  // NEWOBJ (arguments unused)
+        case 'b': {
+          auto state = pop();
+          build(top(), state);
+          break;
+        }  // BUILD
         default: fail(at, "unsupported pickle opcode 0x" + hex(op));
       }
     }
@@ -118,9 +149,22 @@ class Machine {
     pos_ += static_cast<std::size_t>(n);
     return p;
   }
-  std::uint16_t u16() { const auto* p = take(2); return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
-  std::uint32_t u32() { const auto* p = take(4); std::uint32_t v; std::memcpy(&v, p, 4); return v; }
-  std::uint64_t u64() { const auto* p = take(8); std::uint64_t v; std::memcpy(&v, p, 8); return v; }
+  std::uint16_t u16() {
+    const auto* p = take(2);
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+  }
+  std::uint32_t u32() {
+    const auto* p = take(4);
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  std::uint64_t u64() {
+    const auto* p = take(8);
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
   std::string line() {
     std::string s;
     while (true) {
@@ -168,8 +212,16 @@ class Machine {
     out_.arena.emplace_back().kind = kind;
     return &out_.arena.back();
   }
-  PickleRef boolean(bool b) { auto v = make(Kind::Bool); v->integer = b; return v; }
-  PickleRef integer(std::int64_t i) { auto v = make(Kind::Int); v->integer = i; return v; }
+  PickleRef boolean(bool b) {
+    auto v = make(Kind::Bool);
+    v->integer = b;
+    return v;
+  }
+  PickleRef integer(std::int64_t i) {
+    auto v = make(Kind::Int);
+    v->integer = i;
+    return v;
+  }
   PickleRef long1() {
     const std::uint8_t n = byte();
     if (n > 8) fail(pos_, "integer too large");

@@ -34,10 +34,10 @@ struct PickleValue {
   Kind kind = Kind::None;
   std::int64_t integer = 0;  // Int, Bool
   double real = 0;
-  std::string text;  // String, Bytes, Global ("module name"), Object (class name)
+  std::string text;              // String, Bytes, Global ("module name"), Object (class name)
   std::vector<PickleRef> items;  // Tuple, List; Object: its state dict (shared, not copied), if built
   std::vector<std::pair<PickleRef, PickleRef>> entries;  // Dict (in insertion order)
-  std::unique_ptr<TensorRecord> tensor;                // Storage (key, dtype, numel), Tensor
+  std::unique_ptr<TensorRecord> tensor;                  // Storage (key, dtype, numel), Tensor
 };
 
 // What a pickle of `bytes` bytes may build. Real data.pkl files take 5.8 to 8.3 bytes per
@@ -45,10 +45,10 @@ struct PickleValue {
 // with pickletools); the limits are generous to those and bound a hostile pickle's memory
 // to a small multiple of its size (issue #15: 16.7 M `None`s cost 3.85 GB before).
 struct PickleLimits {
-  static constexpr std::size_t kBytesPerObject = 4;     // at most bytes / 4 + kBaseObjects objects
+  static constexpr std::size_t kBytesPerObject = 4;  // at most bytes / 4 + kBaseObjects objects
   static constexpr std::size_t kBaseObjects = 4096;
-  static constexpr std::size_t kMaxOpenMarks = 4096;    // MARKs not yet closed
-  static constexpr std::size_t kMaxStack = 1 << 20;     // values on the stack
+  static constexpr std::size_t kMaxOpenMarks = 4096;  // MARKs not yet closed
+  static constexpr std::size_t kMaxStack = 1 << 20;   // values on the stack
 };
 
 struct Unpickled {

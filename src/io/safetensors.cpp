@@ -25,10 +25,9 @@ constexpr std::uint64_t kMaxHeader = 100 << 20;  // the format's own limit
 constexpr std::size_t kMaxHeaderItems = std::size_t{1} << 21;
 
 const std::map<std::string, DType>& dtype_names() {
-  static const std::map<std::string, DType> names = {{"F32", DType::Float32}, {"F16", DType::Float16},
-                                                     {"BF16", DType::BFloat16}, {"F64", DType::Float64},
-                                                     {"I64", DType::Int64}, {"I32", DType::Int32},
-                                                     {"U8", DType::UInt8}, {"BOOL", DType::UInt8}};
+  static const std::map<std::string, DType> names = {
+      {"F32", DType::Float32}, {"F16", DType::Float16}, {"BF16", DType::BFloat16}, {"F64", DType::Float64},
+      {"I64", DType::Int64},   {"I32", DType::Int32},   {"U8", DType::UInt8},      {"BOOL", DType::UInt8}};
   return names;
 }
 
@@ -44,12 +43,25 @@ class HeaderCounter : public nlohmann::json::json_sax_t {
   bool number_float(number_float_t, const string_t&) override { return count(); }
   bool string(string_t&) override { return count(); }
   bool binary(binary_t&) override { return count(); }
-  bool start_object(std::size_t) override { ++depth_; return count(); }
-  bool end_object() override { --depth_; return true; }
-  bool start_array(std::size_t) override { ++depth_; return count(); }
-  bool end_array() override { --depth_; return true; }
+  bool start_object(std::size_t) override {
+    ++depth_;
+    return count();
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    ++depth_;
+    return count();
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
   bool key(string_t& name) override {
-    if (depth_ == 1 && !names_.insert(name).second) throw Error("tensor '" + name + "' appears twice in the safetensors header");
+    if (depth_ == 1 && !names_.insert(name).second)
+      throw Error("tensor '" + name + "' appears twice in the safetensors header");
     return count();
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override { return false; }
@@ -78,7 +90,8 @@ Tensor fuse_qkv(const std::vector<Tensor>& parts, const std::string& what) {
   Tensor::Shape shape = q.shape();
   shape[0] *= static_cast<std::int64_t>(parts.size());
   Tensor out(shape, q.dtype());
-  for (std::size_t i = 0; i < parts.size(); ++i) std::memcpy(out.raw_data() + i * q.nbytes(), parts[i].raw_data(), q.nbytes());
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    std::memcpy(out.raw_data() + i * q.nbytes(), parts[i].raw_data(), q.nbytes());
   return out;
 }
 
@@ -220,7 +233,8 @@ LoadedTensors read_safetensors(std::shared_ptr<MappedFile> file) {
       for (const auto& v : offset_list)
         if (!v.is_number_unsigned()) throw Error("negative data offset");
       const auto offsets = offset_list.get<std::vector<std::uint64_t>>();
-      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) throw Error("byte range outside the file");
+      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
+        throw Error("byte range outside the file");
       const std::uint64_t need = core::checked_mul(static_cast<std::uint64_t>(core::checked_numel(shape, "shape")),
                                                    dtype_size(dtype->second), "shape");
       if (need != offsets[1] - offsets[0]) throw Error("shape does not match its byte range");
@@ -275,7 +289,8 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
     const std::uint64_t len = text.size();
     out.write(reinterpret_cast<const char*>(&len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& [name, t] : tensors) out.write(reinterpret_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+    for (const auto& [name, t] : tensors)
+      out.write(reinterpret_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
   });
 }
 

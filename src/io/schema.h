@@ -35,7 +35,7 @@ inline constexpr const char* kVitBlocks = "visual.transformer.resblocks.";
 // AttentionPool2d.
 inline constexpr const char* kAttnPool = "visual.attnpool.";
 inline constexpr const char* kAttnPoolPositionalEmbedding = "visual.attnpool.positional_embedding";
-std::string resnet_stage(int stage);            // "visual.layer<stage + 1>."
+std::string resnet_stage(int stage);             // "visual.layer<stage + 1>."
 std::string resnet_block(int stage, int block);  // "visual.layer<stage + 1>.<block>."
 
 // One ResidualAttentionBlock's parameters, after its prefix (kTextBlocks or kVitBlocks + "<i>.").

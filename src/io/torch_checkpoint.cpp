@@ -80,8 +80,10 @@ void walk_module(const PickleValue& module, const std::string& prefix, TensorMak
   if (module.items.empty()) return;  // no state
   for (const auto& [name, value] : module.items[0]->entries) {
     if (name->kind != Kind::String) continue;
-    if (value->kind == Kind::Tensor) out.emplace_back(prefix + name->text, maker.make(*value->tensor, prefix + name->text));
-    else if (value->kind == Kind::Object) walk_module(*value, prefix + name->text + ".", maker, out, seen, depth + 1);
+    if (value->kind == Kind::Tensor)
+      out.emplace_back(prefix + name->text, maker.make(*value->tensor, prefix + name->text));
+    else if (value->kind == Kind::Object)
+      walk_module(*value, prefix + name->text + ".", maker, out, seen, depth + 1);
   }
 }
 
@@ -97,19 +99,22 @@ LoadedTensors read_torch_zip(std::shared_ptr<MappedFile> file) {
   for (const ZipEntry& e : zip.entries()) {
     const std::size_t slash = e.name.find('/');
     if (slash != std::string::npos && e.name.compare(slash, std::string::npos, "/data.pkl") == 0) {
-      if (pickle) throw Error("cannot read " + path.string() + ": two data.pkl entries (" + pickle->name + ", " + e.name + ")");
+      if (pickle)
+        throw Error("cannot read " + path.string() + ": two data.pkl entries (" + pickle->name + ", " + e.name + ")");
       pickle = &e;
     }
     if (e.method != 0) inflated = core::checked_add(inflated, e.size, "cannot read " + path.string());
   }
   if (!pickle) throw Error("cannot read " + path.string() + ": no data.pkl (not a PyTorch checkpoint)");
   if (pickle->size > kMaxPickle)
-    throw Error("cannot read " + path.string() + ": data.pkl is larger than " + std::to_string(kMaxPickle >> 20) + " MiB");
+    throw Error("cannot read " + path.string() + ": data.pkl is larger than " + std::to_string(kMaxPickle >> 20) +
+                " MiB");
   // PyTorch stores tensor storages uncompressed; only small entries can be deflated, so the
   // total that may be inflated is bounded by what a model can need.
   if (inflated > kMaxInflated)
     throw Error("cannot read " + path.string() + ": its compressed entries inflate to more than " +
-                std::to_string(kMaxInflated >> 20) + " MiB (PyTorch stores weights uncompressed; was the file re-zipped?)");
+                std::to_string(kMaxInflated >> 20) +
+                " MiB (PyTorch stores weights uncompressed; was the file re-zipped?)");
   const std::string prefix = pickle->name.substr(0, pickle->name.size() - 8);
   // Every entry's CRC, so that damage anywhere in the archive is reported, not only in the
   // parts the weights come from.

@@ -16,8 +16,8 @@ std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[
 std::uint32_t le32(const std::uint8_t* p) { return le16(p) | (static_cast<std::uint32_t>(le16(p + 2)) << 16); }
 std::uint64_t le64(const std::uint8_t* p) { return le32(p) | (static_cast<std::uint64_t>(le32(p + 4)) << 32); }
 
-constexpr std::uint32_t kEndOfDirectory = 0x06054b50, kZip64EndOfDirectory = 0x06064b50,
-                        kZip64Locator = 0x07064b50, kDirectoryEntry = 0x02014b50, kLocalHeader = 0x04034b50;
+constexpr std::uint32_t kEndOfDirectory = 0x06054b50, kZip64EndOfDirectory = 0x06064b50, kZip64Locator = 0x07064b50,
+                        kDirectoryEntry = 0x02014b50, kLocalHeader = 0x04034b50;
 constexpr std::size_t kMaxEntries = 1 << 20;
 
 }  // namespace
@@ -50,7 +50,8 @@ ZipReader::ZipReader(std::shared_ptr<MappedFile> file) : file_(std::move(file)) 
     dir_size = le64(d + record + 40);
     dir_offset = le64(d + record + 48);
   }
-  if (dir_offset > size || dir_size > size - dir_offset) fail("zip central directory lies outside the file (truncated?)");
+  if (dir_offset > size || dir_size > size - dir_offset)
+    fail("zip central directory lies outside the file (truncated?)");
   if (count > kMaxEntries) fail("too many zip entries");
 
   std::size_t pos = dir_offset;
@@ -86,7 +87,8 @@ ZipReader::ZipReader(std::shared_ptr<MappedFile> file) : file_(std::move(file)) 
       }
       x += 4 + len;
     }
-    if (size < 30 || local > size - 30 || le32(d + local) != kLocalHeader) fail("corrupt zip local header for " + e.name);
+    if (size < 30 || local > size - 30 || le32(d + local) != kLocalHeader)
+      fail("corrupt zip local header for " + e.name);
     e.header_offset = local;
     e.data_offset = local + 30 + le16(d + local + 26) + le16(d + local + 28);
     if (e.data_offset > size || e.compressed_size > size - e.data_offset)
@@ -133,8 +135,10 @@ void ZipReader::verify(const ZipEntry& entry) const {
 // Inflated through a fixed buffer (zlib's streaming inflate; libdeflate has none), so
 // checking a deflate bomb costs time bounded by its declared size and no memory (issue
 // #15: 4 GiB of zeros took 4.2 GB when inflated whole).
-void ZipReader::inflate_entry(const ZipEntry& entry, const std::function<void(std::span<const std::uint8_t>)>& sink) const {
-  if (entry.method != 8) fail("zip entry " + entry.name + " uses unsupported compression " + std::to_string(entry.method));
+void ZipReader::inflate_entry(const ZipEntry& entry,
+                              const std::function<void(std::span<const std::uint8_t>)>& sink) const {
+  if (entry.method != 8)
+    fail("zip entry " + entry.name + " uses unsupported compression " + std::to_string(entry.method));
   z_stream z{};
   if (inflateInit2(&z, -MAX_WBITS) != Z_OK) fail("cannot start zlib");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
@@ -161,7 +165,8 @@ void ZipReader::inflate_entry(const ZipEntry& entry, const std::function<void(st
     sink({buffer.data(), n});
     if (rc == Z_OK && n == 0 && z.avail_in == 0 && in_left == 0) fail("truncated compressed zip entry " + entry.name);
   }
-  if (produced != entry.size) fail("zip entry " + entry.name + " inflates to less than its declared size (corrupt file)");
+  if (produced != entry.size)
+    fail("zip entry " + entry.name + " inflates to less than its declared size (corrupt file)");
   if (crc != entry.crc32) fail("CRC mismatch in zip entry " + entry.name + " (corrupt file)");
 }
 

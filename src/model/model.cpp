@@ -76,7 +76,8 @@ std::vector<std::string> Model::parameter_names() const {
 }
 
 Tensor Model::parameter(const std::string& name) const {
-  if (impl_->jit) throw Error("a jit model's weights are prepared for the backend and not readable by name; load with jit = false");
+  if (impl_->jit)
+    throw Error("a jit model's weights are prepared for the backend and not readable by name; load with jit = false");
   const core::ThreadScope threads(impl_->backend->num_threads());
   std::lock_guard lock(impl_->mutex);
   return impl_->store.float32(name);
@@ -97,7 +98,8 @@ void Model::set_parameter(const std::string& name, const Tensor& value) {
 Tensor Model::encode_image(const Tensor& images) const {
   const ModelConfig& c = impl_->config;
   const std::int64_t r = c.image_resolution;
-  if (images.dtype() != DType::Float32) throw Error("encode_image: images must be float32, got " + std::string(dtype_name(images.dtype())));
+  if (images.dtype() != DType::Float32)
+    throw Error("encode_image: images must be float32, got " + std::string(dtype_name(images.dtype())));
   if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != r || images.size(3) != r)
     throw Error("encode_image: expected images of shape [N, 3, " + std::to_string(r) + ", " + std::to_string(r) +
                 "], got " + images.shape_string());
@@ -106,8 +108,8 @@ Tensor Model::encode_image(const Tensor& images) const {
   const core::ThreadScope threads(m.backend->num_threads());  // binding converts weights
   if (c.vision_is_vit)
     return model::encode_vit(*m.backend, c, m.bound(m.vit, [&] { return model::bind_vit(m.store, c); }), images);
-  return model::encode_resnet(*m.backend, c,
-                              m.bound(m.resnet, [&] { return model::bind_resnet(m.store, c, m.jit); }), images);
+  return model::encode_resnet(*m.backend, c, m.bound(m.resnet, [&] { return model::bind_resnet(m.store, c, m.jit); }),
+                              images);
 }
 
 Tensor Model::encode_text(const Tensor& tokens) const {
@@ -119,7 +121,8 @@ Tensor Model::encode_text(const Tensor& tokens) const {
                 tokens.shape_string());
   if (tokens.size(0) == 0) throw Error("encode_text: empty batch");
   for (std::int64_t i = 0; i < tokens.numel(); ++i) {
-    const std::int64_t id = tokens.dtype() == DType::Int32 ? tokens.data<std::int32_t>()[i] : tokens.data<std::int64_t>()[i];
+    const std::int64_t id =
+        tokens.dtype() == DType::Int32 ? tokens.data<std::int32_t>()[i] : tokens.data<std::int64_t>()[i];
     if (id < 0 || id >= c.vocab_size)
       throw Error("encode_text: token id " + std::to_string(id) + " (row " + std::to_string(i / c.context_length) +
                   ", position " + std::to_string(i % c.context_length) + ") is outside the vocabulary of " +

@@ -18,16 +18,15 @@ struct Maps {
 
 // conv + BatchNorm [+ residual] [+ ReLU]. Folded (jit): one convolution with the rest
 // fused into it. A residual is moved in and its storage becomes the output.
-Maps conv_bn(Backend& be, const Maps& x, const ConvBn& conv, std::int64_t stride, bool relu,
-             Maps* residual = nullptr) {
+Maps conv_bn(Backend& be, const Maps& x, const ConvBn& conv, std::int64_t stride, bool relu, Maps* residual = nullptr) {
   using Epilogue = Backend::Epilogue;
   const std::int64_t k = conv.kernel, pad = k / 2;
   Maps y{{}, x.n, conv.out, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1};
   if (residual && residual->size() != y.size()) throw Error("ModifiedResNet: residual of the wrong size");
   if (!conv.mean) {
     y.data = residual ? std::move(residual->data) : be.allocate(y.size());
-    const Epilogue epilogue = residual ? (relu ? Epilogue::AddToReLU : Epilogue::AddTo)
-                                       : (relu ? Epilogue::ReLU : Epilogue::Store);
+    const Epilogue epilogue =
+        residual ? (relu ? Epilogue::AddToReLU : Epilogue::AddTo) : (relu ? Epilogue::ReLU : Epilogue::Store);
     be.conv2d(x.data.data(), x.n, x.c, x.h, x.w, conv.weight, conv.out, k, stride, pad, conv.bias, y.data.data(),
               epilogue);
     return y;

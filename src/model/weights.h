@@ -88,17 +88,17 @@ class ParameterStore {
   Linear linear(const std::string& prefix, bool with_bias = true);  // "<prefix>weight", "<prefix>bias"
   Norm norm(const std::string& prefix);
 
-  const Tensor& source(const std::string& name) const;  // clip::Error when the schema has no such name
-  Tensor float32(const std::string& name);               // the values as float32 (a copy shares storage)
+  const Tensor& source(const std::string& name) const;         // clip::Error when the schema has no such name
+  Tensor float32(const std::string& name);                     // the values as float32 (a copy shares storage)
   void replace(const std::string& name, const Tensor& value);  // checks the shape
 
   // A convolution with its BatchNorm, folded when `fold`.
   ConvBn conv_bn(const std::string& conv, const std::string& bn, bool fold);
 
  private:
-  std::map<std::string, Tensor> source_;                   // views of the checkpoint
-  std::map<std::string, Tensor> converted_;                // float32 (converted or replaced)
-  std::map<std::string, Tensor> folded_;                   // jit: "<conv>weight" / "<conv>bias"
+  std::map<std::string, Tensor> source_;     // views of the checkpoint
+  std::map<std::string, Tensor> converted_;  // float32 (converted or replaced)
+  std::map<std::string, Tensor> folded_;     // jit: "<conv>weight" / "<conv>bias"
 };
 
 TextTower bind_text(ParameterStore& store, const ModelConfig& config);

@@ -78,8 +78,8 @@ class Backend {
   // y[m, n] = sum_k x[m, k] * w(k, n) + bias[n], where w is stored [n, k] (a PyTorch Linear
   // weight) or, with `w_is_kn`, [k, n] (a projection matrix). bias may be null. The
   // epilogue applies an activation, or adds the result to y (a residual connection).
-  virtual void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n,
-                      const float* bias, float* y, bool w_is_kn = false, Epilogue epilogue = Epilogue::Store) = 0;
+  virtual void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
+                      float* y, bool w_is_kn = false, Epilogue epilogue = Epilogue::Store) = 0;
   // Several linear layers over the same input (attention's query, key and value
   // projections): the same as one call each, with the input prepared once (bf16).
   struct Projection {
@@ -93,9 +93,8 @@ class Backend {
   // `heads` heads. Rows of heads * head_dim values, the heads side by side, the samples one
   // after the other: q is [n, q_rows, heads * head_dim], k and v [n, kv_rows, ...], the
   // output like q. With `causal`, query i only sees keys <= i.
-  virtual void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n,
-                         std::int64_t heads, std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim,
-                         bool causal) = 0;
+  virtual void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
+                         std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim, bool causal) = 0;
   // Convolution on channels-last (NHWC) activations, square kernel, no dilation; weight
   // [out, in, kh, kw] (PyTorch's layout); bias may be null.
   virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
@@ -115,8 +114,8 @@ class Backend {
   virtual void batch_norm(float* x, std::int64_t n, std::int64_t c, std::int64_t hw, const float* mean,
                           const float* var, const float* gamma, const float* beta) = 0;
   // AvgPool2d(k) (stride k, no padding) on NHWC.
-  virtual void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
-                        std::int64_t k, float* y) = 0;
+  virtual void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k,
+                        float* y) = 0;
 
   // The data movement between the layers.
   // NCHW -> NHWC: y[b, p, ch] = x[b, ch, p] for p < hw.

@@ -10,7 +10,8 @@ std::unique_ptr<Backend> make_backend(const std::string& device) {
   if (device == "cpu") return make_cpu_backend();
   if (device == "reference") return make_reference_backend();
   if (device == "cuda" || device.starts_with("cuda:"))
-    throw Error("device '" + device + "' is not available: this build of clip-cpp has no CUDA backend (devices: cpu, reference)");
+    throw Error("device '" + device +
+                "' is not available: this build of clip-cpp has no CUDA backend (devices: cpu, reference)");
   throw Error("unknown device '" + device + "' (devices: cpu, reference)");
 }
 

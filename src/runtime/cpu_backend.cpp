@@ -11,8 +11,8 @@
 #include <optional>
 #include <set>
 #include <tuple>
-#include <vector>
 #include <unordered_map>
+#include <vector>
 
 #include "clip/error.h"
 #include "core/half.h"
@@ -55,8 +55,8 @@ class CpuBackend final : public ReferenceBackend {
   std::string name() const override { return "cpu"; }
   void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
 
-  void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias,
-              float* y, bool w_is_kn, Epilogue epilogue) override {
+  void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias, float* y,
+              bool w_is_kn, Epilogue epilogue) override {
     const core::ThreadScope scope(threads_);  // for the conversions to float32 and bf16
     run_linear(x, bf16_ ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
   }
@@ -92,9 +92,11 @@ class CpuBackend final : public ReferenceBackend {
     });
     float* scores = reinterpret_cast<float*>(
         thread_buffer<Slot::AttentionScores>(static_cast<std::size_t>(n * heads * q_rows * kv_rows) * sizeof(float)));
-    execute(p->first, {{DNNL_ARG_SRC, mem(q_d, q)}, {DNNL_ARG_WEIGHTS, mem(kt_d, k)}, {DNNL_ARG_DST, mem(s_d, scores)}});
+    execute(p->first,
+            {{DNNL_ARG_SRC, mem(q_d, q)}, {DNNL_ARG_WEIGHTS, mem(kt_d, k)}, {DNNL_ARG_DST, mem(s_d, scores)}});
     softmax(scores, n * heads * q_rows, kv_rows, causal, q_rows);
-    execute(p->second, {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(v_d, v)}, {DNNL_ARG_DST, mem(o_d, out)}});
+    execute(p->second,
+            {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(v_d, v)}, {DNNL_ARG_DST, mem(o_d, out)}});
   }
 
   // Activations stay channels-last (NHWC), which oneDNN's fast kernels take as they are;
@@ -143,7 +145,8 @@ class CpuBackend final : public ReferenceBackend {
     }
     memory out = plain_dst ? dst_mem : memory(prim->dst, engine_);
     if (!plain_dst && (epilogue == Epilogue::AddTo || epilogue == Epilogue::AddToReLU)) reorder(dst_mem, out);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed_weights}, {DNNL_ARG_DST, out}};
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, packed_weights}, {DNNL_ARG_DST, out}};
     if (bias) args.emplace(DNNL_ARG_BIAS, mem(bia, bias));
     execute(*prim, args);
     if (!plain_dst) reorder(out, dst_mem);
@@ -163,8 +166,10 @@ class CpuBackend final : public ReferenceBackend {
       const auto pd = onednn::layer_norm(engine_, data, 1e-5f, user_scratchpad());
       return Prepared{dnnl::layer_normalization_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
     });
-    execute(p, {{DNNL_ARG_SRC, mem(data, x)}, {DNNL_ARG_DST, mem(data, y)}, {DNNL_ARG_SCALE, mem(param, gamma)},
-                 {DNNL_ARG_SHIFT, mem(param, beta)}});
+    execute(p, {{DNNL_ARG_SRC, mem(data, x)},
+                {DNNL_ARG_DST, mem(data, y)},
+                {DNNL_ARG_SCALE, mem(param, gamma)},
+                {DNNL_ARG_SHIFT, mem(param, beta)}});
   }
   // oneDNN's vectorised softmax (a scalar exp per score cost ~0.7 ms of a ViT-B/32 image);
   // the causal mask first sets the hidden scores to -inf, which it turns into zeros.
@@ -278,8 +283,10 @@ class CpuBackend final : public ReferenceBackend {
       MatmulKey plain = key;
       plain.plain_weights = true;
       auto& p = matmul_primitive(plain, src, wei, bias ? bia : memory::desc(), dst);
-      run(p, {{DNNL_ARG_SRC, mem(src, x)}, {DNNL_ARG_WEIGHTS, mem(wei, float32_weights(w, k * n))},
-              {DNNL_ARG_DST, mem(dst, y)}},
+      run(p,
+          {{DNNL_ARG_SRC, mem(src, x)},
+           {DNNL_ARG_WEIGHTS, mem(wei, float32_weights(w, k * n))},
+           {DNNL_ARG_DST, mem(dst, y)}},
           bias ? std::optional<memory>(mem(bia, bias)) : std::nullopt);
       return;
     }
@@ -378,8 +385,9 @@ class CpuBackend final : public ReferenceBackend {
           return onednn::matmul(engine_, src, wei, bia, dst, attr);
         } catch (const dnnl::error& e) {
           if (key.bf16)
-            throw Error("precision bf16 is not available on this CPU (oneDNN needs AVX-512 for bfloat16 matmuls); "
-                        "use fp32");
+            throw Error(
+                "precision bf16 is not available on this CPU (oneDNN needs AVX-512 for bfloat16 matmuls); "
+                "use fp32");
           throw Error(std::string("oneDNN cannot run this matrix product: ") + e.what());
         }
       }();
@@ -427,7 +435,7 @@ class CpuBackend final : public ReferenceBackend {
   std::mutex mutex_;
   std::map<MatmulKey, Prepared> matmuls_;
   std::map<ConvKey, Prepared> convs_;
-  std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;  // scores, then context
+  std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;       // scores, then context
   std::map<std::pair<std::int64_t, std::int64_t>, Prepared> layer_norms_;  // by (rows, d)
   std::map<std::pair<std::int64_t, std::int64_t>, Prepared> softmaxes_;    // by (rows, n)
   // Convolution weights in the primitive's layout, by (weights, shape); cleared when a

@@ -70,8 +70,8 @@ inline dnnl::convolution_forward::primitive_desc convolution(const dnnl::engine&
   const auto prop = dnnl::prop_kind::forward_inference;
   const bool has_bias = !bias.is_zero();
 #if DNNL_VERSION_MAJOR >= 3
-  return has_bias ? dnnl::convolution_forward::primitive_desc(engine, prop, algorithm, src, weights, bias, dst,
-                                                              strides, padding, padding, attr)
+  return has_bias ? dnnl::convolution_forward::primitive_desc(engine, prop, algorithm, src, weights, bias, dst, strides,
+                                                              padding, padding, attr)
                   : dnnl::convolution_forward::primitive_desc(engine, prop, algorithm, src, weights, dst, strides,
                                                               padding, padding, attr);
 #else
@@ -101,8 +101,7 @@ inline dnnl::softmax_forward::primitive_desc softmax(const dnnl::engine& engine,
                                                      int axis, const dnnl::primitive_attr& attr) {
   const auto prop = dnnl::prop_kind::forward_inference;
 #if DNNL_VERSION_MAJOR >= 3
-  return dnnl::softmax_forward::primitive_desc(engine, prop, dnnl::algorithm::softmax_accurate, data, data, axis,
-                                               attr);
+  return dnnl::softmax_forward::primitive_desc(engine, prop, dnnl::algorithm::softmax_accurate, data, data, axis, attr);
 #else
   return dnnl::softmax_forward::primitive_desc(dnnl::softmax_forward::desc(prop, data, axis), attr, engine);
 #endif

@@ -37,7 +37,8 @@ void ReferenceBackend::set_num_threads(int threads) {
 }
 
 Buffer ReferenceBackend::allocate(std::int64_t count) {
-  std::shared_ptr<std::byte> storage = core::allocate(static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(float));
+  std::shared_ptr<std::byte> storage =
+      core::allocate(static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(float));
   float* data = reinterpret_cast<float*>(storage.get());
   return Buffer(std::move(storage), data, count);
 }
@@ -54,7 +55,8 @@ void ReferenceBackend::linear(const float* x, std::int64_t m, std::int64_t k, We
                               const float* bias, float* y, bool w_is_kn, Epilogue epilogue) {
   const auto weight = [&](std::int64_t kk, std::int64_t nn) -> double {
     const std::int64_t i = w_is_kn ? kk * n + nn : nn * k + kk;
-    return w.fp16 ? core::half_to_float(static_cast<const std::uint16_t*>(w.data)[i]) : static_cast<const float*>(w.data)[i];
+    return w.fp16 ? core::half_to_float(static_cast<const std::uint16_t*>(w.data)[i])
+                  : static_cast<const float*>(w.data)[i];
   };
   for (std::int64_t r = 0; r < m; ++r)
     for (std::int64_t c = 0; c < n; ++c) {
@@ -64,7 +66,8 @@ void ReferenceBackend::linear(const float* x, std::int64_t m, std::int64_t k, We
     }
 }
 
-void ReferenceBackend::linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) {
+void ReferenceBackend::linear(const float* x, std::int64_t m, std::int64_t k,
+                              const std::vector<Projection>& projections) {
   for (const Projection& p : projections) linear(x, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
 }
 
@@ -86,11 +89,13 @@ void ReferenceBackend::attention(const float* q, const float* k, const float* v,
           scores[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(hd));
           max = std::max(max, scores[static_cast<std::size_t>(j)]);
         }
-        for (std::int64_t j = 0; j < visible; ++j) sum += scores[static_cast<std::size_t>(j)] = std::exp(scores[static_cast<std::size_t>(j)] - max);
+        for (std::int64_t j = 0; j < visible; ++j)
+          sum += scores[static_cast<std::size_t>(j)] = std::exp(scores[static_cast<std::size_t>(j)] - max);
         float* o = out + (b * q_rows + i) * width + h * hd;
         for (std::int64_t t = 0; t < hd; ++t) {
           double acc = 0;
-          for (std::int64_t j = 0; j < visible; ++j) acc += scores[static_cast<std::size_t>(j)] * v[(b * kv_rows + j) * width + h * hd + t];
+          for (std::int64_t j = 0; j < visible; ++j)
+            acc += scores[static_cast<std::size_t>(j)] * v[(b * kv_rows + j) * width + h * hd + t];
           o[t] = static_cast<float>(acc / sum);
         }
       }
@@ -126,7 +131,8 @@ void ReferenceBackend::layer_norm(const float* x, std::int64_t rows, std::int64_
     mean /= static_cast<double>(d);
     for (std::int64_t i = 0; i < d; ++i) var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
     const double inv = 1.0 / std::sqrt(var / static_cast<double>(d) + 1e-5);
-    for (std::int64_t i = 0; i < d; ++i) y[r * d + i] = static_cast<float>((x[r * d + i] - mean) * inv * gamma[i] + beta[i]);
+    for (std::int64_t i = 0; i < d; ++i)
+      y[r * d + i] = static_cast<float>((x[r * d + i] - mean) * inv * gamma[i] + beta[i]);
   }
 }
 
@@ -154,7 +160,8 @@ void ReferenceBackend::batch_norm(float* x, std::int64_t n, std::int64_t c, std:
   for (std::int64_t p = 0; p < n * hw; ++p)
     for (std::int64_t ch = 0; ch < c; ++ch) {
       float& v = x[p * c + ch];
-      v = static_cast<float>((v - static_cast<double>(mean[ch])) / std::sqrt(static_cast<double>(var[ch]) + 1e-5) * gamma[ch] + beta[ch]);
+      v = static_cast<float>(
+          (v - static_cast<double>(mean[ch])) / std::sqrt(static_cast<double>(var[ch]) + 1e-5) * gamma[ch] + beta[ch]);
     }
 }
 

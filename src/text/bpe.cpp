@@ -11,8 +11,8 @@ namespace clip::text {
 namespace {
 
 constexpr std::size_t kNumMerges = 49152 - 256 - 2;  // lines the reference reads
-constexpr std::size_t kMaxCacheEntries = 1 << 16;   // bounds memory on untrusted input
-constexpr std::size_t kMaxCachedPiece = 256;        // long pieces are rare; caching them could take GBs
+constexpr std::size_t kMaxCacheEntries = 1 << 16;    // bounds memory on untrusted input
+constexpr std::size_t kMaxCachedPiece = 256;         // long pieces are rare; caching them could take GBs
 
 // GPT-2's bytes_to_unicode(): the printable bytes keep their code point, the others are
 // moved to 256 + n. Returns the bytes in vocabulary order and their characters.
@@ -94,10 +94,9 @@ BpeVocabulary::BpeVocabulary(std::string_view merges_file, std::string_view sour
     const auto& [left, right] = merge_pairs[rank];
     const auto l = encoder.find(left), r = encoder.find(right);
     if (l == encoder.end() || r == encoder.end())
-      throw Error(std::string(source_name) + ": merge " + std::to_string(rank + 1) + " (\"" + left +
-                  " " + right + "\") uses a symbol that no earlier line defines");
-    merges_[pair_key(l->second, r->second)] = {static_cast<std::int32_t>(rank),
-                                               encoder.at(left + right)};
+      throw Error(std::string(source_name) + ": merge " + std::to_string(rank + 1) + " (\"" + left + " " + right +
+                  "\") uses a symbol that no earlier line defines");
+    merges_[pair_key(l->second, r->second)] = {static_cast<std::int32_t>(rank), encoder.at(left + right)};
   }
 
   // Raw bytes of every token, for decode().

@@ -40,10 +40,10 @@ class BpeVocabulary {
     std::int32_t merged;
   };
 
-  std::int32_t byte_id_[256];          // id of the symbol for byte b
-  std::int32_t byte_end_id_[256];      // id of the symbol for byte b followed by </w>
+  std::int32_t byte_id_[256];             // id of the symbol for byte b
+  std::int32_t byte_end_id_[256];         // id of the symbol for byte b followed by </w>
   std::vector<std::string> token_bytes_;  // id -> raw bytes, "</w>" included
-  std::vector<bool> decodable_;         // the reference's decoder holds only the last id of a string
+  std::vector<bool> decodable_;           // the reference's decoder holds only the last id of a string
   std::unordered_map<std::uint64_t, Merge, PairHash> merges_;  // (left, right) -> merge
   std::int32_t start_of_text_ = 0, end_of_text_ = 0;
 

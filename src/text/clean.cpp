@@ -61,8 +61,8 @@ std::u32string lower(std::u32string s) {
     lower_ascii(s);
     return s;
   }
-  icu::UnicodeString u = icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()),
-                                                       static_cast<int32_t>(s.size()));
+  icu::UnicodeString u =
+      icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()), static_cast<int32_t>(s.size()));
   u.toLower(icu::Locale::getRoot());  // full mappings and the final-sigma rule
   std::u32string out(static_cast<std::size_t>(u.countChar32()), U'\0');
   UErrorCode status = U_ZERO_ERROR;
@@ -73,9 +73,8 @@ std::u32string lower(std::u32string s) {
 }  // namespace
 
 bool is_python_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202F || c == 0x205F || c == 0x3000;
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 std::u32string clean_text(const std::u32string& text) {

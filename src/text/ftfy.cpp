@@ -55,8 +55,8 @@ const char32_t* width_replacement(char32_t c) {
 
 // ftfy.chardata.CONTROL_CHARS
 bool is_removed_control(char32_t c) {
-  return c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F ||
-         (c >= 0x206A && c <= 0x206F) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
+  return c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || (c >= 0x206A && c <= 0x206F) ||
+         c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
 }
 
 // fix_latin_ligatures, fix_character_width, uncurl_quotes, fix_line_breaks, in one pass.
@@ -65,8 +65,10 @@ std::u32string translate_characters(const std::u32string& text) {
   std::u32string out;
   out.reserve(text.size());
   const auto emit = [&](char32_t c) {
-    if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) c = U'\'';
-    else if (c >= 0x201C && c <= 0x201F) c = U'"';
+    if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B))
+      c = U'\'';
+    else if (c >= 0x201C && c <= 0x201F)
+      c = U'"';
     out.push_back(c);
   };
   for (char32_t c : text) {
@@ -128,8 +130,8 @@ std::u32string nfc(const std::u32string& text) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* normalizer = icu::Normalizer2::getNFCInstance(status);
   if (U_FAILURE(status)) throw Error("ICU: NFC normalizer unavailable");
-  const icu::UnicodeString in = icu::UnicodeString::fromUTF32(
-      reinterpret_cast<const UChar32*>(text.data()), static_cast<int32_t>(text.size()));
+  const icu::UnicodeString in =
+      icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(text.data()), static_cast<int32_t>(text.size()));
   const icu::UnicodeString normalized = normalizer->normalize(in, status);
   if (U_FAILURE(status)) throw Error("ICU: NFC normalization failed");
   std::u32string out(static_cast<std::size_t>(normalized.countChar32()), U'\0');

@@ -9,12 +9,8 @@ namespace clip::text {
 namespace {
 
 bool is_ascii_digit(char32_t c) { return c >= '0' && c <= '9'; }
-bool is_ascii_hex(char32_t c) {
-  return is_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-bool is_ascii_alnum(char32_t c) {
-  return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+bool is_ascii_hex(char32_t c) { return is_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_ascii_alnum(char32_t c) { return is_ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // Looks `name` up in a sorted entity table; nullptr when absent or not ASCII.
 const char32_t* find_entity(std::span<const NamedEntity> table, std::u32string_view name) {
@@ -23,10 +19,9 @@ const char32_t* find_entity(std::span<const NamedEntity> table, std::u32string_v
     if (c >= 0x80) return nullptr;
     key.push_back(static_cast<char>(c));
   }
-  auto it = std::lower_bound(table.begin(), table.end(), key,
-                             [](const NamedEntity& e, const std::string& k) {
-                               return std::strcmp(e.name, k.c_str()) < 0;
-                             });
+  auto it = std::lower_bound(table.begin(), table.end(), key, [](const NamedEntity& e, const std::string& k) {
+    return std::strcmp(e.name, k.c_str()) < 0;
+  });
   if (it != table.end() && key == it->name) return it->value;
   return nullptr;
 }
@@ -90,8 +85,7 @@ std::u32string html_unescape(std::u32string_view s) {
     // Named: up to 32 characters other than \t \n \f space < & # ;, then an optional ';'.
     while (j < s.size() && j - start < 32) {
       const char32_t c = s[j];
-      if (c == U'\t' || c == U'\n' || c == U'\f' || c == U' ' || c == U'<' || c == U'&' ||
-          c == U'#' || c == U';')
+      if (c == U'\t' || c == U'\n' || c == U'\f' || c == U' ' || c == U'<' || c == U'&' || c == U'#' || c == U';')
         break;
       ++j;
     }

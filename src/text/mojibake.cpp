@@ -30,16 +30,13 @@ constexpr std::string_view kStartPunctuation = "¡«¿©΄΅‘‚“„•‹\u
 constexpr std::string_view kEndPunctuation = "®»˝”›™";
 constexpr std::string_view kNumeric = "²³¹±¼½¾×µ÷⁄∂∆∏∑√∞∩∫≈≠≡≤≥№";
 constexpr std::string_view kKaomoji = "Ò-ÖÙ-Üò-öø-üŐŌŪŲ°";
-constexpr std::string_view kUpperAccented =
-    "À-ÑØÜÝĂĀĄĆČĎĐĘĚĒĖĞĢİĪĶĹĽŁĻŃŇŅŒŘŚŞŠŢŤŮŰŸŹŻŽҐ";
-constexpr std::string_view kLowerAccented =
-    "ßà-ñăąāćčďđęěēėğģįīķĺľłļœŕśşšťüźżžґﬁﬂ";
+constexpr std::string_view kUpperAccented = "À-ÑØÜÝĂĀĄĆČĎĐĘĚĒĖĞĢİĪĶĹĽŁĻŃŇŅŒŘŚŞŠŢŤŮŰŸŹŻŽҐ";
+constexpr std::string_view kLowerAccented = "ßà-ñăąāćčďđęěēėğģįīķĺľłļœŕśşšťüźżžґﬁﬂ";
 constexpr std::string_view kUpperCommon = "ÞΑ-ΩΆΈΉΊΌΎΏΪΫЁ-Я";
 constexpr std::string_view kLowerCommon = "α-ωάέήίΰа-џ";
 constexpr std::string_view kBox = "│┌┐┘├┤┬┼═-╬▀▄█▌▐░▒▓";
 // Python's str.isspace(), which is what `\s` means to ftfy's `re` patterns.
-constexpr std::string_view kPySpace =
-    "\t-\r\u001c- \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+constexpr std::string_view kPySpace = "\t-\r\u001c- \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
 void append_escaped(std::string& out, char32_t c) {
   char buf[16];
@@ -54,8 +51,10 @@ std::string set(std::initializer_list<std::string_view> parts, bool negate = fal
     const std::u32string chars = utf8_to_u32(part);
     for (std::size_t i = 0; i < chars.size(); ++i) {
       const bool range_dash = chars[i] == U'-' && i > 0 && i + 1 < chars.size();
-      if (range_dash) out += '-';
-      else append_escaped(out, chars[i]);
+      if (range_dash)
+        out += '-';
+      else
+        append_escaped(out, chars[i]);
     }
   }
   return out + "]";
@@ -136,9 +135,8 @@ std::string badness_pattern() {
 // single bytes, not preceded by another continuation-like character.
 std::string utf8_detector_pattern() {
   const std::string cont = set(utf8_continuation());
-  return "(?<!" + set(utf8_continuation_strict()) + ")(?:" + set(utf8_first_of_2()) + cont +
-         "|" + set(utf8_first_of_3()) + cont + "{2}|" + set(utf8_first_of_4()) + cont +
-         "{3})+";
+  return "(?<!" + set(utf8_continuation_strict()) + ")(?:" + set(utf8_first_of_2()) + cont + "|" +
+         set(utf8_first_of_3()) + cont + "{2}|" + set(utf8_first_of_4()) + cont + "{3})+";
 }
 
 // Compiled once; a RegexMatcher is made per call, so matching is thread-safe.
@@ -148,9 +146,7 @@ class Patterns {
     static const Patterns instance;
     return instance;
   }
-  std::unique_ptr<icu::RegexMatcher> badness(const icu::UnicodeString& s) const {
-    return matcher(*badness_, s);
-  }
+  std::unique_ptr<icu::RegexMatcher> badness(const icu::UnicodeString& s) const { return matcher(*badness_, s); }
   std::unique_ptr<icu::RegexMatcher> utf8_detector(const icu::UnicodeString& s) const {
     return matcher(*utf8_detector_, s);
   }
@@ -160,15 +156,14 @@ class Patterns {
   static std::unique_ptr<icu::RegexPattern> compile(const std::string& pattern) {
     UErrorCode status = U_ZERO_ERROR;
     UParseError parse_error;
-    std::unique_ptr<icu::RegexPattern> p(icu::RegexPattern::compile(
-        icu::UnicodeString::fromUTF8(pattern), 0, parse_error, status));
+    std::unique_ptr<icu::RegexPattern> p(
+        icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(pattern), 0, parse_error, status));
     if (U_FAILURE(status))
-      throw Error(std::string("internal error: bad mojibake pattern: ") + u_errorName(status) +
-                  " at offset " + std::to_string(parse_error.offset));
+      throw Error(std::string("internal error: bad mojibake pattern: ") + u_errorName(status) + " at offset " +
+                  std::to_string(parse_error.offset));
     return p;
   }
-  static std::unique_ptr<icu::RegexMatcher> matcher(const icu::RegexPattern& p,
-                                                    const icu::UnicodeString& s) {
+  static std::unique_ptr<icu::RegexMatcher> matcher(const icu::RegexPattern& p, const icu::UnicodeString& s) {
     UErrorCode status = U_ZERO_ERROR;
     std::unique_ptr<icu::RegexMatcher> m(p.matcher(s, status));
     if (U_FAILURE(status)) throw Error("internal error: cannot create a regex matcher");
@@ -179,8 +174,7 @@ class Patterns {
 };
 
 icu::UnicodeString to_icu(std::u32string_view s) {
-  return icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()),
-                                       static_cast<int32_t>(s.size()));
+  return icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()), static_cast<int32_t>(s.size()));
 }
 
 std::u32string from_icu(const icu::UnicodeString& s) {
@@ -244,17 +238,13 @@ class CharmapEncoder {
 
 // ALTERED_UTF8_RE: length of the match at bytes[i], or 0.
 std::size_t altered_utf8_at(std::string_view s, std::size_t i) {
-  const auto at = [&](std::size_t k) -> int {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1;
-  };
+  const auto at = [&](std::size_t k) -> int { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1; };
   const auto cont = [](int c) { return c >= 0x80 && c <= 0xBF; };
   const auto cont_not85_a0 = [](int c) {
     return (c >= 0x80 && c <= 0x84) || (c >= 0x86 && c <= 0x9F) || (c >= 0xA1 && c <= 0xBF);
   };
   const int b0 = at(0);
-  if ((b0 == 0xC2 || b0 == 0xC3 || b0 == 0xC5 || b0 == 0xCE || b0 == 0xD0 || b0 == 0xD9) &&
-      at(1) == ' ')
-    return 2;
+  if ((b0 == 0xC2 || b0 == 0xC3 || b0 == 0xC5 || b0 == 0xCE || b0 == 0xD0 || b0 == 0xD9) && at(1) == ' ') return 2;
   if ((b0 == 0xE2 || b0 == 0xE3) && at(1) == ' ' && cont_not85_a0(at(2))) return 3;
   if (b0 >= 0xE0 && b0 <= 0xE3 && cont_not85_a0(at(1)) && at(2) == ' ') return 3;
   if (b0 == 0xF0) {
@@ -277,9 +267,8 @@ std::string restore_byte_a0(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (static_cast<unsigned char>(s[i]) == 0xC3 && i + 1 < s.size() && s[i + 1] == ' ') {
       const std::string_view rest = s.substr(i + 2);
-      const bool excluded = rest.starts_with(" ") || rest.starts_with("quele") ||
-                            rest.starts_with("quela") || rest.starts_with("quilo") ||
-                            rest.starts_with("s ");
+      const bool excluded = rest.starts_with(" ") || rest.starts_with("quele") || rest.starts_with("quela") ||
+                            rest.starts_with("quilo") || rest.starts_with("s ");
       if (!excluded) {
         step += "\xC3\xA0 ";
         ++i;
@@ -302,17 +291,14 @@ std::string restore_byte_a0(std::string_view s) {
 
 // LOSSY_UTF8_RE: length of the match at bytes[i], or 0.
 std::size_t lossy_utf8_at(std::string_view s, std::size_t i) {
-  const auto at = [&](std::size_t k) -> int {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1;
-  };
+  const auto at = [&](std::size_t k) -> int { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1; };
   const auto sub_q = [](int c) { return c == 0x1A || c == '?'; };
   const auto sub_cont = [](int c) { return c == 0x1A || (c >= 0x80 && c <= 0xBF); };
   const auto any = [&](int c) { return sub_q(c) || (c >= 0x80 && c <= 0xBF); };
   const int b0 = at(0);
   if (b0 >= 0xC2 && b0 <= 0xDF && at(1) == 0x1A) return 2;
   if ((b0 == 0xC2 || b0 == 0xC3) && at(1) == '?') return 2;
-  if (b0 == 0xED && at(1) >= 0xA0 && at(1) <= 0xAF && at(3) == 0xED && at(4) >= 0xB0 &&
-      at(4) <= 0xBF) {
+  if (b0 == 0xED && at(1) >= 0xA0 && at(1) <= 0xAF && at(3) == 0xED && at(4) >= 0xB0 && at(4) <= 0xBF) {
     if (sub_q(at(2)) && any(at(5))) return 6;
     if (any(at(2)) && sub_q(at(5))) return 6;
   }
@@ -342,9 +328,7 @@ std::string replace_lossy_sequences(std::string_view s) {
   return out;
 }
 
-bool is_sloppy(Charmap enc) {
-  return enc >= Charmap::SloppyWindows1252 && enc <= Charmap::SloppyWindows1257;
-}
+bool is_sloppy(Charmap enc) { return enc >= Charmap::SloppyWindows1252 && enc <= Charmap::SloppyWindows1257; }
 
 std::u32string decode_inconsistent_utf8(const std::u32string& text) {
   const icu::UnicodeString s = to_icu(text);
@@ -356,8 +340,10 @@ std::u32string decode_inconsistent_utf8(const std::u32string& text) {
     const int32_t start = m->start(status), end = m->end(status);
     const std::u32string piece = from_icu(s.tempSubStringBetween(start, end));
     out.append(s, last, start - last);
-    if (piece.size() < text.size() && is_bad(piece)) out.append(to_icu(fix_encoding(piece)));
-    else out.append(s, start, end - start);
+    if (piece.size() < text.size() && is_bad(piece))
+      out.append(to_icu(fix_encoding(piece)));
+    else
+      out.append(s, start, end - start);
     last = end;
   }
   out.append(s, last, s.length() - last);
@@ -382,8 +368,7 @@ std::u32string fix_encoding_one_step(const std::u32string& text) {
     if (enc == Charmap::Latin1) latin1_possible = true;
     if (enc != Charmap::MacRoman && contains_altered_utf8(*bytes)) *bytes = restore_byte_a0(*bytes);
     if (is_sloppy(enc)) *bytes = replace_lossy_sequences(*bytes);
-    const bool variants = bytes->find('\xED') != std::string::npos ||
-                          bytes->find('\xC0') != std::string::npos;
+    const bool variants = bytes->find('\xED') != std::string::npos || bytes->find('\xC0') != std::string::npos;
     if (auto fixed = decode_utf8(*bytes, variants)) return *fixed;
   }
 

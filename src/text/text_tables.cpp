@@ -13,9 +13,7 @@ std::span<const char32_t> html_invalid_codepoints() { return kInvalidCodepoints;
 std::span<const WidthMapping> width_map() { return kWidthMap; }
 
 const char* charmap_name(Charmap encoding) { return kCharmapNames[static_cast<int>(encoding)]; }
-std::int32_t charmap_decode(Charmap encoding, unsigned char b) {
-  return kCharmapTables[static_cast<int>(encoding)][b];
-}
+std::int32_t charmap_decode(Charmap encoding, unsigned char b) { return kCharmapTables[static_cast<int>(encoding)][b]; }
 
 std::u32string_view utf8_first_of_2() { return kUtf8FirstOf2; }
 std::u32string_view utf8_first_of_3() { return kUtf8FirstOf3; }

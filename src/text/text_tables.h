@@ -10,7 +10,7 @@
 namespace clip::text {
 
 struct NamedEntity {
-  const char* name;        // "amp;", "amp", "&AMP;" ... (ASCII)
+  const char* name;  // "amp;", "amp", "&AMP;" ... (ASCII)
   const char32_t* value;
 };
 struct CharrefOverride {
@@ -35,8 +35,17 @@ std::span<const WidthMapping> width_map();
 
 // ftfy's CHARMAP_ENCODINGS, in the order ftfy tries them.
 enum class Charmap {
-  Latin1, SloppyWindows1252, SloppyWindows1251, SloppyWindows1250, SloppyWindows1253,
-  SloppyWindows1254, SloppyWindows1257, Iso8859_2, MacRoman, Cp437, Count
+  Latin1,
+  SloppyWindows1252,
+  SloppyWindows1251,
+  SloppyWindows1250,
+  SloppyWindows1253,
+  SloppyWindows1254,
+  SloppyWindows1257,
+  Iso8859_2,
+  MacRoman,
+  Cp437,
+  Count
 };
 const char* charmap_name(Charmap encoding);
 // Code point that byte b decodes to, or -1 where the codec leaves b undefined.

@@ -53,8 +53,7 @@ struct SimpleTokenizer::Impl {
   text::BpeVocabulary vocab;
 };
 
-SimpleTokenizer::SimpleTokenizer()
-    : impl_(official().impl_) {}
+SimpleTokenizer::SimpleTokenizer() : impl_(official().impl_) {}
 
 SimpleTokenizer::SimpleTokenizer(const std::filesystem::path& bpe_path) {
   const std::string data = read_merges_file(bpe_path);
@@ -128,13 +127,12 @@ std::size_t SimpleTokenizer::vocab_size() const { return impl_->vocab.size(); }
 std::int32_t SimpleTokenizer::start_of_text() const { return impl_->vocab.start_of_text(); }
 std::int32_t SimpleTokenizer::end_of_text() const { return impl_->vocab.end_of_text(); }
 
-Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts,
-                int context_length, bool truncate) {
+Tensor tokenize(const SimpleTokenizer& tokenizer, const std::vector<std::string>& texts, int context_length,
+                bool truncate) {
   if (context_length < 0 || context_length > kMaxContextLength)
     throw Error("tokenize: context_length must be 0 to " + std::to_string(kMaxContextLength) + " (got " +
                 std::to_string(context_length) + ")");
-  if (truncate && context_length == 0)
-    throw Error("tokenize: context_length must be at least 1 to truncate");
+  if (truncate && context_length == 0) throw Error("tokenize: context_length must be at least 1 to truncate");
   const auto n = static_cast<std::int64_t>(texts.size());
   Tensor result({n, context_length}, DType::Int32);
   std::int32_t* rows = result.data<std::int32_t>();

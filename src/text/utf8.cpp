@@ -7,8 +7,7 @@ namespace {
 
 // Length of the valid UTF-8 sequence starting at bytes[i], or 0 when it is invalid; in
 // that case `*bad_len` receives how many bytes form the maximal invalid subpart (>= 1).
-std::size_t valid_sequence_length(std::string_view bytes, std::size_t i, char32_t* cp,
-                                  std::size_t* bad_len) {
+std::size_t valid_sequence_length(std::string_view bytes, std::size_t i, char32_t* cp, std::size_t* bad_len) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
   const unsigned char lead = b(i);
   *bad_len = 1;
@@ -54,8 +53,8 @@ bool cesu_pair(std::string_view bytes, std::size_t i, char32_t* cp) {
   if (i + 6 > bytes.size()) return false;
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(bytes[i + k]); };
   const auto cont = [](unsigned char c) { return c >= 0x80 && c <= 0xBF; };
-  if (b(0) != 0xED || b(1) < 0xA0 || b(1) > 0xAF || !cont(b(2)) || b(3) != 0xED ||
-      b(4) < 0xB0 || b(4) > 0xBF || !cont(b(5)))
+  if (b(0) != 0xED || b(1) < 0xA0 || b(1) > 0xAF || !cont(b(2)) || b(3) != 0xED || b(4) < 0xB0 || b(4) > 0xBF ||
+      !cont(b(5)))
     return false;
   const char32_t high = 0xD000 | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
   const char32_t low = 0xD000 | ((b(4) & 0x3F) << 6) | (b(5) & 0x3F);

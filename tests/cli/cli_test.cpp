@@ -1,13 +1,13 @@
 // Runs the built `clip` binary as a user would.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
 #include <string>
 
 #include <fstream>
@@ -114,9 +114,12 @@ TEST(Cli, HelpVersionAndUsageErrors) {
       {"clasify", "clip: error: unknown subcommand 'clasify' (did you mean classify?) (see clip --help)\n"},
       {"classify --model demo-shapes x.png --lables a b",
        "clip: error: classify: unknown option --lables (did you mean --labels?) (see clip classify --help)\n"},
-      {"classify --model demo-shapes --top 0 x.png --labels a", "clip: error: --top: must be at least 1, got 0 (see --help)\n"},
-      {"embed x.png --model demo-shapes --threads -2 --out x.npy", "clip: error: --threads: must be at least 1, got -2 (see --help)\n"},
-      {"tokenize --context-length 70000 a", "clip: error: --context-length: must be at most 65536, got 70000 (see --help)\n"},
+      {"classify --model demo-shapes --top 0 x.png --labels a",
+       "clip: error: --top: must be at least 1, got 0 (see --help)\n"},
+      {"embed x.png --model demo-shapes --threads -2 --out x.npy",
+       "clip: error: --threads: must be at least 1, got -2 (see --help)\n"},
+      {"tokenize --context-length 70000 a",
+       "clip: error: --context-length: must be at most 65536, got 70000 (see --help)\n"},
       {"classify --labels a", "clip: error: --model is required (see --help)\n"}};
   for (const auto& [args, message] : usage_errors) {
     const Result r = run(args);
@@ -133,8 +136,7 @@ TEST(Cli, HelpVersionAndUsageErrors) {
 TEST(Examples, TokenizeDemoPrintsWhatTheReadmeSays) {
   const auto [status, out] = run_command(CLIP_TOKENIZE_DEMO_PATH);
   EXPECT_EQ(status, 0);
-  EXPECT_EQ(out.substr(0, out.find("Input")),
-            "[3, 77] 1929\n3306 267 1002 256 \n[hello , world ! ]\n");
+  EXPECT_EQ(out.substr(0, out.find("Input")), "[3, 77] 1929\n3306 267 1002 256 \n[hello , world ! ]\n");
   EXPECT_NE(out.find(" is too long for context length 77\n49407\n"), std::string::npos);
 }
 
@@ -161,7 +163,8 @@ TEST(Cli, InspectJsonMatchesTheFixtureConfig) {
     const auto got = nlohmann::json::parse(r.output);
     std::ifstream in(dir / "config.json");
     const auto expected = nlohmann::json::parse(in);
-    for (const auto& [key, value] : expected["hyperparameters"].items()) EXPECT_EQ(got[key], value) << name << " " << key;
+    for (const auto& [key, value] : expected["hyperparameters"].items())
+      EXPECT_EQ(got[key], value) << name << " " << key;
     EXPECT_EQ(got["parameter_count"], expected["parameter_count"]) << name;
     EXPECT_EQ(got["activation"], "quick_gelu");
   }
@@ -186,11 +189,13 @@ TEST(Cli, EncodeAndClassifyMatchTheGoldens) {
   Result r = run("encode-image --model " + model + " --input-npy " + (dir / "images.f32.npy").string() + " --out " +
                  (tmp / "clip_cli_img.npy").string());
   ASSERT_EQ(r.status, 0) << r.output;
-  const clip::Tensor img = clip::load_npy(tmp / "clip_cli_img.npy"), golden = clip::load_npy(dir / "image_features.f32.npy");
+  const clip::Tensor img = clip::load_npy(tmp / "clip_cli_img.npy"),
+                     golden = clip::load_npy(dir / "image_features.f32.npy");
   ASSERT_EQ(img.shape(), golden.shape());
   for (std::int64_t i = 0; i < img.numel(); ++i) EXPECT_NEAR(img.data<float>()[i], golden.data<float>()[i], 1e-3);
 
-  r = run("encode-text --model " + model + " --normalize --out " + (tmp / "clip_cli_txt.npy").string() + " 'a diagram' 'a dog'");
+  r = run("encode-text --model " + model + " --normalize --out " + (tmp / "clip_cli_txt.npy").string() +
+          " 'a diagram' 'a dog'");
   ASSERT_EQ(r.status, 0) << r.output;
   const clip::Tensor txt = clip::load_npy(tmp / "clip_cli_txt.npy");
   ASSERT_EQ(txt.shape(), (clip::Tensor::Shape{2, 64}));
@@ -212,8 +217,9 @@ TEST(Cli, EncodeAndClassifyMatchTheGoldens) {
 TEST(Examples, DemoPrintsTheReferenceProbabilities) {
   CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
   const auto dir = clip::test::shared_dir();
-  const auto [status, out] = run_command(std::string(CLIP_DEMO_PATH) + " " + (dir / "fixtures/models/vit-b32-tiny/model.pt").string() +
-                                         " " + (dir / "assets/CLIP.png").string());
+  const auto [status, out] =
+      run_command(std::string(CLIP_DEMO_PATH) + " " + (dir / "fixtures/models/vit-b32-tiny/model.pt").string() + " " +
+                  (dir / "assets/CLIP.png").string());
   ASSERT_EQ(status, 0) << out;
   // The reference's e2e_probs for this model: [[0.02047641 0.1452044 0.8343192]]
   EXPECT_EQ(out.rfind("Label probs: [[0.02047", 0), 0u) << out;
@@ -249,8 +255,9 @@ TEST(Cli, ClassifyTopKAndPromptEnsembling) {
   }
   const std::vector<float> expected = clip::softmax(clip::Tensor::from_vector({1, 3}, logits)).to_vector<float>();
 
-  Result r = run("classify --json --model " + model + " --template 'a photo of a {}.' --template 'a drawing of a {}.' " +
-                 image + " --labels diagram dog cat");
+  Result r =
+      run("classify --json --model " + model + " --template 'a photo of a {}.' --template 'a drawing of a {}.' " +
+          image + " --labels diagram dog cat");
   ASSERT_EQ(r.status, 0) << r.output;
   auto j = nlohmann::json::parse(r.output);
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(j["probs"][i].get<double>(), expected[i], 1e-5) << i;
@@ -258,8 +265,8 @@ TEST(Cli, ClassifyTopKAndPromptEnsembling) {
   // --top 2: the two most probable, best first, in the table and in JSON.
   std::vector<std::size_t> order = {0, 1, 2};
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return expected[a] > expected[b]; });
-  r = run("classify --top 2 --json --model " + model + " --template 'a photo of a {}.' --template 'a drawing of a {}.' " +
-          image + " --labels diagram dog cat");
+  r = run("classify --top 2 --json --model " + model +
+          " --template 'a photo of a {}.' --template 'a drawing of a {}.' " + image + " --labels diagram dog cat");
   ASSERT_EQ(r.status, 0) << r.output;
   j = nlohmann::json::parse(r.output);
   ASSERT_EQ(j["labels"].size(), 2u);
@@ -286,9 +293,11 @@ TEST(Cli, EmbedFolderThenSearch) {
   std::ofstream(tmp / "images" / "notes.txt") << "not an image, not looked at";
   const std::string model = (dir / "model.pt").string();
 
-  Result r = run("embed " + (tmp / "images").string() + " --model " + model + " --batch 1 --out " + (tmp / "index.npy").string());
+  Result r = run("embed " + (tmp / "images").string() + " --model " + model + " --batch 1 --out " +
+                 (tmp / "index.npy").string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("clip: warning: skipped " + (tmp / "images" / "broken.jpg").string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("clip: warning: skipped " + (tmp / "images" / "broken.jpg").string()), std::string::npos)
+      << r.output;
   EXPECT_EQ(r.output.find("notes.txt"), std::string::npos) << r.output;
   const clip::Tensor index = clip::load_npy(tmp / "index.npy");
   ASSERT_EQ(index.shape(), (clip::Tensor::Shape{2, 64}));
@@ -321,7 +330,8 @@ TEST(Cli, EmbedFolderThenSearch) {
   EXPECT_NEAR(j["results"][0]["score"].get<double>(), s[best], 1e-5);
   EXPECT_NEAR(j["results"][1]["score"].get<double>(), s[1 - best], 1e-5);
 
-  r = run("embed " + (tmp / "images" / "notes.txt").string() + " --model " + model + " --out " + (tmp / "x.npy").string());
+  r = run("embed " + (tmp / "images" / "notes.txt").string() + " --model " + model + " --out " +
+          (tmp / "x.npy").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("clip: error: none of the 1 files could be read"), std::string::npos) << r.output;
   r = run("search --index " + (tmp / "missing.npy").string() + " query");
@@ -369,8 +379,8 @@ TEST(Cli, FilesThatAreNotFilesAreNamedNeverFatal) {
 
   // One image argument that is a folder, a FIFO: a clip::Error naming it, exit 1.
   // classify takes folders as embed does: the good image is classified, the others named.
-  r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " classify --json --model " + model + " --labels a b -- " +
-                  (tmp / "images").string() + " 2>/dev/null");
+  r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " classify --json --model " + model +
+                  " --labels a b -- " + (tmp / "images").string() + " 2>/dev/null");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(nlohmann::json::parse(r.output)["image"], (tmp / "images" / "good.png").string()) << r.output;
   // encode-image takes folders too, but every image must be readable (one row each).
@@ -386,14 +396,16 @@ TEST(Cli, FilesThatAreNotFilesAreNamedNeverFatal) {
   EXPECT_EQ(clip::load_npy(tmp / "x.npy").size(0), 2);
   for (const std::string& command : {"encode-image --model " + model + " --out " + (tmp / "x.npy").string() + " ",
                                      std::string("preprocess --out ") + (tmp / "p").string() + " "}) {
-    r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command + (tmp / "images" / "fifo.png").string() + " 2>&1");
+    r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " " + command +
+                    (tmp / "images" / "fifo.png").string() + " 2>&1");
     EXPECT_EQ(r.status, 1) << command << r.output;
     EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << command << r.output;
   }
   // preprocess takes one image: a folder is named as one.
   r = run("preprocess --out " + (tmp / "p").string() + " " + (tmp / "images").string());
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("cannot read image " + (tmp / "images").string() + ": it is a directory"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot read image " + (tmp / "images").string() + ": it is a directory"), std::string::npos)
+      << r.output;
   EXPECT_THROW(clip::Image::open(tmp / "images"), clip::Error);
   // A FIFO as a checkpoint.
   r = run_command("timeout 60 " + std::string(CLIP_CLI_PATH) + " inspect " + (tmp / "fifo.pt").string() + " 2>&1");
@@ -408,8 +420,9 @@ TEST(Cli, ClassifySkipsUnreadableImagesAndFailsAtTheEnd) {
   CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
   const auto bad = std::filesystem::temp_directory_path() / "clip_cli_bad_image.jpg";
   std::ofstream(bad) << "not a jpeg";
-  const Result r = run_command(std::string(CLIP_CLI_PATH) + " classify --json --batch 2 --model demo-shapes " + png.string() +
-                               " " + bad.string() + " " + png.string() + " --labels circle star 2>/dev/null");
+  const Result r =
+      run_command(std::string(CLIP_CLI_PATH) + " classify --json --batch 2 --model demo-shapes " + png.string() + " " +
+                  bad.string() + " " + png.string() + " --labels circle star 2>/dev/null");
   EXPECT_EQ(r.status, 1);
   std::istringstream lines(r.output);
   std::string line;
@@ -420,7 +433,8 @@ TEST(Cli, ClassifySkipsUnreadableImagesAndFailsAtTheEnd) {
   }
   EXPECT_EQ(classified, 2) << r.output;
   const Result err = run("classify --model demo-shapes " + png.string() + " " + bad.string() + " --labels circle star");
-  EXPECT_NE(err.output.find("clip: warning: skipped " + bad.string() + ": cannot decode"), std::string::npos) << err.output;
+  EXPECT_NE(err.output.find("clip: warning: skipped " + bad.string() + ": cannot decode"), std::string::npos)
+      << err.output;
   EXPECT_NE(err.output.find("clip: error: 1 of 2 images could not be read"), std::string::npos) << err.output;
   std::filesystem::remove(bad);
 }
@@ -440,7 +454,8 @@ TEST(Cli, IndexRemembersItsModelAndAbsolutePaths) {
   Result r = run_command(in_tmp + CLIP_CLI_PATH + " embed images --model " + vit.string() + " --out index.npy 2>&1");
   ASSERT_EQ(r.status, 0) << r.output;
   // ...searched from another folder: the files come back absolute.
-  r = run_command("cd / && " + std::string(CLIP_CLI_PATH) + " search --json --index " + (tmp / "index.npy").string() + " diagram 2>&1");
+  r = run_command("cd / && " + std::string(CLIP_CLI_PATH) + " search --json --index " + (tmp / "index.npy").string() +
+                  " diagram 2>&1");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(nlohmann::json::parse(r.output)["results"][0]["file"], (tmp / "images" / "a.png").string());
   // Another 64-dim model is refused.
@@ -448,7 +463,8 @@ TEST(Cli, IndexRemembersItsModelAndAbsolutePaths) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("was made with another model than " + rn.string()), std::string::npos) << r.output;
   // A folder that does not exist, before the model is even loaded.
-  r = run("embed " + (tmp / "images").string() + " --model /nonexistent.pt --out " + (tmp / "no" / "index.npy").string());
+  r = run("embed " + (tmp / "images").string() + " --model /nonexistent.pt --out " +
+          (tmp / "no" / "index.npy").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("folder " + (tmp / "no").string() + " does not exist"), std::string::npos) << r.output;
   std::filesystem::remove_all(tmp);
@@ -491,12 +507,15 @@ TEST(Cli, StandardStreamsJsonLinesAndPreprocessForAModel) {
   const std::string cli = CLIP_CLI_PATH;
   ASSERT_EQ(run("encode-image --model demo-shapes " + image + " --out " + (tmp / "file.npy").string()).status, 0);
   // From standard input to standard output: the same .npy bytes.
-  Result r = run_command("cat " + image + " | " + cli + " encode-image --model demo-shapes - --out - > " + (tmp / "piped.npy").string());
+  Result r = run_command("cat " + image + " | " + cli + " encode-image --model demo-shapes - --out - > " +
+                         (tmp / "piped.npy").string());
   ASSERT_EQ(r.status, 0) << r.output;
   const clip::Tensor file = clip::load_npy(tmp / "file.npy"), piped = clip::load_npy(tmp / "piped.npy");
   EXPECT_EQ(file.to_vector<float>(), piped.to_vector<float>());
   // JSON lines: one array per image.
-  ASSERT_EQ(run("encode-image --model demo-shapes " + image + " " + image + " --out " + (tmp / "rows.jsonl").string()).status, 0);
+  ASSERT_EQ(
+      run("encode-image --model demo-shapes " + image + " " + image + " --out " + (tmp / "rows.jsonl").string()).status,
+      0);
   std::ifstream rows(tmp / "rows.jsonl");
   std::string line;
   int n = 0;
@@ -510,10 +529,14 @@ TEST(Cli, StandardStreamsJsonLinesAndPreprocessForAModel) {
   // preprocess --model: the model's 64 px, [3, 64, 64], accepted by encode-image as one image.
   ASSERT_EQ(run("preprocess --model demo-shapes " + image + " --out " + (tmp / "pre.npy").string()).status, 0);
   EXPECT_EQ(clip::load_npy(tmp / "pre.npy").shape(), (clip::Tensor::Shape{3, 64, 64}));
-  ASSERT_EQ(run("encode-image --model demo-shapes --input-npy " + (tmp / "pre.npy").string() + " --out " + (tmp / "from_pre.npy").string()).status, 0);
+  ASSERT_EQ(run("encode-image --model demo-shapes --input-npy " + (tmp / "pre.npy").string() + " --out " +
+                (tmp / "from_pre.npy").string())
+                .status,
+            0);
   EXPECT_EQ(clip::load_npy(tmp / "from_pre.npy").to_vector<float>(), file.to_vector<float>());
   // classify reads standard input too.
-  r = run_command("cat " + image + " | " + cli + " classify --json --model demo-shapes - --labels 'red star' 'blue circle'");
+  r = run_command("cat " + image + " | " + cli +
+                  " classify --json --model demo-shapes - --labels 'red star' 'blue circle'");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(nlohmann::json::parse(r.output)["labels"][0], "red star");
   std::filesystem::remove_all(tmp);
@@ -528,7 +551,8 @@ TEST(Cli, LabelsFileModelsJsonExamplesAndExtensions) {
   std::filesystem::create_directories(tmp / "images");
   std::ofstream(tmp / "labels.txt") << "blue circle\n\nyellow triangle\r\n";
   const std::string image = std::string(CLIP_SOURCE_DIR) + "/examples/images/red-star.png";
-  Result r = run("classify --json --model demo-shapes " + image + " --labels 'red star' --labels-file " + (tmp / "labels.txt").string());
+  Result r = run("classify --json --model demo-shapes " + image + " --labels 'red star' --labels-file " +
+                 (tmp / "labels.txt").string());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(nlohmann::json::parse(r.output)["labels"],
             nlohmann::json::array({"red star", "blue circle", "yellow triangle"}));

@@ -33,7 +33,8 @@ TEST(ImageRobustness, TruncatedFixturesAreErrors) {
 
 TEST(ImageRobustness, RandomBytesAreErrors) {
   std::mt19937 rng(42);
-  for (const std::string_view magic : {"", "\xFF\xD8\xFF", "\x89PNG\r\n\x1A\n", "GIF89a", "BM", "II*\0", "RIFF\0\0\0\0WEBP"}) {
+  for (const std::string_view magic :
+       {"", "\xFF\xD8\xFF", "\x89PNG\r\n\x1A\n", "GIF89a", "BM", "II*\0", "RIFF\0\0\0\0WEBP"}) {
     for (int i = 0; i < 20; ++i) {
       std::vector<std::uint8_t> data(magic.begin(), magic.end());
       const std::size_t n = 1 + rng() % 2000;
@@ -69,8 +70,8 @@ TEST(ImageRobustness, PixelLimitIsCheckedBeforeDecoding) {
 
 TEST(ImageRobustness, BombHeaderIsRefused) {
   // A PNG header claiming 100000 x 100000 pixels, with nothing after it.
-  const std::uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                              0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0, 8, 2, 0, 0, 0, 0x5C, 0x76, 0x3A, 0x8C};
+  const std::uint8_t png[] = {0x89, 'P',  'N',  'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I',  'H',  'D',  'R', 0,
+                              1,    0x86, 0xA0, 0,   1,    0x86, 0xA0, 8,    2, 0, 0, 0,  0x5C, 0x76, 0x3A, 0x8C};
   EXPECT_THROW(clip::Image::decode(png, "bomb.png"), clip::Error);
 }
 

@@ -26,10 +26,13 @@ void chunk(std::vector<std::uint8_t>& png, const char* type, const std::vector<s
 std::vector<std::uint8_t> encode_png(int w, int h, int color, int depth, bool interlaced,
                                      const std::vector<std::uint8_t>& samples, int channels,
                                      const std::vector<std::uint8_t>& palette = {}) {
-  struct Pass { int x0, y0, dx, dy; };
+  struct Pass {
+    int x0, y0, dx, dy;
+  };
   const std::vector<Pass> passes = interlaced
-      ? std::vector<Pass>{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
-      : std::vector<Pass>{{0, 0, 1, 1}};
+                                       ? std::vector<Pass>{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                                           {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+                                       : std::vector<Pass>{{0, 0, 1, 1}};
   const int bpp = std::max(1, depth * channels / 8);
   std::vector<std::uint8_t> raw;
   int filter = 0;
@@ -83,7 +86,8 @@ std::vector<std::uint8_t> encode_png(int w, int h, int color, int depth, bool in
 
 std::vector<std::uint8_t> pattern(int w, int h, int channels, int levels) {
   std::vector<std::uint8_t> v(static_cast<std::size_t>(w) * h * channels);
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::uint8_t>(((i * 37 + i / 7) % levels) * (256 / levels));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<std::uint8_t>(((i * 37 + i / 7) % levels) * (256 / levels));
   return v;
 }
 
@@ -93,7 +97,8 @@ TEST(Png, InterlacedRgbDecodesToTheEncodedPixels) {
     for (bool interlaced : {false, true}) {
       const clip::Image image = clip::Image::decode(encode_png(w, h, 2, 8, interlaced, rgb, 3), "t.png");
       ASSERT_EQ(image.mode(), clip::ImageMode::RGB);
-      EXPECT_TRUE(std::equal(rgb.begin(), rgb.end(), image.pixels().begin())) << w << "x" << h << " interlaced " << interlaced;
+      EXPECT_TRUE(std::equal(rgb.begin(), rgb.end(), image.pixels().begin()))
+          << w << "x" << h << " interlaced " << interlaced;
     }
   }
 }
@@ -102,7 +107,8 @@ TEST(Png, SubBytePaletteAndGray) {
   const int w = 11, h = 7;
   const auto indices = pattern(w, h, 1, 16);  // multiples of 16: the top 4 bits carry the index
   std::vector<std::uint8_t> palette;
-  for (int i = 0; i < 16; ++i) palette.insert(palette.end(), {static_cast<std::uint8_t>(i), 0, static_cast<std::uint8_t>(255 - i)});
+  for (int i = 0; i < 16; ++i)
+    palette.insert(palette.end(), {static_cast<std::uint8_t>(i), 0, static_cast<std::uint8_t>(255 - i)});
   for (bool interlaced : {false, true}) {
     const clip::Image p = clip::Image::decode(encode_png(w, h, 3, 4, interlaced, indices, 1, palette), "p.png");
     ASSERT_EQ(p.mode(), clip::ImageMode::P);

@@ -38,8 +38,10 @@ bool same_bytes(const clip::Tensor& a, const clip::Tensor& b) {
 void expect_config(const clip::ModelConfig& c, const json& hp, const std::string& id) {
   EXPECT_EQ(c.embed_dim, hp["embed_dim"].get<int>()) << id;
   EXPECT_EQ(c.image_resolution, hp["image_resolution"].get<int>()) << id;
-  if (hp["vision_layers"].is_array()) EXPECT_EQ(c.vision_layers, hp["vision_layers"].get<std::vector<int>>()) << id;
-  else EXPECT_EQ(c.vision_layers, std::vector<int>{hp["vision_layers"].get<int>()}) << id;
+  if (hp["vision_layers"].is_array())
+    EXPECT_EQ(c.vision_layers, hp["vision_layers"].get<std::vector<int>>()) << id;
+  else
+    EXPECT_EQ(c.vision_layers, std::vector<int>{hp["vision_layers"].get<int>()}) << id;
   EXPECT_EQ(c.vision_width, hp["vision_width"].get<int>()) << id;
   EXPECT_EQ(c.vision_patch_size, hp["vision_patch_size"].is_null() ? 0 : hp["vision_patch_size"].get<int>()) << id;
   EXPECT_EQ(c.context_length, hp["context_length"].get<int>()) << id;
@@ -105,14 +107,16 @@ TEST(CheckpointFixtures, OfficialShapesGiveThePublishedConfigs) {
 }
 
 // The OpenAI names -> Hugging Face names, as transformers' conversion script writes them.
-std::vector<std::pair<std::string, clip::Tensor>> to_hugging_face(const clip::Checkpoint& ckpt, const clip::ModelConfig& c) {
+std::vector<std::pair<std::string, clip::Tensor>> to_hugging_face(const clip::Checkpoint& ckpt,
+                                                                  const clip::ModelConfig& c) {
   std::vector<std::pair<std::string, clip::Tensor>> out;
   const auto t = [&](const std::string& k) { return ckpt.at(k); };
   const auto transpose = [](const clip::Tensor& m) {
     const std::int64_t r = m.size(0), cols = m.size(1), e = static_cast<std::int64_t>(clip::dtype_size(m.dtype()));
     clip::Tensor o({cols, r}, m.dtype());
     for (std::int64_t i = 0; i < r; ++i)
-      for (std::int64_t j = 0; j < cols; ++j) std::memcpy(o.raw_data() + (j * r + i) * e, m.raw_data() + (i * cols + j) * e, e);
+      for (std::int64_t j = 0; j < cols; ++j)
+        std::memcpy(o.raw_data() + (j * r + i) * e, m.raw_data() + (i * cols + j) * e, e);
     return o;
   };
   const auto rows = [](const clip::Tensor& m, std::int64_t begin, std::int64_t n) {
@@ -124,10 +128,12 @@ std::vector<std::pair<std::string, clip::Tensor>> to_hugging_face(const clip::Ch
   };
   const auto tower = [&](const std::string& ours, const std::string& hf, int layers, std::int64_t width) {
     for (int i = 0; i < layers; ++i) {
-      const std::string o = ours + "transformer.resblocks." + std::to_string(i) + ".", h = hf + "encoder.layers." + std::to_string(i) + ".";
+      const std::string o = ours + "transformer.resblocks." + std::to_string(i) + ".",
+                        h = hf + "encoder.layers." + std::to_string(i) + ".";
       const char* qkv[] = {"q", "k", "v"};
       for (int p = 0; p < 3; ++p) {
-        out.emplace_back(h + "self_attn." + qkv[p] + "_proj.weight", rows(t(o + "attn.in_proj_weight"), p * width, width));
+        out.emplace_back(h + "self_attn." + qkv[p] + "_proj.weight",
+                         rows(t(o + "attn.in_proj_weight"), p * width, width));
         out.emplace_back(h + "self_attn." + qkv[p] + "_proj.bias", rows(t(o + "attn.in_proj_bias"), p * width, width));
       }
       for (const char* s : {"weight", "bias"}) {
@@ -169,7 +175,8 @@ TEST(CheckpointFixtures, SafetensorsWithBothNamings) {
     // open_clip naming: the OpenAI keys as they are.
     std::vector<std::pair<std::string, clip::Tensor>> tensors;
     for (const std::string& key : ckpt.keys())
-      if (key != "input_resolution" && key != "context_length" && key != "vocab_size") tensors.emplace_back(key, ckpt.at(key));
+      if (key != "input_resolution" && key != "context_length" && key != "vocab_size")
+        tensors.emplace_back(key, ckpt.at(key));
     std::filesystem::create_directories(tmp / "open_clip");
     clip::save_safetensors(tmp / "open_clip" / "open_clip_model.safetensors", tensors, {{"format", "pt"}});
     const clip::Checkpoint oc = clip::Checkpoint::load(tmp / "open_clip" / "open_clip_model.safetensors");
@@ -181,7 +188,8 @@ TEST(CheckpointFixtures, SafetensorsWithBothNamings) {
     if (!c.vision_is_vit) continue;  // the Hugging Face CLIPModel has no ResNet tower
     std::filesystem::create_directories(tmp / "hf");
     clip::save_safetensors(tmp / "hf" / "model.safetensors", to_hugging_face(ckpt, c));
-    std::ofstream(tmp / "hf" / "config.json") << R"({"text_config": {"hidden_act": "quick_gelu"}, "vision_config": {"hidden_act": "quick_gelu"}})";
+    std::ofstream(tmp / "hf" / "config.json")
+        << R"({"text_config": {"hidden_act": "quick_gelu"}, "vision_config": {"hidden_act": "quick_gelu"}})";
     const clip::Checkpoint hf = clip::Checkpoint::load(tmp / "hf" / "model.safetensors");
     EXPECT_EQ(hf.format(), "safetensors (Hugging Face)");
     EXPECT_EQ(hf.config(), c);
@@ -199,7 +207,8 @@ std::vector<std::uint8_t> read_bytes(const std::filesystem::path& p) {
 }
 
 void write_bytes(const std::filesystem::path& p, const std::vector<std::uint8_t>& d) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(d.data()), static_cast<std::streamsize>(d.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(d.data()), static_cast<std::streamsize>(d.size()));
 }
 
 TEST(CheckpointRobustness, TruncatedAndFlippedFilesAreErrors) {
@@ -210,7 +219,8 @@ TEST(CheckpointRobustness, TruncatedAndFlippedFilesAreErrors) {
     const auto good = read_bytes(dir / name / "model.pt");
     for (int i = 0; i < 40; ++i) {  // truncations
       const std::size_t cut = good.size() * i / 40 + rng() % 97;
-      write_bytes(tmp, std::vector<std::uint8_t>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(std::min(cut, good.size() - 1))));
+      write_bytes(tmp, std::vector<std::uint8_t>(
+                           good.begin(), good.begin() + static_cast<std::ptrdiff_t>(std::min(cut, good.size() - 1))));
       EXPECT_THROW(clip::Checkpoint::load(tmp), clip::Error) << name << " cut at " << cut;
     }
     // Byte flips: an error, or (only where the zip format keeps no checksum, such as
@@ -224,7 +234,8 @@ TEST(CheckpointRobustness, TruncatedAndFlippedFilesAreErrors) {
       write_bytes(tmp, bad);
       try {
         const clip::Checkpoint c = clip::Checkpoint::load(tmp);
-        for (const std::string& key : original.keys()) ASSERT_TRUE(same_bytes(c.at(key), original.at(key))) << "flip at " << at;
+        for (const std::string& key : original.keys())
+          ASSERT_TRUE(same_bytes(c.at(key), original.at(key))) << "flip at " << at;
       } catch (const clip::Error&) {
         ++errors;
       }
@@ -266,7 +277,12 @@ TEST(CheckpointRobustness, SafetensorsHeaderDamage) {
 
 TEST(Pickle, RefusesGlobalsItDoesNotNeed) {
   // protocol 2: GLOBAL 'os system', then a call. A real unpickler would run a command.
-  const std::string evil = "\x80\x02" "cos\nsystem\n" "X\x02\x00\x00\x00id" "\x85" "R.";
+  const std::string evil =
+      "\x80\x02"
+      "cos\nsystem\n"
+      "X\x02\x00\x00\x00id"
+      "\x85"
+      "R.";
   try {
     clip::io::unpickle(std::span(reinterpret_cast<const std::uint8_t*>(evil.data()), evil.size()), "evil.pkl");
     FAIL();
@@ -275,8 +291,9 @@ TEST(Pickle, RefusesGlobalsItDoesNotNeed) {
   }
   for (const std::string bad : {std::string(""), std::string("\x80\x02"), std::string("(((((."), std::string("h\x05."),
                                 std::string("\x80\x02}q\x00(X\x01\x00\x00\x00a"), std::string("\x80\x02\xff")}) {
-    EXPECT_THROW(clip::io::unpickle(std::span(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()), "bad.pkl"),
-                 clip::Error);
+    EXPECT_THROW(
+        clip::io::unpickle(std::span(reinterpret_cast<const std::uint8_t*>(bad.data()), bad.size()), "bad.pkl"),
+        clip::Error);
   }
 }
 
@@ -284,7 +301,8 @@ TEST(CheckpointRobustness, TinyZip64RecordIsAnError) {
   // Found by fuzz_zip: a file shorter than a zip64 record, whose end-of-directory asks for
   // one, made a bounds check underflow and read far outside the mapping.
   std::vector<std::uint8_t> file = {0x50, 0x4b, 0x06, 0x07, 0, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
-  const std::vector<std::uint8_t> eocd = {0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const std::vector<std::uint8_t> eocd = {0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0xff, 0xff, 0xff,
+                                          0xff, 0,    0,    0,    0, 0, 0, 0, 0,    0,    0};
   file.insert(file.end(), eocd.begin(), eocd.end());
   const auto tmp = std::filesystem::temp_directory_path() / "clip_tiny_zip64.pt";
   write_bytes(tmp, file);
@@ -295,8 +313,12 @@ TEST(CheckpointRobustness, TinyZip64RecordIsAnError) {
 TEST(Pickle, CyclesDoNotLeak) {
   // Found by fuzz_pickle: a list that contains itself (EMPTY_LIST, BINPUT 0, BINGET 0,
   // APPEND) leaked when values owned each other. Under LeakSanitizer this must stay clean.
-  const std::string cyclic("\x80\x02]q\x00h\x00" "a.", 9);
-  const auto out = clip::io::unpickle(std::span(reinterpret_cast<const std::uint8_t*>(cyclic.data()), cyclic.size()), "cyclic.pkl");
+  const std::string cyclic(
+      "\x80\x02]q\x00h\x00"
+      "a.",
+      9);
+  const auto out =
+      clip::io::unpickle(std::span(reinterpret_cast<const std::uint8_t*>(cyclic.data()), cyclic.size()), "cyclic.pkl");
   ASSERT_EQ(out.root->kind, clip::io::PickleValue::Kind::List);
   EXPECT_EQ(out.root->items.at(0), out.root);
 }

@@ -16,7 +16,10 @@ namespace clip::test {
 class PickleWriter {
  public:
   PickleWriter() { op(0x80).op(2); }
-  PickleWriter& op(int code) { bytes_.push_back(static_cast<char>(code)); return *this; }
+  PickleWriter& op(int code) {
+    bytes_.push_back(static_cast<char>(code));
+    return *this;
+  }
   PickleWriter& global(const std::string& module, const std::string& name) {
     op('c');
     bytes_ += module + "\n" + name + "\n";
@@ -42,8 +45,16 @@ class PickleWriter {
   PickleWriter& persistent_id() { return op('Q'); }
   PickleWriter& newobj() { return op(0x81); }
   PickleWriter& build() { return op('b'); }
-  PickleWriter& put(std::uint32_t i) { op('r'); le(i, 4); return *this; }
-  PickleWriter& get(std::uint32_t i) { op('j'); le(i, 4); return *this; }
+  PickleWriter& put(std::uint32_t i) {
+    op('r');
+    le(i, 4);
+    return *this;
+  }
+  PickleWriter& get(std::uint32_t i) {
+    op('j');
+    le(i, 4);
+    return *this;
+  }
   PickleWriter& none() { return op('N'); }
   PickleWriter& pop() { return op('0'); }
   PickleWriter& stop() { return op('.'); }
@@ -54,7 +65,14 @@ class PickleWriter {
   PickleWriter& tensor(const std::string& key, std::int64_t storage_numel, std::int64_t offset,
                        const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& stride) {
     global("torch._utils", "_rebuild_tensor_v2").mark();
-    mark().str("storage").global("torch", "FloatStorage").str(key).str("cpu").integer(storage_numel).tuple().persistent_id();
+    mark()
+        .str("storage")
+        .global("torch", "FloatStorage")
+        .str(key)
+        .str("cpu")
+        .integer(storage_numel)
+        .tuple()
+        .persistent_id();
     integer(offset);
     mark();
     for (std::int64_t d : shape) integer(d);
@@ -107,7 +125,8 @@ inline std::string make_zip(const std::vector<ZipPart>& parts,
       payload.resize(z.total_out);
       deflateEnd(&z);
     }
-    const Written w{static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(p.data.data()), static_cast<uInt>(p.data.size()))),
+    const Written w{static_cast<std::uint32_t>(
+                        crc32(0, reinterpret_cast<const Bytef*>(p.data.data()), static_cast<uInt>(p.data.size()))),
                     payload.size(), p.declared_size == UINT64_MAX ? p.data.size() : p.declared_size, out.size(),
                     p.deflate ? 8 : 0};
     written.push_back(w);

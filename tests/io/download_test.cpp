@@ -135,7 +135,8 @@ TEST_F(Download, PlantedLinkInTheCacheIsNeverFollowed) {
 // into the cache with a .sha256 marker, and so treated as verified.
 TEST_F(Download, UnverifiedFileIsNeverMarkedVerified) {
   server.route("/model.safetensors", {200, payload()});
-  EXPECT_EQ(clip::download_file(server.url("/model.safetensors"), dir / "model.safetensors", "", false), payload_sha(dir));
+  EXPECT_EQ(clip::download_file(server.url("/model.safetensors"), dir / "model.safetensors", "", false),
+            payload_sha(dir));
   EXPECT_TRUE(std::filesystem::exists(dir / "model.safetensors"));
   EXPECT_FALSE(std::filesystem::exists(dir / "model.safetensors.sha256"));
 }
@@ -144,7 +145,8 @@ TEST_F(Download, CacheFolderIsOwnerOnly) {
   server.route("/model.pt", {200, payload()});
   clip::download_file(server.url("/model.pt"), dir / "new-cache" / "model.pt", payload_sha(dir), false);
   const auto perms = std::filesystem::status(dir / "new-cache").permissions();
-  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all), std::filesystem::perms::none);
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
 }
 
 // Issue #14: a folder as the mirror ("CLIP_MIRROR=/some/dir") was a bad URL; the offline
@@ -163,8 +165,10 @@ TEST_F(Download, AFolderIsAMirrorAndFailuresSayHowToWorkOffline) {
   } catch (const clip::Error& e) {
     // The folder was read (the file's hash was checked), and the advice is there.
     EXPECT_NE(std::string(e.what()).find("does not match the expected afeb0e10"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("Set CLIP_MIRROR to a folder or URL that holds RN50.pt, or pass the path of a checkpoint file"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(
+                  "Set CLIP_MIRROR to a folder or URL that holds RN50.pt, or pass the path of a checkpoint file"),
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -178,9 +182,8 @@ TEST_F(Download, NotFoundIsAClearError) {
 }
 
 TEST_F(Download, ModelsFromAMirror) {
-  EXPECT_EQ(clip::available_models(),
-            (std::vector<std::string>{"RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14",
-                                      "ViT-L/14@336px"}));
+  EXPECT_EQ(clip::available_models(), (std::vector<std::string>{"RN50", "RN101", "RN50x4", "RN50x16", "RN50x64",
+                                                                "ViT-B/32", "ViT-B/16", "ViT-L/14", "ViT-L/14@336px"}));
   clip::DownloadOptions options;
   options.root = dir / "cache";
   options.mirror = server.url("");

@@ -63,7 +63,8 @@ TEST_F(Hostile, StorageSizeThatWrapsAroundIsRefused) {
   const std::string error = load_error(torch_save((std::int64_t{1} << 62) + 4, {std::int64_t{1} << 30}, {1}, 16));
   EXPECT_NE(error.find("size overflows"), std::string::npos) << error;
   // Shapes whose product wraps are refused the same way.
-  const std::string shape_error = load_error(torch_save(4, {std::int64_t{1} << 40, std::int64_t{1} << 40}, {std::int64_t{1} << 40, 1}, 16));
+  const std::string shape_error =
+      load_error(torch_save(4, {std::int64_t{1} << 40, std::int64_t{1} << 40}, {std::int64_t{1} << 40, 1}, 16));
   EXPECT_NE(shape_error.find("too large"), std::string::npos) << shape_error;
 }
 
@@ -133,10 +134,16 @@ TEST_F(Hostile, PickleObjectsAndMarksAreBoundedBySize) {
   // Strings copied each time they are used, and tensor ranks, are short.
   PickleWriter long_key;
   long_key.ordered_dict().mark().str("w").tensor(std::string(5000, 'k'), 4, 0, {4}, {1}).setitems().stop();
-  EXPECT_THROW(clip::io::unpickle({reinterpret_cast<const std::uint8_t*>(long_key.bytes().data()), long_key.bytes().size()}, "key"),
+  EXPECT_THROW(clip::io::unpickle(
+                   {reinterpret_cast<const std::uint8_t*>(long_key.bytes().data()), long_key.bytes().size()}, "key"),
                clip::Error);
   PickleWriter rank;
-  rank.ordered_dict().mark().str("w").tensor("0", 4, 0, std::vector<std::int64_t>(33, 1), std::vector<std::int64_t>(33, 1)).setitems().stop();
+  rank.ordered_dict()
+      .mark()
+      .str("w")
+      .tensor("0", 4, 0, std::vector<std::int64_t>(33, 1), std::vector<std::int64_t>(33, 1))
+      .setitems()
+      .stop();
   try {
     clip::io::unpickle({reinterpret_cast<const std::uint8_t*>(rank.bytes().data()), rank.bytes().size()}, "rank");
     FAIL();
@@ -148,7 +155,8 @@ TEST_F(Hostile, PickleObjectsAndMarksAreBoundedBySize) {
   honest.ordered_dict().mark();
   for (int i = 0; i < 100; ++i) honest.str("w" + std::to_string(i)).tensor("0", 4, 0, {4}, {1});
   honest.setitems().stop();
-  EXPECT_NO_THROW(clip::io::unpickle({reinterpret_cast<const std::uint8_t*>(honest.bytes().data()), honest.bytes().size()}, "ok"));
+  EXPECT_NO_THROW(
+      clip::io::unpickle({reinterpret_cast<const std::uint8_t*>(honest.bytes().data()), honest.bytes().size()}, "ok"));
 }
 
 // 5. A deflate bomb was inflated whole during the CRC pass; four central-directory entries
@@ -159,10 +167,12 @@ TEST_F(Hostile, DeflateBombsAliasesAndDuplicatesAreRefused) {
   const std::string pickle = p.bytes();
   ASSERT_EQ(load_error(make_zip({{"archive/data.pkl", pickle, true}})), "");  // deflated metadata is fine
   // 100 MiB of zeros in 100 KB: over the 64 MiB the compressed entries may inflate to.
-  std::string error = load_error(make_zip({{"archive/data.pkl", pickle}, {"archive/bomb", std::string(100 << 20, '\0'), true}}));
+  std::string error =
+      load_error(make_zip({{"archive/data.pkl", pickle}, {"archive/bomb", std::string(100 << 20, '\0'), true}}));
   EXPECT_NE(error.find("inflate to more than 64 MiB"), std::string::npos) << error;
   // An entry that inflates past its declared size is stopped there.
-  error = load_error(make_zip({{"archive/data.pkl", pickle}, {"archive/liar", std::string(1 << 20, '\0'), true, 1000}}));
+  error =
+      load_error(make_zip({{"archive/data.pkl", pickle}, {"archive/liar", std::string(1 << 20, '\0'), true, 1000}}));
   EXPECT_NE(error.find("inflates past its declared size"), std::string::npos) << error;
   // Four more names for the bytes of one entry.
   error = load_error(make_zip({{"archive/data.pkl", pickle}, {"archive/x", std::string(1000, 'x'), true}},
@@ -198,7 +208,8 @@ TEST_F(Hostile, OversizedFilesAreRefusedBeforeReading) {
     clip::Checkpoint::load(dir / "w.safetensors");
     FAIL();
   } catch (const clip::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("model config " + (dir / "config.json").string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("model config " + (dir / "config.json").string()), std::string::npos)
+        << e.what();
   }
 }
 
@@ -224,7 +235,8 @@ TEST_F(Hostile, CrcOfDeflatedEntriesIsStreamed) {
   PickleWriter p;
   p.ordered_dict().stop();
   const auto small = write("small.pt", make_zip({{"archive/data.pkl", p.bytes()}}));
-  const auto big = write("streamed.pt", make_zip({{"archive/data.pkl", p.bytes()}, {"archive/big", std::string(60 << 20, '\0'), true}}));
+  const auto big = write(
+      "streamed.pt", make_zip({{"archive/data.pkl", p.bytes()}, {"archive/big", std::string(60 << 20, '\0'), true}}));
   const long base = inspect_peak_kib(small), peak = inspect_peak_kib(big);
   EXPECT_LT(peak - base, 30 * 1024) << base << " KiB without the entry, " << peak << " KiB with it";
 }
@@ -240,22 +252,26 @@ TEST_F(Hostile, SafetensorsHeaderItemsAreBounded) {
   };
   std::string shape = "[1";
   for (int i = 0; i < (1 << 21) + 10; ++i) shape += ",1";
-  const std::string error = load_error(file(R"({"a": {"dtype": "F32", "shape": )" + shape + R"(], "data_offsets": [0, 4]}})") +
-                                           std::string(4, '\0'),
-                                       "items.safetensors");
+  const std::string error = load_error(
+      file(R"({"a": {"dtype": "F32", "shape": )" + shape + R"(], "data_offsets": [0, 4]}})") + std::string(4, '\0'),
+      "items.safetensors");
   EXPECT_NE(error.find("more than 2097152 keys and values"), std::string::npos) << error;
   // 100,000 tensors: loads (25 s with the quadratic insertion, well under a second now).
   const int kTensors = std::getenv("CLIP_HOSTILE_TENSORS") ? std::atoi(std::getenv("CLIP_HOSTILE_TENSORS")) : 100000;
   std::string header = "{";
-  for (int i = 0; i < kTensors; ++i) header += (i ? "," : "") + std::string("\"t") + std::to_string(i) + R"(": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]})";
+  for (int i = 0; i < kTensors; ++i)
+    header += (i ? "," : "") + std::string("\"t") + std::to_string(i) +
+              R"(": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]})";
   header += "}";
   const auto path = write("many.safetensors", file(header));
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(clip::Checkpoint::load(path).keys().size(), static_cast<std::size_t>(kTensors));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));  // a hang guard, not a timing
   // The same tensor name twice is refused, not resolved silently.
-  const std::string twice = load_error(file(R"({"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}, "a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}})"),
-                                       "twice.safetensors");
+  const std::string twice = load_error(
+      file(
+          R"({"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}, "a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}})"),
+      "twice.safetensors");
   EXPECT_NE(twice.find("tensor 'a' appears twice"), std::string::npos) << twice;
 }
 
@@ -263,15 +279,15 @@ TEST_F(Hostile, SafetensorsHeaderItemsAreBounded) {
 // for 11 GB. Only the centre-crop window is computed now.
 TEST_F(Hostile, ExtremeAspectRatiosCostOnlyTheCrop) {
   for (const auto& [w, h] : {std::pair{1, 74000}, std::pair{74000, 1}}) {
-    const clip::Image image = clip::Image::from_pixels(clip::ImageMode::RGB, w, h,
-                                                       std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3, 77));
+    const clip::Image image = clip::Image::from_pixels(
+        clip::ImageMode::RGB, w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3, 77));
     rusage before{}, after{};
     getrusage(RUSAGE_SELF, &before);
     const clip::Image crop = clip::Preprocess(224).resize_crop_rgb(image);
     getrusage(RUSAGE_SELF, &after);
     ASSERT_EQ(crop.width(), 224);
     ASSERT_EQ(crop.height(), 224);
-    for (std::uint8_t v : crop.pixels()) ASSERT_EQ(v, 77);  // a flat image stays flat
+    for (std::uint8_t v : crop.pixels()) ASSERT_EQ(v, 77);                      // a flat image stays flat
     EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << w << "x" << h;  // KiB
   }
   // Past the 2^24 output side the preprocess cannot serve: a clear error, nothing allocated.
@@ -295,7 +311,8 @@ TEST_F(Hostile, TokenizerWorkIsBounded) {
       return std::string(e.what());
     }
   };
-  std::string error = message([] { clip::tokenize(std::string(clip::SimpleTokenizer::kMaxWordBytes + 1, 'a'), 77, true); });
+  std::string error =
+      message([] { clip::tokenize(std::string(clip::SimpleTokenizer::kMaxWordBytes + 1, 'a'), 77, true); });
   EXPECT_NE(error.find("the limit is 1048576 bytes per word"), std::string::npos) << error;
   error = message([] { clip::tokenize(std::string(clip::SimpleTokenizer::kMaxTextBytes + 1, 'a'), 77, true); });
   EXPECT_NE(error.find("the limit is 16 MiB"), std::string::npos) << error;

@@ -25,7 +25,8 @@ class HttpTestServer {
     std::map<std::string, std::string> headers;
     std::size_t cut_after = std::string::npos;  // close the connection after this many body bytes
     bool ranges = true;                         // honour "Range: bytes=N-"
-    std::size_t endless = 0;  // > 0: no Content-Length; the body repeated up to this many bytes, or until the client goes
+    std::size_t endless =
+        0;  // > 0: no Content-Length; the body repeated up to this many bytes, or until the client goes
   };
 
   HttpTestServer() {
@@ -77,14 +78,17 @@ class HttpTestServer {
       if (n <= 0) return;
       request.append(buf, static_cast<std::size_t>(n));
     }
-    const std::string path = request.substr(request.find(' ') + 1, request.find(' ', request.find(' ') + 1) - request.find(' ') - 1);
+    const std::string path =
+        request.substr(request.find(' ') + 1, request.find(' ', request.find(' ') + 1) - request.find(' ') - 1);
     Response r;
     {
       std::lock_guard lock(mutex_);
       requests_.push_back(request);
       const auto it = routes_.find(path);
-      if (it == routes_.end()) r = {404, "not found"};
-      else r = it->second;
+      if (it == routes_.end())
+        r = {404, "not found"};
+      else
+        r = it->second;
     }
     std::size_t from = 0;
     const auto range = request.find("Range: bytes=");
@@ -103,7 +107,8 @@ class HttpTestServer {
     }
     const std::string body = r.body.substr(from);
     std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\n" +
-                       (r.endless ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n") + "Connection: close\r\n";
+                       (r.endless ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n") +
+                       "Connection: close\r\n";
     for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
     send_all(client, head);

@@ -42,8 +42,8 @@ TEST(BuiltinModel, LoadEncodesAndScores) {
       p[0] = 220, p[1] = 25, p[2] = 25;
     }
   const clip::Image image = clip::Image::from_pixels(clip::ImageMode::RGB, n, n, pixels);
-  const clip::Tensor tokens = clip::tokenize({"a photo of a red square.", "a photo of a blue circle.",
-                                              "a photo of a green star."});
+  const clip::Tensor tokens =
+      clip::tokenize({"a photo of a red square.", "a photo of a blue circle.", "a photo of a green star."});
   const auto [logits, unused] = model(clip::stack({preprocess(image)}), tokens);
   const std::vector<float> probs = clip::softmax(logits).to_vector<float>();
   EXPECT_GT(probs[0], 0.9) << probs[0] << " " << probs[1] << " " << probs[2];

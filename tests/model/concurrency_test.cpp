@@ -25,7 +25,8 @@ TEST(Concurrency, SharedModelFromFourThreads) {
   CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
   for (const char* name : {"vit-b32-tiny", "rn50-tiny"}) {
     for (bool jit : {false, true}) {
-      const clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"), "cpu", jit);
+      const clip::Model model =
+          clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"), "cpu", jit);
       const clip::Tensor images = clip::load_npy(dir / name / "images.f32.npy");
       const clip::Tensor tokens = clip::load_npy(dir / name / "tokens.i32.npy");
       const clip::Tensor image_ref = model.encode_image(images), text_ref = model.encode_text(tokens);

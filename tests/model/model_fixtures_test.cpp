@@ -1,7 +1,7 @@
 // encode_image, encode_text and the logits of every fixture model against the reference's
 // goldens, within the fp32 tolerances of ../shared/fixtures/models/README.md, for jit =
-// false and jit = true, on the CPU and the reference backend; the end-to-end demo through our own preprocess and tokenizer; and
-// consistency across thread counts and batch sizes.
+// false and jit = true, on the CPU and the reference backend; the end-to-end demo through our own preprocess and
+// tokenizer; and consistency across thread counts and batch sizes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,7 +17,8 @@ namespace {
 const char* kModels[] = {"vit-b32-tiny", "vit-p16-tiny", "vit-p14-tiny", "rn50-tiny", "rn-wide-tiny"};
 
 // |a - b| <= atol + rtol * |b| everywhere; atol may be relative to max |golden|.
-void expect_close(const clip::Tensor& got, const clip::Tensor& golden, double rtol, double atol, const std::string& what) {
+void expect_close(const clip::Tensor& got, const clip::Tensor& golden, double rtol, double atol,
+                  const std::string& what) {
   ASSERT_EQ(got.shape(), golden.shape()) << what;
   double worst = 0;
   std::int64_t bad = 0;
@@ -68,7 +69,8 @@ TEST(ModelFixtures, AllModelsOnTheReferenceBackend) {
   CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
   for (const char* name : kModels)
     for (bool jit : {false, true}) {
-      const clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"), "reference", jit);
+      const clip::Model model =
+          clip::Model::from_checkpoint(clip::Checkpoint::load(dir / name / "model.pt"), "reference", jit);
       EXPECT_EQ(model.device(), "reference");
       check_model(model, dir / name, std::string(name) + " on the reference backend" + (jit ? " jit" : ""));
     }
@@ -112,7 +114,8 @@ TEST(ModelConsistency, ThreadsAndBatchesAgree) {
     for (std::int64_t i = 0; i < tokens.size(0); ++i) {
       const std::int64_t per = tokens.size(1);
       clip::Tensor one({1, per}, tokens.dtype());
-      std::copy_n(tokens.raw_data() + i * tokens.nbytes() / tokens.size(0), tokens.nbytes() / tokens.size(0), one.raw_data());
+      std::copy_n(tokens.raw_data() + i * tokens.nbytes() / tokens.size(0), tokens.nbytes() / tokens.size(0),
+                  one.raw_data());
       const clip::Tensor alone = model.encode_text(one);
       for (std::int64_t k = 0; k < alone.numel(); ++k)
         EXPECT_NEAR(alone.data<float>()[k], txt1.data<float>()[i * alone.numel() + k], 1e-4 * max_abs(txt1)) << name;
@@ -173,9 +176,8 @@ double min_row_cosine(const clip::Tensor& a, const clip::Tensor& b) {
 TEST(ModelPrecision, Bf16FeaturesWithinCosine0999OfFp32) {
   CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models");
   try {  // A CPU without bfloat16 matmuls in oneDNN (no AVX-512) must say so clearly.
-    const clip::Model probe =
-        clip::Model::from_checkpoint(clip::Checkpoint::load(dir / "vit-b32-tiny" / "model.pt"), "cpu", false,
-                                     clip::Precision::BF16);
+    const clip::Model probe = clip::Model::from_checkpoint(clip::Checkpoint::load(dir / "vit-b32-tiny" / "model.pt"),
+                                                           "cpu", false, clip::Precision::BF16);
     probe.encode_text(clip::load_npy(dir / "vit-b32-tiny" / "tokens.i32.npy"));
   } catch (const clip::Error& e) {
     EXPECT_NE(std::string(e.what()).find("precision bf16 is not available on this CPU"), std::string::npos) << e.what();

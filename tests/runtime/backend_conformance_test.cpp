@@ -96,15 +96,16 @@ TEST_P(Conformance, LinearEveryEpilogueLayoutAndWeightType) {
     for (bool w_is_kn : {false, true})
       for (bool fp16 : {false, true})
         for (bool with_bias : {false, true}) {
-          const clip::runtime::Weights weights = fp16 ? clip::runtime::Weights(w16.data()) : clip::runtime::Weights(w.data());
+          const clip::runtime::Weights weights =
+              fp16 ? clip::runtime::Weights(w16.data()) : clip::runtime::Weights(w.data());
           // Three times: plain weights first, then packed ones (prepared, then reused).
           for (int round = 0; round < 3; ++round)
             compare(*be, {x, previous},
                     "linear epilogue " + std::to_string(static_cast<int>(epilogue)) + (w_is_kn ? " kn" : " nk") +
                         (fp16 ? " fp16" : " fp32") + (with_bias ? " bias" : "") + " round " + std::to_string(round),
                     [&](Backend& b, std::vector<Buffer>& io) {
-                      b.linear(io[0].data(), m, k, weights, n, with_bias ? bias.data() : nullptr, io[1].data(),
-                               w_is_kn, epilogue);
+                      b.linear(io[0].data(), m, k, weights, n, with_bias ? bias.data() : nullptr, io[1].data(), w_is_kn,
+                               epilogue);
                     });
         }
 }
@@ -114,8 +115,8 @@ TEST_P(Conformance, LinearProjectionsShareTheirInput) {
   const auto x = random_values(m * k, 41), w = random_values(3 * n * k, 42), bias = random_values(3 * n, 43);
   auto be = make();
   for (int round = 0; round < 3; ++round)
-    compare(*be, {x, std::vector<float>(m * n), std::vector<float>(m * n)}, "projections round " + std::to_string(round),
-            [&](Backend& b, std::vector<Buffer>& io) {
+    compare(*be, {x, std::vector<float>(m * n), std::vector<float>(m * n)},
+            "projections round " + std::to_string(round), [&](Backend& b, std::vector<Buffer>& io) {
               const clip::runtime::Weights weights(w.data());
               b.linear(io[0].data(), m, k,
                        {{weights.from_row(n, k), n, bias.data() + n, io[1].data()},
@@ -156,9 +157,11 @@ TEST_P(Conformance, AttentionCausalAndNotWithUnequalRows) {
     std::int64_t n, heads, q_rows, kv_rows, hd;
     bool causal;
   };
-  const Case cases[] = {{2, 3, 5, 5, 8, false}, {2, 3, 5, 5, 8, true},   // as in a block
-                        {3, 2, 1, 7, 16, false},                         // one query (the last block)
-                        {1, 4, 9, 9, 8, true}, {2, 1, 3, 11, 4, false}};
+  const Case cases[] = {{2, 3, 5, 5, 8, false},
+                        {2, 3, 5, 5, 8, true},    // as in a block
+                        {3, 2, 1, 7, 16, false},  // one query (the last block)
+                        {1, 4, 9, 9, 8, true},
+                        {2, 1, 3, 11, 4, false}};
   auto be = make();
   unsigned seed = 61;
   for (const Case& t : cases) {
@@ -181,13 +184,13 @@ TEST_P(Conformance, Conv2dWinogradAndDirectEveryEpilogue) {
     Epilogue epilogue;
   };
   const Case cases[] = {
-      {1, 3, 17, 17, 8, 3, 2, 1, false, Epilogue::Store},       // a ResNet stem
-      {2, 16, 9, 9, 32, 3, 1, 1, true, Epilogue::ReLU},         // 3x3 stride 1: Winograd where oneDNN has it
-      {1, 32, 8, 8, 16, 3, 1, 1, false, Epilogue::AddToReLU},   // a block's end, Winograd-shaped
+      {1, 3, 17, 17, 8, 3, 2, 1, false, Epilogue::Store},      // a ResNet stem
+      {2, 16, 9, 9, 32, 3, 1, 1, true, Epilogue::ReLU},        // 3x3 stride 1: Winograd where oneDNN has it
+      {1, 32, 8, 8, 16, 3, 1, 1, false, Epilogue::AddToReLU},  // a block's end, Winograd-shaped
       {1, 16, 8, 8, 16, 3, 1, 1, true, Epilogue::AddTo},
-      {2, 16, 6, 6, 48, 1, 1, 0, true, Epilogue::AddTo},        // 1x1 with a residual
-      {1, 12, 7, 7, 20, 1, 1, 0, false, Epilogue::ReLU},        // channels not a multiple of 16
-      {1, 12, 7, 7, 20, 3, 1, 1, true, Epilogue::QuickGELU},    // 3x3 stride 1, not Winograd-shaped
+      {2, 16, 6, 6, 48, 1, 1, 0, true, Epilogue::AddTo},      // 1x1 with a residual
+      {1, 12, 7, 7, 20, 1, 1, 0, false, Epilogue::ReLU},      // channels not a multiple of 16
+      {1, 12, 7, 7, 20, 3, 1, 1, true, Epilogue::QuickGELU},  // 3x3 stride 1, not Winograd-shaped
       {1, 8, 9, 9, 8, 3, 1, 1, false, Epilogue::GELU},
       // Shapes of the rn50-tiny fixture model; 512 output channels are packed in blocks of
       // 48 with a padded tail, which oneDNN 3.7 reordered wrongly from oihw (onednn::packing_source).
@@ -201,8 +204,9 @@ TEST_P(Conformance, Conv2dWinogradAndDirectEveryEpilogue) {
     // A backend per case: it knows weights by address, and a freed case's may be reused.
     auto be = make();
     const std::int64_t oh = (t.h + 2 * t.pad - t.k) / t.stride + 1, ow = (t.w + 2 * t.pad - t.k) / t.stride + 1;
-    const auto x = random_values(t.n * t.h * t.w * t.c, seed++), weight = random_values(t.out_c * t.c * t.k * t.k, seed++),
-               bias = random_values(t.out_c, seed++), previous = random_values(t.n * oh * ow * t.out_c, seed++);
+    const auto x = random_values(t.n * t.h * t.w * t.c, seed++),
+               weight = random_values(t.out_c * t.c * t.k * t.k, seed++), bias = random_values(t.out_c, seed++),
+               previous = random_values(t.n * oh * ow * t.out_c, seed++);
     // Twice: the first call prepares the primitive and packs the weights, the second reuses them.
     for (int round = 0; round < 2; ++round)
       compare(*be, {x, previous},
@@ -257,7 +261,9 @@ TEST_P(Conformance, DataMovement) {
               b.prepend_and_add_positions(io[0].data(), 3, 4, 8, mean ? nullptr : cls.data(), pos.data(), io[1].data());
             });
   compare(*be, {random_values(6 * 8, 76), std::vector<float>(4 * 8)}, "gather_rows",
-          [&](Backend& b, std::vector<Buffer>& io) { b.gather_rows(io[0].data(), 8, {5, 0, 2, 2}, io[1].data()); });
+          [&](Backend& b, std::vector<Buffer>& io) {
+            b.gather_rows(io[0].data(), 8, {5, 0, 2, 2}, io[1].data());
+          });
   const auto table = random_values(10 * 8, 77), positions = random_values(6 * 8, 78);
   compare(*be, {std::vector<float>(5 * 8)}, "embed_tokens", [&](Backend& b, std::vector<Buffer>& io) {
     b.embed_tokens(table.data(), positions.data(), 8, {9, 0, 3, 3, 7}, {0, 1, 2, 0, 5}, io[0].data());

@@ -44,7 +44,8 @@ TEST(Tokenizer, DecodeRejectsUnknownIds) {
 
 TEST(Tokenizer, ConcurrentEncodeMatchesSequential) {
   const auto& tok = clip::SimpleTokenizer::official();
-  const std::vector<std::string> texts{"a photo of a dog", "Ünïcödé façade", "2024-01-01 &amp; more", "日本語のテキスト"};
+  const std::vector<std::string> texts{"a photo of a dog", "Ünïcödé façade", "2024-01-01 &amp; more",
+                                       "日本語のテキスト"};
   std::vector<std::vector<std::int32_t>> expected;
   for (const auto& t : texts) expected.push_back(tok.encode(t));
   std::vector<std::thread> threads;
@@ -83,7 +84,8 @@ TEST(Tokenizer, BadMergesFilesAreClearErrors) {
 TEST(Tokenize, BracedListsOfAnySizeCompileAndMeanTexts) {
   const clip::Tensor two = clip::tokenize({"a red star", "a blue circle"});
   EXPECT_EQ(two.shape(), (clip::Tensor::Shape{2, 77}));
-  EXPECT_EQ(two.to_vector<std::int32_t>(), clip::tokenize(std::vector<std::string>{"a red star", "a blue circle"}).to_vector<std::int32_t>());
+  EXPECT_EQ(two.to_vector<std::int32_t>(),
+            clip::tokenize(std::vector<std::string>{"a red star", "a blue circle"}).to_vector<std::int32_t>());
   EXPECT_EQ(clip::tokenize({"one"}).shape(), (clip::Tensor::Shape{1, 77}));
   EXPECT_EQ(clip::tokenize({"a", "b", "c"}, 10, true).shape(), (clip::Tensor::Shape{3, 10}));
 }

@@ -9,8 +9,8 @@ using clip::text::utf8_to_u32;
 
 TEST(Utf8, StrictDecodeRejectsWhatPythonRejects) {
   EXPECT_EQ(utf8_to_u32("a\xC3\xA9\xF0\x9F\x98\x80"), U"a\u00e9\U0001F600");
-  for (const char* bad : {"\x80", "\xC0\x80", "\xC3", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80",
-                          "\xF5\x80\x80\x80", "\xFF"})
+  for (const char* bad :
+       {"\x80", "\xC0\x80", "\xC3", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFF"})
     EXPECT_THROW(utf8_to_u32(bad), clip::Error) << bad;
   try {
     utf8_to_u32("ok\xFF", "caption");
@@ -28,5 +28,8 @@ TEST(Utf8, VariantsAcceptCesu8AndJavaNull) {
 
 TEST(Utf8, ReplaceUsesMaximalSubparts) {
   // Python: b"\xe0\x80a\xf0\x9f\x98".decode("utf-8", "replace") == "\ufffd\ufffda\ufffd"
-  EXPECT_EQ(utf8_replace_invalid("\xE0\x80" "a\xF0\x9F\x98"), "\xEF\xBF\xBD\xEF\xBF\xBD" "a\xEF\xBF\xBD");
+  EXPECT_EQ(utf8_replace_invalid("\xE0\x80"
+                                 "a\xF0\x9F\x98"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD"
+            "a\xEF\xBF\xBD");
 }
