@@ -19,11 +19,13 @@ namespace clip {
 
 class CLIP_API Checkpoint {
  public:
-  // Reads a .pt (TorchScript archive or torch.save zip) or .safetensors file. Tensors are
-  // views into the memory-mapped file (fp16 stays fp16: use Tensor::to). A Hugging Face
-  // model.safetensors is renamed to the OpenAI keys (q/k/v fused, projections
-  // transposed); its config.json, when beside it, gives the activation.
-  static Checkpoint load(const std::filesystem::path& path);
+  // Reads a .pt / .bin (TorchScript archive or torch.save zip) or .safetensors file.
+  // Tensors are views into the memory-mapped file (fp16 stays fp16: use Tensor::to). A
+  // Hugging Face model.safetensors is renamed to the OpenAI keys (q/k/v fused, projections
+  // transposed); its config.json, when beside it, gives the activation. `config`: an
+  // open_clip_config.json describing the model (see apply_open_clip_config); empty: the
+  // one beside the file, if there is one.
+  static Checkpoint load(const std::filesystem::path& path, const std::filesystem::path& config = {});
   // A model compiled into the library (see builtin_models() in clip/models.h).
   static Checkpoint load_builtin(const std::string& name);
 
@@ -37,7 +39,12 @@ class CLIP_API Checkpoint {
   }  // "torchscript", "torch.save", "safetensors", "safetensors (Hugging Face)"
   const std::filesystem::path& path() const { return path_; }
 
+  // The model's configuration: from the open_clip description when there is one; else
+  // OpenAI's rules, with config().source == "assumed" for a file that may come from
+  // elsewhere (torch.save or safetensors with no description).
   ModelConfig config() const;
+  // An open_clip_config.json's text, and the name used for it in messages.
+  void set_description(std::string json, std::string where);
   // Sum of the elements of the model's parameters (buffers such as BatchNorm statistics
   // and the int64 scalars excluded), as the reference counts them.
   std::int64_t parameter_count() const;
@@ -55,6 +62,8 @@ class CLIP_API Checkpoint {
   std::vector<std::string> keys_;
   std::map<std::string, Tensor> tensors_;
   std::optional<Activation> activation_;
+  std::optional<std::string> description_;
+  std::string description_where_;
 };
 
 // Writes tensors as a .safetensors file (temporary file, then rename), keys in the given

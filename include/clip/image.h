@@ -90,25 +90,43 @@ class CLIP_API Image {
 };
 
 // The reference's `_transform(n_px)`.
+// The transform's settings: OpenAI's _transform(size) by default; open_clip's eval
+// transform with its preprocess_cfg otherwise (image_transform in open_clip/transform.py).
+struct CLIP_API PreprocessConfig {
+  int size = 224;
+  std::array<float, 3> mean{0.48145466f, 0.4578275f, 0.40821073f};
+  std::array<float, 3> std{0.26862954f, 0.26130258f, 0.27577711f};
+  // Pillow's filter: "bicubic" or "bilinear" (modes P and 1 always use NEAREST, as Pillow).
+  std::string interpolation = "bicubic";
+  // "shortest": the short side becomes `size`, then the centre crop; "squash": resized to
+  // size x size, the aspect ratio not kept, no crop.
+  std::string resize_mode = "shortest";
+};
+
 class CLIP_API Preprocess {
  public:
   static constexpr std::array<float, 3> kMean{0.48145466f, 0.4578275f, 0.40821073f};
   static constexpr std::array<float, 3> kStd{0.26862954f, 0.26130258f, 0.27577711f};
 
   explicit Preprocess(int n_px = 224);
-  int size() const { return n_px_; }
+  explicit Preprocess(const PreprocessConfig& config);  // clip::Error for values it does not know
+  int size() const { return config_.size; }
+  const PreprocessConfig& config() const { return config_; }
 
   // float32 [3, n_px, n_px], normalised. Batch with clip::stack({...}).
   Tensor operator()(const Image& image) const;
   Tensor operator()(const std::filesystem::path& path, const ImageOptions& options = {}) const;
-  // The RGB image just before ToTensor: Resize, CenterCrop and convert("RGB").
+  // The RGB image just before ToTensor: Resize, CenterCrop (unless squashed) and
+  // convert("RGB").
   Image resize_crop_rgb(const Image& image) const;
-  // uint8 [n_px, n_px, 3] of resize_crop_rgb, and the float tensor made from it.
+  // uint8 [n_px, n_px, 3] of resize_crop_rgb, and the float tensor made from it (with
+  // OpenAI's mean and std, or the ones given).
   static Tensor to_uint8_tensor(const Image& rgb);
   static Tensor to_float_tensor(const Image& rgb);
+  static Tensor to_float_tensor(const Image& rgb, const std::array<float, 3>& mean, const std::array<float, 3>& std);
 
  private:
-  int n_px_;
+  PreprocessConfig config_;
 };
 
 }  // namespace clip

@@ -67,10 +67,16 @@ CLIP_API std::string default_device();
 
 // clip.load: a name from builtin_models() (no network), a name from available_models()
 // (downloaded and cached, see models.h) or the path of a checkpoint file; returns the
-// model and its preprocess transform.
+// model and its preprocess transform (open_clip's preprocess_cfg when the model has one).
+// `config`: the open_clip_config.json describing the file (default: the one beside it).
+// A file of unknown origin with no description is read by OpenAI's rules, with a one-line
+// warning on stderr saying so.
 CLIP_API std::pair<Model, Preprocess> load(const std::string& name_or_path,
                                            const std::string& device = default_device(), bool jit = false,
                                            const std::filesystem::path& download_root = {},
-                                           Precision precision = Precision::FP32);
+                                           Precision precision = Precision::FP32,
+                                           const std::filesystem::path& config = {});
+// The transform a configuration names (size, mean, std, interpolation, resize mode).
+CLIP_API Preprocess preprocess_for(const ModelConfig& config);
 
 }  // namespace clip

@@ -62,8 +62,10 @@ CLIP_API std::string download_file(const std::string& url, const std::filesystem
 // The one rule by which a model is found (clip::load, `clip inspect`, the tool's --model):
 // a built-in model (no network), then a name from available_models() (the cached file,
 // downloaded first if needed), then the path of a checkpoint file. An unknown name that is
-// no file is a clip::Error listing the names.
-CLIP_API Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options = {});
+// no file is a clip::Error listing the names. `config`: an open_clip_config.json for the
+// file (Checkpoint::load).
+CLIP_API Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options = {},
+                                    const std::filesystem::path& config = {});
 
 // Hex SHA256 of a file.
 CLIP_API std::string sha256_file(const std::filesystem::path& path);

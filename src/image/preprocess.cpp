@@ -1,5 +1,6 @@
 // The reference's _transform(n_px): Resize(n_px, BICUBIC) -> CenterCrop(n_px) ->
-// convert("RGB") -> ToTensor -> Normalize, following torchvision 0.14 and Pillow 9.4.
+// convert("RGB") -> ToTensor -> Normalize, following torchvision 0.14 and Pillow 9.4; and
+// open_clip's image_transform (eval), which varies the filter, the resize and the numbers.
 #include <cmath>
 
 #include "clip/error.h"
@@ -9,9 +10,9 @@
 namespace clip {
 namespace {
 
-// Pillow's Image.resize(size, BICUBIC) for every mode, for a size that differs from the
+// Pillow's Image.resize(size, filter) for every mode, for a size that differs from the
 // image's, followed by crop(window): only the window is computed.
-Image resize_crop(const Image& in, int w, int h, const image::Window& window) {
+Image resize_crop(const Image& in, int w, int h, const image::Window& window, image::Filter filter) {
   Image out(in.mode(), window.w, window.h);
   out.set_format(in.format());
   const int bands = in.bands();
@@ -27,14 +28,14 @@ Image resize_crop(const Image& in, int w, int h, const image::Window& window) {
       throw Error("cannot resize a mode I;16 image (16-bit TIFF) to " + std::to_string(w) + "x" + std::to_string(h) +
                   ": the reference fails here too (ValueError: image has wrong mode)");
     case ImageMode::I: {
-      const auto px = image::resample_bicubic_i32(in.wide_pixels().data(), in.width(), in.height(), w, h, window);
+      const auto px = image::resample_i32(in.wide_pixels().data(), in.width(), in.height(), w, h, window, filter);
       std::copy(px.begin(), px.end(), out.wide_pixels().begin());
       return out;
     }
     case ImageMode::LA:
     case ImageMode::RGBA: {
       // Resized premultiplied ("La"/"RGBa"), then un-premultiplied.
-      auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window, true);
+      auto px = image::resample_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window, filter, true);
       const int alpha = bands - 1;
       for (std::size_t i = 0; i < px.size(); i += bands) {
         const int a = px[i + alpha];
@@ -45,7 +46,7 @@ Image resize_crop(const Image& in, int w, int h, const image::Window& window) {
       return out;
     }
     default: {
-      const auto px = image::resample_bicubic_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window);
+      const auto px = image::resample_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window, filter);
       std::copy(px.begin(), px.end(), out.pixels().begin());
       return out;
     }
@@ -60,28 +61,41 @@ int half_even_half(int d) {
 
 }  // namespace
 
-Preprocess::Preprocess(int n_px) : n_px_(n_px) {
-  if (n_px <= 0) throw Error("Preprocess: size must be positive, got " + std::to_string(n_px));
+Preprocess::Preprocess(int n_px) : Preprocess(PreprocessConfig{n_px}) {}
+
+Preprocess::Preprocess(const PreprocessConfig& config) : config_(config) {
+  if (config.size <= 0) throw Error("Preprocess: size must be positive, got " + std::to_string(config.size));
+  if (config.interpolation != "bicubic" && config.interpolation != "bilinear")
+    throw Error("Preprocess: interpolation '" + config.interpolation + "' is not supported (bicubic, bilinear)");
+  if (config.resize_mode != "shortest" && config.resize_mode != "squash")
+    throw Error("Preprocess: resize_mode '" + config.resize_mode + "' is not supported (shortest, squash)");
+  for (float s : config.std)
+    if (!(s > 0)) throw Error("Preprocess: std must be positive");
 }
 
 Image Preprocess::resize_crop_rgb(const Image& image) const {
-  const int w = image.width(), h = image.height();
+  const int w = image.width(), h = image.height(), n_px = config_.size;
   if (w <= 0 || h <= 0) throw Error("Preprocess: the image is empty");
+  const image::Filter filter = config_.interpolation == "bilinear" ? image::Filter::Bilinear : image::Filter::Bicubic;
+  if (config_.resize_mode == "squash") {  // Resize((n, n)): no crop
+    if (w == n_px && h == n_px) return image.to_rgb();
+    return resize_crop(image, n_px, n_px, {0, 0, n_px, n_px}, filter).to_rgb();
+  }
   // torchvision's _compute_resized_output_size: the short side becomes n_px.
   const int short_side = std::min(w, h), long_side = std::max(w, h);
-  const double scaled = static_cast<double>(n_px_) * long_side / short_side;
+  const double scaled = static_cast<double>(n_px) * long_side / short_side;
   // The long side may become at most 2^24 pixels (74,898:1 at 224): only the crop is
   // computed, but coordinates stay within int.
   if (scaled > (1 << 24))
     throw Error("Preprocess: the image's aspect ratio (" + std::to_string(w) + "x" + std::to_string(h) +
-                ") is beyond the " + std::to_string((1 << 24) / n_px_) + ":1 that size " + std::to_string(n_px_) +
+                ") is beyond the " + std::to_string((1 << 24) / n_px) + ":1 that size " + std::to_string(n_px) +
                 " can serve");
   const int new_long = static_cast<int>(scaled);
-  const int new_w = w <= h ? n_px_ : new_long, new_h = w <= h ? new_long : n_px_;
-  const int top = half_even_half(new_h - n_px_), left = half_even_half(new_w - n_px_);
+  const int new_w = w <= h ? n_px : new_long, new_h = w <= h ? new_long : n_px;
+  const int top = half_even_half(new_h - n_px), left = half_even_half(new_w - n_px);
   // Pillow returns a copy when the size already fits; cropping the original is the same.
-  if (new_w == w && new_h == h) return image.crop(left, top, n_px_, n_px_).to_rgb();
-  return resize_crop(image, new_w, new_h, {left, top, n_px_, n_px_}).to_rgb();
+  if (new_w == w && new_h == h) return image.crop(left, top, n_px, n_px).to_rgb();
+  return resize_crop(image, new_w, new_h, {left, top, n_px, n_px}, filter).to_rgb();
 }
 
 Tensor Preprocess::to_uint8_tensor(const Image& rgb) {
@@ -91,7 +105,9 @@ Tensor Preprocess::to_uint8_tensor(const Image& rgb) {
   return t;
 }
 
-Tensor Preprocess::to_float_tensor(const Image& rgb) {
+Tensor Preprocess::to_float_tensor(const Image& rgb) { return to_float_tensor(rgb, kMean, kStd); }
+
+Tensor Preprocess::to_float_tensor(const Image& rgb, const std::array<float, 3>& mean, const std::array<float, 3>& std) {
   if (rgb.mode() != ImageMode::RGB) throw Error("to_float_tensor: expected an RGB image");
   const int h = rgb.height(), w = rgb.width();
   Tensor t({3, h, w}, DType::Float32);
@@ -101,13 +117,15 @@ Tensor Preprocess::to_float_tensor(const Image& rgb) {
   for (int c = 0; c < 3; ++c) {
     // Float32 operations in the reference's order: /255, -mean, /std (no reciprocals).
     float lut[256];
-    for (int v = 0; v < 256; ++v) lut[v] = (static_cast<float>(v) / 255.0f - kMean[c]) / kStd[c];
+    for (int v = 0; v < 256; ++v) lut[v] = (static_cast<float>(v) / 255.0f - mean[c]) / std[c];
     for (std::size_t i = 0; i < plane; ++i) out[c * plane + i] = lut[px[i * 3 + c]];
   }
   return t;
 }
 
-Tensor Preprocess::operator()(const Image& image) const { return to_float_tensor(resize_crop_rgb(image)); }
+Tensor Preprocess::operator()(const Image& image) const {
+  return to_float_tensor(resize_crop_rgb(image), config_.mean, config_.std);
+}
 
 Tensor Preprocess::operator()(const std::filesystem::path& path, const ImageOptions& options) const {
   return (*this)(Image::open(path, options));

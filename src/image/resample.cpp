@@ -19,6 +19,11 @@ double bicubic(double x) {
   return 0.0;
 }
 
+double bilinear(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
 // Pillow's precompute_coeffs for one axis, for output indices [first_out, first_out + n):
 // for each, the first source index, the number of taps, and `ksize` normalised weights.
 struct Coefficients {
@@ -27,12 +32,13 @@ struct Coefficients {
   std::vector<double> weights;  // out_size * ksize
 };
 
-Coefficients precompute(int in_size, int out_size, int first_out, int n) {
-  constexpr double kSupport = 2.0;
+Coefficients precompute(int in_size, int out_size, int first_out, int n, Filter filter) {
+  const double filter_support = filter == Filter::Bicubic ? 2.0 : 1.0;
+  double (*const f)(double) = filter == Filter::Bicubic ? bicubic : bilinear;
   Coefficients c;
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = std::max(scale, 1.0);
-  const double support = kSupport * filterscale;
+  const double support = filter_support * filterscale;
   // Pillow's ksize, rounded up to a multiple of 4 so that SIMD code can always take four
   // taps at a time (the extra weights are zero).
   c.ksize = (static_cast<int>(std::ceil(support)) * 2 + 1 + 3) & ~3;
@@ -48,7 +54,7 @@ Coefficients precompute(int in_size, int out_size, int first_out, int n) {
     double* k = &c.weights[static_cast<std::size_t>(i) * c.ksize];
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      const double w = bicubic((x + xmin - center + 0.5) * ss);
+      const double w = f((x + xmin - center + 0.5) * ss);
       k[x] = w;
       ww += w;
     }
@@ -177,11 +183,11 @@ std::vector<Pixel> crop_rows(const Pixel* in, int w_all, int bands, const Window
 // window's columns and rows.
 template <typename Pixel, typename Horizontal, typename Vertical>
 std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int out_w, int out_h, const Window& win,
-                            Horizontal horizontal, Vertical vertical) {
+                            Filter filter, Horizontal horizontal, Vertical vertical) {
   const bool need_h = out_w != in_w, need_v = out_h != in_h;
   if (!need_h && !need_v) return crop_rows(in, in_w, bands, win);
-  const Coefficients horiz = precompute(in_w, out_w, win.x, win.w);
-  Coefficients vert = precompute(in_h, out_h, win.y, win.h);
+  const Coefficients horiz = precompute(in_w, out_w, win.x, win.w, filter);
+  Coefficients vert = precompute(in_h, out_h, win.y, win.h, filter);
 
   std::vector<Pixel> temp;
   const Pixel* src = in;
@@ -232,8 +238,8 @@ std::vector<int> nearest_indices(int in_size, int out_size, int first, int n) {
 
 }  // namespace
 
-std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w,
-                                              int out_h, const Window& window, bool premultiplied_alpha) {
+std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w, int out_h,
+                                      const Window& window, Filter filter, bool premultiplied_alpha) {
   const std::size_t row_len = static_cast<std::size_t>(in_w) * bands;
   std::vector<std::uint8_t> whole;  // premultiplied copy, when only the vertical pass runs
   if (premultiplied_alpha && out_w == in_w) {
@@ -243,7 +249,7 @@ std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, 
     premultiplied_alpha = false;
   }
   return resample(
-      in, in_w, in_h, bands, out_w, out_h, window,
+      in, in_w, in_h, bands, out_w, out_h, window, filter,
       [&](int first_row, int rows, const Coefficients& c, std::uint8_t* dst, int dst_w) {
         const std::vector<std::int32_t> k = fixed_point(c);
         if (!premultiplied_alpha) {
@@ -265,10 +271,10 @@ std::vector<std::uint8_t> resample_bicubic_u8(const std::uint8_t* in, int in_w, 
       });
 }
 
-std::vector<std::int32_t> resample_bicubic_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h,
-                                               const Window& window) {
+std::vector<std::int32_t> resample_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h,
+                                       const Window& window, Filter filter) {
   return resample(
-      in, in_w, in_h, 1, out_w, out_h, window,
+      in, in_w, in_h, 1, out_w, out_h, window, filter,
       [&](int first_row, int rows, const Coefficients& c, std::int32_t* dst, int dst_w) {
         horizontal_pass_bands<1>(in + static_cast<std::size_t>(first_row) * in_w, in_w, rows, c, c.weights.data(), dst,
                                  dst_w, StoreI32{});

@@ -7,6 +7,7 @@
 
 #include "clip/error.h"
 #include "clip/models.h"
+#include "core/file.h"
 #include "io/builtin_models.h"
 #include "io/readers.h"
 #include "io/schema.h"
@@ -26,7 +27,24 @@ Checkpoint read_checkpoint(std::shared_ptr<io::MappedFile> file) {
 }
 }  // namespace
 
-Checkpoint Checkpoint::load(const std::filesystem::path& path) { return read_checkpoint(io::MappedFile::open(path)); }
+Checkpoint Checkpoint::load(const std::filesystem::path& path, const std::filesystem::path& config) {
+  Checkpoint c = read_checkpoint(io::MappedFile::open(path));
+  // open_clip publishes open_clip_config.json beside its weights.
+  std::filesystem::path description = config;
+  std::error_code error;
+  if (description.empty() && std::filesystem::exists(path.parent_path() / "open_clip_config.json", error))
+    description = path.parent_path() / "open_clip_config.json";
+  if (!description.empty()) {
+    const auto bytes = core::read_regular_file(description, "model config", std::uint64_t{16} << 20);
+    c.set_description(std::string(bytes.begin(), bytes.end()), description.string());
+  }
+  return c;
+}
+
+void Checkpoint::set_description(std::string json, std::string where) {
+  description_ = std::move(json);
+  description_where_ = std::move(where);
+}
 
 Checkpoint Checkpoint::load_builtin(const std::string& name) {
   const auto bytes = io::builtin_model_bytes(name);
@@ -34,17 +52,22 @@ Checkpoint Checkpoint::load_builtin(const std::string& name) {
   return read_checkpoint(io::MappedFile::copy_of(bytes, "<built-in " + name + ">"));
 }
 
-Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options) {
+Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options,
+                           const std::filesystem::path& config) {
   // As the reference: an official name first, then a path; download_model reports an
   // unknown name.
   const auto listed = [&](const std::vector<std::string>& list) {
     return std::find(list.begin(), list.end(), name_or_path) != list.end();
   };
-  if (listed(builtin_models())) return Checkpoint::load_builtin(name_or_path);
+  if (listed(builtin_models())) {
+    Checkpoint c = Checkpoint::load_builtin(name_or_path);
+    if (!config.empty()) throw Error("a built-in model takes no configuration file (" + config.string() + ")");
+    return c;
+  }
   std::error_code error;
   if (!listed(available_models()) && std::filesystem::exists(name_or_path, error))
-    return Checkpoint::load(name_or_path);  // which names what is wrong with something not a file
-  return Checkpoint::load(download_model(name_or_path, options));
+    return Checkpoint::load(name_or_path, config);  // which names what is wrong with something not a file
+  return Checkpoint::load(download_model(name_or_path, options), config);
 }
 
 Checkpoint::Checkpoint(std::filesystem::path path, std::string format, std::optional<Activation> activation)
@@ -64,8 +87,15 @@ const Tensor& Checkpoint::at(const std::string& key) const {
 ModelConfig Checkpoint::config() const {
   std::map<std::string, Tensor::Shape> shapes;
   for (const auto& [key, t] : tensors_) shapes[key] = t.shape();
+  if (description_) return apply_open_clip_config(shapes, *description_, description_where_);
   try {
-    return infer_config(shapes, activation_.value_or(Activation::QuickGELU));
+    ModelConfig c = infer_config(shapes, activation_.value_or(Activation::QuickGELU));
+    // OpenAI's own files (TorchScript archives), the built-in models and Hugging Face files
+    // with their config.json say what they are; anything else may be an open_clip model
+    // whose numbers the shapes cannot tell.
+    const bool openai = format_ == "torchscript" || path_.string().starts_with("<built-in") || activation_;
+    if (!openai) c.source = "assumed";
+    return c;
   } catch (const Error& e) {
     throw Error(path_.string() + ": " + e.what());
   }

@@ -173,11 +173,6 @@ std::optional<Activation> sidecar_activation(const std::filesystem::path& weight
         if (j.contains(part) && j[part].contains("hidden_act"))
           return j[part]["hidden_act"] == "quick_gelu" ? Activation::QuickGELU : Activation::GELU;
     }
-    if (std::filesystem::exists(dir / "open_clip_config.json")) {
-      const auto j = read_json(dir / "open_clip_config.json");
-      if (j.contains("model_cfg"))
-        return j["model_cfg"].value("quick_gelu", false) ? Activation::QuickGELU : Activation::GELU;
-    }
   } catch (const nlohmann::json::exception& e) {
     throw Error("cannot read the model config beside " + weights.string() + ": " + e.what());
   }

@@ -42,7 +42,7 @@ void add_norm(Entries& out, const std::string& p, std::int64_t d) {
   out.push_back({p + "bias", {d}});
 }
 
-void add_transformer(Entries& out, const std::string& blocks, int layers, std::int64_t d) {
+void add_transformer(Entries& out, const std::string& blocks, int layers, std::int64_t d, std::int64_t mlp) {
   for (int i = 0; i < layers; ++i) {
     const std::string p = blocks + std::to_string(i) + ".";
     out.push_back({p + kInProjWeight, {3 * d, d}});
@@ -50,9 +50,9 @@ void add_transformer(Entries& out, const std::string& blocks, int layers, std::i
     out.push_back({p + kOutProj + "weight", {d, d}});
     out.push_back({p + kOutProj + "bias", {d}});
     add_norm(out, p + kLn1, d);
-    out.push_back({p + kMlpFc + "weight", {4 * d, d}});
-    out.push_back({p + kMlpFc + "bias", {4 * d}});
-    out.push_back({p + kMlpProj + "weight", {d, 4 * d}});
+    out.push_back({p + kMlpFc + "weight", {mlp, d}});
+    out.push_back({p + kMlpFc + "bias", {mlp}});
+    out.push_back({p + kMlpProj + "weight", {d, mlp}});
     out.push_back({p + kMlpProj + "bias", {d}});
     add_norm(out, p + kLn2, d);
   }
@@ -73,7 +73,7 @@ Entries parameters(const ModelConfig& c) {
   out.push_back({kLogitScale, {}});
   out.push_back({kTokenEmbedding, {c.vocab_size, tw}});
   add_norm(out, kLnFinal, tw);
-  add_transformer(out, kTextBlocks, c.transformer_layers, tw);
+  add_transformer(out, kTextBlocks, c.transformer_layers, tw, c.transformer_mlp_width);
   if (c.vision_is_vit) {
     const std::int64_t p = c.vision_patch_size, grid = c.image_resolution / p;
     out.push_back({kVitClassEmbedding, {vw}});
@@ -82,7 +82,7 @@ Entries parameters(const ModelConfig& c) {
     out.push_back({kVitPatchConv, {vw, 3, p, p}});
     add_norm(out, kVitLnPre, vw);
     add_norm(out, kVitLnPost, vw);
-    add_transformer(out, kVitBlocks, c.vision_layers.at(0), vw);
+    add_transformer(out, kVitBlocks, c.vision_layers.at(0), vw, c.vision_mlp_width);
     return out;
   }
   for (const ConvBn& stem : resnet_stem(c)) add_conv_bn(out, stem);
