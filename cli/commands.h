@@ -15,6 +15,7 @@ struct ModelOptions {
   std::string name;                // --model: built-in name, official name or checkpoint file
   int threads = 0;                 // --threads (0: all cores)
   std::string precision = "fp32";  // --precision fp32|bf16
+  std::string config;              // --config: the model's open_clip_config.json (default: beside the file)
 };
 
 // How commands read their texts and images: --truncate where texts are tokenized,

@@ -192,6 +192,7 @@ int run_embed(const EmbedOptions& opt) {
   clip::save_npy(opt.out, clip::Tensor::from_vector({count, features.front().size(1)}, all));
   nlohmann::ordered_json index;
   index["model"] = model_reference(opt.model.name);
+  if (!opt.model.config.empty()) index["config"] = std::filesystem::absolute(opt.model.config).string();
   index["model_check"] = model_check(model);
   index["files"] = embedded;
   index["skipped"] = nlohmann::json::array();
@@ -213,10 +214,12 @@ int run_search(const SearchOptions& opt) {
   std::vector<std::string> files;
   std::string indexed_model;
   std::vector<float> check;
+  std::string indexed_config;
   try {
     const nlohmann::json index = nlohmann::json::parse(in);
     files = index.at("files").get<std::vector<std::string>>();
     indexed_model = index.value("model", std::string());
+    indexed_config = index.value("config", std::string());
     if (index.contains("model_check")) check = index.at("model_check").get<std::vector<float>>();
   } catch (const nlohmann::json::exception& e) {
     throw clip::Error("cannot read " + list.string() + ": " + e.what());
@@ -226,7 +229,10 @@ int run_search(const SearchOptions& opt) {
     throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() +
                       " features for " + std::to_string(files.size()) + " files");
   ModelOptions model_options = opt.model;
-  if (model_options.name.empty()) model_options.name = indexed_model;
+  if (model_options.name.empty()) {
+    model_options.name = indexed_model;
+    if (model_options.config.empty()) model_options.config = indexed_config;
+  }
   if (model_options.name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
   const std::string& model_name = model_options.name;
   clip::Preprocess preprocess;

@@ -18,8 +18,8 @@
 namespace cli {
 
 clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess) {
-  auto [model, pre] =
-      clip::load(options.name, clip::default_device(), false, {}, clip::parse_precision(options.precision));
+  auto [model, pre] = clip::load(options.name, clip::default_device(), false, {},
+                                 clip::parse_precision(options.precision), options.config);
   if (options.threads > 0) model.set_num_threads(options.threads);
   if (preprocess) *preprocess = pre;
   return model;
@@ -156,6 +156,8 @@ void add_model_options(CLI::App& command, cli::ModelOptions& options, bool model
                      : "Model for the queries (default: the one the index was made with)");
   if (model_required) model->required();
   command.add_option("--threads", options.threads, "Threads (default: all cores)")->check(in_range(1));
+  command.add_option("--config", options.config,
+                     "The model's open_clip_config.json (default: the one beside the checkpoint, if any)");
   command
       .add_option("--precision", options.precision,
                   "fp32 (default, as the reference) or bf16 (faster on CPUs with AVX-512 BF16, cosine >= 0.999 "
@@ -212,7 +214,8 @@ void add_image_options(CLI::App& command, cli::InputOptions& input) {
 
 struct PreprocessOptions {
   std::string image;
-  std::string model;  // its input resolution, instead of --size
+  std::string model;   // its transform (input resolution, open_clip's preprocess_cfg), instead of --size
+  std::string config;  // the model's open_clip_config.json
   int size = 224;
   std::string out, uint8_out;
   cli::InputOptions input;
@@ -221,20 +224,21 @@ struct PreprocessOptions {
 int run_preprocess(const PreprocessOptions& opt) {
   const clip::Image image = cli::open_image(opt.image, opt.input);
   clip::Preprocess preprocess(opt.size);
-  if (!opt.model.empty()) load_model({opt.model}, &preprocess);
+  if (!opt.model.empty()) load_model({opt.model, 0, "fp32", opt.config}, &preprocess);
   const clip::Image rgb = preprocess.resize_crop_rgb(image);
-  cli::write_output(opt.out, clip::Preprocess::to_float_tensor(rgb));
+  cli::write_output(opt.out, clip::Preprocess::to_float_tensor(rgb, preprocess.config().mean, preprocess.config().std));
   if (!opt.uint8_out.empty()) cli::write_output(opt.uint8_out, clip::Preprocess::to_uint8_tensor(rgb));
   return 0;
 }
 
 struct InspectOptions {
   std::string file;
+  std::string config;
   bool json = false;
 };
 
 int run_inspect(const InspectOptions& opt) {
-  const clip::Checkpoint checkpoint = clip::load_checkpoint(opt.file);
+  const clip::Checkpoint checkpoint = clip::load_checkpoint(opt.file, {}, opt.config);
   const clip::ModelConfig config = checkpoint.config();
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(config.to_json());
   j["format"] = checkpoint.format();
@@ -467,8 +471,9 @@ int main(int argc, char** argv) {
   preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")
       ->required();
   CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
-  preprocess->add_option("--model", pre.model, "Use this model's input resolution (its preprocess) instead of --size")
+  preprocess->add_option("--model", pre.model, "Use this model's transform (its preprocess) instead of --size")
       ->excludes(size);
+  preprocess->add_option("--config", pre.config, "The model's open_clip_config.json (default: the one beside it)");
   preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy (- for standard output)")->required();
   preprocess->add_option("--uint8-out", pre.uint8_out,
                          "Also write the uint8 RGB image [N, N, 3] after resize and crop as .npy");
@@ -479,6 +484,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("inspect", "Show the model configuration inferred from a checkpoint (.pt or .safetensors)");
   inspect->add_option("file", ins.file, "Checkpoint file, or a built-in model name")->required();
   inspect->add_flag("--json", ins.json, "Print JSON");
+  inspect->add_option("--config", ins.config, "The model's open_clip_config.json (default: the one beside it)");
 
   std::string models_root;
   CLI::App* models =
