@@ -594,3 +594,41 @@ TEST(Cli, SearchByImage) {
   std::filesystem::remove(index);
   std::filesystem::remove(std::filesystem::path(index).replace_extension(".json"));
 }
+
+// open_clip models through the tool: the description beside the weights or named with
+// --config; without one, refused (these shapes fit no OpenAI model) or, for a file OpenAI's
+// rules can build, loaded with a one-line warning saying what was assumed.
+TEST(Cli, OpenClipModelsAndTheirConfiguration) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/open_clip/oc-vit-quickgelu");
+  CLIP_REQUIRE_SHARED_FILE(openai, "fixtures/models/vit-b32-tiny/state_dict.pt");
+  CLIP_REQUIRE_SHARED_FILE(png, "assets/CLIP.png");
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path() / "clip_cli_open_clip";
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp);
+  const std::string weights = (dir / "open_clip_model.safetensors").string();
+  Result r = run("classify --json --model " + weights + " " + png.string() + " --labels 'a diagram' 'a dog' 'a cat'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
+  const std::vector<float> probs = nlohmann::json::parse(r.output)["probs"].get<std::vector<float>>();
+  const std::vector<float> golden = clip::load_npy(dir / "e2e_probs.f32.npy").to_vector<float>();
+  ASSERT_EQ(probs.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(probs[i], golden[i], 1e-4) << r.output;
+
+  std::filesystem::copy_file(weights, tmp / "bare.safetensors");
+  r = run("encode-text --model " + (tmp / "bare.safetensors").string() + " --out " + (tmp / "t.npy").string() + " 'a dog'");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("open_clip_config.json"), std::string::npos) << r.output;
+  r = run("encode-text --model " + (tmp / "bare.safetensors").string() + " --config " +
+          (dir / "open_clip_config.json").string() + " --out " + (tmp / "t.npy").string() + " 'a dog'");
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = run("inspect --json " + weights);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["resize_mode"], "squash");
+
+  r = run("encode-text --model " + openai.string() + " --out " + (tmp / "t.npy").string() + " 'a dog'");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: " + openai.string() + " has no open_clip_config.json: read by OpenAI's rules"),
+            std::string::npos)
+      << r.output;
+  std::filesystem::remove_all(tmp);
+}
