@@ -45,6 +45,9 @@ class CLIP_API Checkpoint {
   ModelConfig config() const;
   // An open_clip_config.json's text, and the name used for it in messages.
   void set_description(std::string json, std::string where);
+  // The file is one of OpenAI's models (found by its official name): OpenAI's rules are
+  // its own, nothing is assumed.
+  void set_openai_model() { openai_model_ = true; }
   // Sum of the elements of the model's parameters (buffers such as BatchNorm statistics
   // and the int64 scalars excluded), as the reference counts them.
   std::int64_t parameter_count() const;
@@ -62,6 +65,7 @@ class CLIP_API Checkpoint {
   std::vector<std::string> keys_;
   std::map<std::string, Tensor> tensors_;
   std::optional<Activation> activation_;
+  bool openai_model_ = false;
   std::optional<std::string> description_;
   std::string description_where_;
 };

@@ -67,7 +67,9 @@ Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOption
   std::error_code error;
   if (!listed(available_models()) && std::filesystem::exists(name_or_path, error))
     return Checkpoint::load(name_or_path, config);  // which names what is wrong with something not a file
-  return Checkpoint::load(download_model(name_or_path, options), config);
+  Checkpoint c = Checkpoint::load(download_model(name_or_path, options), config);
+  c.set_openai_model();  // a copy of OpenAI's (open_clip's hub copies are safetensors)
+  return c;
 }
 
 Checkpoint::Checkpoint(std::filesystem::path path, std::string format, std::optional<Activation> activation)
@@ -93,7 +95,7 @@ ModelConfig Checkpoint::config() const {
     // OpenAI's own files (TorchScript archives), the built-in models and Hugging Face files
     // with their config.json say what they are; anything else may be an open_clip model
     // whose numbers the shapes cannot tell.
-    const bool openai = format_ == "torchscript" || path_.string().starts_with("<built-in") || activation_;
+    const bool openai = openai_model_ || format_ == "torchscript" || path_.string().starts_with("<built-in") || activation_;
     if (!openai) c.source = "assumed";
     return c;
   } catch (const Error& e) {
