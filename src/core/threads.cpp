@@ -2,8 +2,14 @@
 #include "core/threads.h"
 
 #include <omp.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "clip/error.h"
@@ -16,13 +22,108 @@ std::atomic<int> g_default{0};  // 0: not set
 thread_local int t_scope = 0;   // 0: no scope
 }  // namespace
 
-// OpenMP's count: OMP_NUM_THREADS when set, else the CPUs in this process's affinity mask
-// (libgomp reads the mask at start-up).
 int default_threads() {
   const int set = g_default.load(std::memory_order_relaxed);
   if (set > 0) return set;
-  static const int cores = omp_get_max_threads();
+  static const int cores = std::getenv("OMP_NUM_THREADS") ? omp_get_max_threads() : available_cpus();
   return cores;
+}
+
+namespace {
+
+// A /proc or cgroup file's text (empty when absent); at most 1 MiB.
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string text(1 << 20, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return text;
+}
+
+// Whether the comma-separated `list` holds `item`.
+bool lists(const std::string& list, const std::string& item) {
+  std::istringstream in(list);
+  for (std::string part; std::getline(in, part, ',');)
+    if (part == item) return true;
+  return false;
+}
+
+// ceil(quota / period) CPUs; 0 for no quota ("max", -1, or unreadable).
+int cpus_of(long long quota, long long period) {
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>(std::max(1LL, (quota + period - 1) / period));
+}
+
+// The smallest limit on `dir` and its ancestors up to `mount` (quotas nest: a child may set
+// none and still be bound by its parent's).
+template <class Limit>
+int smallest_limit(const std::filesystem::path& mount, std::filesystem::path dir, Limit limit) {
+  int best = 0;
+  for (;;) {
+    if (const int cpus = limit(dir); cpus > 0 && (best == 0 || cpus < best)) best = cpus;
+    if (dir == mount || !dir.has_relative_path() || dir.parent_path() == dir) break;
+    dir = dir.parent_path();
+    if (dir.string().size() < mount.string().size()) break;
+  }
+  return best;
+}
+
+}  // namespace
+
+int cgroup_cpu_limit(const std::string& root) {
+  const std::filesystem::path base(root);
+  // Where each hierarchy is mounted: cgroup2 for v2, cgroup with the cpu option for v1.
+  std::string v2_mount, v1_mount;
+  std::istringstream mounts(read_text(base / "proc/self/mountinfo"));
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, mount_root, point, options, field;
+    fields >> id >> parent >> dev >> mount_root >> point >> options;
+    while (fields >> field && field != "-") {}
+    std::string type, source, super_options;
+    fields >> type >> source >> super_options;
+    if (type == "cgroup2" && v2_mount.empty()) v2_mount = point;
+    if (type == "cgroup" && v1_mount.empty() && lists(super_options, "cpu")) v1_mount = point;
+  }
+  std::istringstream groups(read_text(base / "proc/self/cgroup"));
+  int best = 0;
+  const auto consider = [&](int cpus) {
+    if (cpus > 0 && (best == 0 || cpus < best)) best = cpus;
+  };
+  for (std::string line; std::getline(groups, line);) {
+    const std::size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    const bool v2 = line.compare(0, a, "0") == 0 && controllers.empty();
+    const std::string& mount = v2 ? v2_mount : v1_mount;
+    if (mount.empty() || (!v2 && !lists(controllers, "cpu"))) continue;
+    const std::filesystem::path top = base / std::filesystem::path(mount).relative_path();
+    const auto limit = [&](const std::filesystem::path& dir) {
+      if (v2) {
+        std::istringstream max(read_text(dir / "cpu.max"));
+        std::string quota;
+        long long period = 0;
+        if (!(max >> quota >> period) || quota == "max") return 0;
+        return cpus_of(std::atoll(quota.c_str()), period);
+      }
+      const std::string quota = read_text(dir / "cpu.cfs_quota_us"),
+                        period = read_text(dir / "cpu.cfs_period_us");
+      return quota.empty() || period.empty() ? 0 : cpus_of(std::atoll(quota.c_str()), std::atoll(period.c_str()));
+    };
+    // Inside a container the group's path may not exist under the mount (no cgroup
+    // namespace): the mount itself is then the container's group.
+    const std::filesystem::path dir = top / std::filesystem::path(path).relative_path();
+    consider(std::filesystem::exists(dir) ? smallest_limit(top, dir, limit) : limit(top));
+  }
+  return best;
+}
+
+int available_cpus() {
+  cpu_set_t set;
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  if (cpus <= 0) cpus = omp_get_num_procs();
+  const int quota = cgroup_cpu_limit();
+  return std::max(1, quota > 0 ? std::min(cpus, quota) : cpus);
 }
 
 void set_default_threads(int threads) {

@@ -3,10 +3,21 @@
 // the process default, clip::set_num_threads's value or all the cores this process may use.
 #pragma once
 
+#include <string>
+
 namespace clip::core {
 
-// The process default (clip::get_num_threads).
+// The process default (clip::get_num_threads): clip::set_num_threads's value; else
+// OMP_NUM_THREADS when set; else available_cpus().
 int default_threads();
+
+// The CPUs this process may use: its affinity mask, capped by the CFS quota of its cgroup
+// or an ancestor (cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded up.
+// A container limited to 1.5 CPUs gets 2 threads, not the host's 64.
+int available_cpus();
+// The quota part alone, read under `root` (normally "/": /proc/self/cgroup,
+// /proc/self/mountinfo and the cgroup mounts); 0 when no quota applies.
+int cgroup_cpu_limit(const std::string& root = "/");
 void set_default_threads(int threads);  // clip::Error below 1
 
 // The threads the library's own loops use on the calling thread: the innermost

@@ -2,6 +2,7 @@
 // encodes, with the process and model thread counts given: OpenMP keeps every thread it
 // starts, so the count is the most the library ever used at once.
 // Usage: thread_probe MODEL.pt IMAGES.npy TOKENS.npy PROCESS_THREADS MODEL_THREADS
+//        thread_probe --default   (prints clip::get_num_threads())
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -9,6 +10,10 @@
 #include "clip/clip.h"
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--default") {
+    std::cout << clip::get_num_threads() << '\n';
+    return 0;
+  }
   if (argc != 6) return 2;
   clip::set_num_threads(std::stoi(argv[4]));
   clip::Model model = clip::Model::from_checkpoint(clip::Checkpoint::load(argv[1]));

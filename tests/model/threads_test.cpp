@@ -1,12 +1,18 @@
 // The thread policy: clip::set_num_threads bounds loading, a model's count bounds its
-// first calls (the float16 conversions included), and each is used when asked for.
+// first calls (the float16 conversions included), and each is used when asked for; the
+// default follows the CPUs the process may use (affinity, cgroup CPU quota).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "clip/error.h"
 #include "clip/threads.h"
+#include "core/threads.h"
 #include "test_data.h"
 
 namespace {
@@ -37,6 +43,68 @@ TEST(Threads, ProcessDefault) {
   EXPECT_EQ(clip::get_num_threads(), 3);
   clip::set_num_threads(before);
   EXPECT_THROW(clip::set_num_threads(0), clip::Error);
+}
+
+}  // namespace
+
+namespace {
+
+void write(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+// A CFS quota on the process's cgroup or an ancestor caps the default, v1 and v2, read from
+// a made-up /proc and /sys under a temporary root.
+TEST(Threads, CgroupQuotaFromProcAndSys) {
+  const std::filesystem::path root = std::filesystem::temp_directory_path() / "clip_cgroup_root";
+  std::filesystem::remove_all(root);
+  write(root / "proc/self/mountinfo",
+        "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+        "32 30 0:29 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+        "40 30 0:35 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n");
+  write(root / "proc/self/cgroup", "2:cpuacct:/\n1:cpu:/a/b\n0::/x/y\n");
+  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 0);  // no quota files: no limit
+  write(root / "sys/fs/cgroup/cpu/a/cpu.cfs_quota_us", "250000\n");  // the parent's quota binds the child
+  write(root / "sys/fs/cgroup/cpu/a/cpu.cfs_period_us", "100000\n");
+  write(root / "sys/fs/cgroup/cpu/a/b/cpu.cfs_quota_us", "-1\n");
+  write(root / "sys/fs/cgroup/cpu/a/b/cpu.cfs_period_us", "100000\n");
+  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 3);  // 2.5 CPUs, rounded up
+  write(root / "sys/fs/cgroup/unified/x/y/cpu.max", "max 100000\n");
+  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 3);
+  write(root / "sys/fs/cgroup/unified/x/y/cpu.max", "150000 100000\n");
+  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 2);  // the smallest limit wins
+  // In a container without a cgroup namespace the group's path is the host's; the mount is
+  // the container's own group.
+  write(root / "proc/self/cgroup", "0::/host/path/not/here\n");
+  write(root / "sys/fs/cgroup/unified/cpu.max", "50000 100000\n");
+  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 1);
+  std::filesystem::remove_all(root);
+}
+
+// The same on this machine's real cgroups, where a group can be made (root, cgroup v1 cpu
+// controller, as on the CI machine): a process in a group limited to half a CPU defaults
+// to one thread.
+TEST(Threads, RealCgroupQuotaGivesTheDefault) {
+  const int cores = clip::core::available_cpus();
+  EXPECT_GE(cores, 1);
+  const std::filesystem::path group = "/sys/fs/cgroup/cpu/clip-test-" + std::to_string(getpid());
+  std::error_code error;
+  if (!std::filesystem::create_directory(group, error)) {
+    // No writable cgroup v1 cpu controller here: the made-up tree above is the test.
+    EXPECT_EQ(clip::core::cgroup_cpu_limit("/nonexistent-root"), 0);
+    return;
+  }
+  std::ofstream(group / "cpu.cfs_quota_us") << "50000\n";
+  const std::string cmd = "sh -c 'echo $$ > " + (group / "cgroup.procs").string() + " && exec " +
+                          CLIP_THREAD_PROBE_PATH + " --default'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  int threads = -1;
+  if (pipe && std::fscanf(pipe, "%d", &threads) != 1) threads = -1;
+  if (pipe) pclose(pipe);
+  std::filesystem::remove(group, error);
+  EXPECT_EQ(threads, 1);
 }
 
 }  // namespace
