@@ -255,7 +255,7 @@ int run_inspect(const InspectOptions& opt) {
   return 0;
 }
 
-int run_models(const std::string& root, bool json) {
+int run_models(const std::string& root, bool json, bool all) {
   clip::DownloadOptions options;
   options.root = root;
   for (const std::string& name : clip::available_models()) {
@@ -275,6 +275,13 @@ int run_models(const std::string& root, bool json) {
     else
       std::cout << name << "  (built in, no download)\n";
   }
+  if (all)
+    for (const std::string& name : clip::open_clip_models()) {
+      if (json)
+        std::cout << nlohmann::json{{"name", name}, {"kind", "open_clip"}, {"cached", nullptr}}.dump() << '\n';
+      else
+        std::cout << name << "  (open_clip)\n";
+    }
   return 0;
 }
 
@@ -490,8 +497,10 @@ int main(int argc, char** argv) {
   CLI::App* models =
       app.add_subcommand("models", "List the official CLIP models (and which are cached) and the built-in ones");
   models->add_option("--root", models_root, "Cache folder (default: ~/.cache/clip)");
-  bool models_json = false;
+  bool models_json = false, models_all = false;
   models->add_flag("--json", models_json, "One JSON object per model: {\"name\", \"kind\", \"cached\"}");
+  models->add_flag("--all", models_all,
+                   "Also open_clip's pretrained models (MODEL:TAG, for --model; downloaded from the model hub)");
 
   std::string download_name, download_root;
   CLI::App* download = app.add_subcommand(
@@ -577,7 +586,7 @@ int main(int argc, char** argv) {
        "  clip preprocess photo.jpg --model ViT-B/32 --out photo.npy\n"
        "  clip encode-image --model ViT-B/32 --input-npy photo.npy --out features.npy"},
       {inspect, "  clip inspect ViT-B-32.pt\n  clip inspect demo-shapes --json"},
-      {models, "  clip models\n  clip models --json"},
+      {models, "  clip models\n  clip models --json\n  clip models --all    # with open_clip's: --model ViT-H-14:laion2b_s32b_b79k"},
       {download,
        "  clip download ViT-B/32\n  CLIP_MIRROR=/srv/clip-models clip download RN50    # a folder or URL with the .pt "
        "files"},
@@ -632,7 +641,7 @@ int main(int argc, char** argv) {
     if (*tokenize) return run_tokenize(tok);
     if (*preprocess) return run_preprocess(pre);
     if (*inspect) return run_inspect(ins);
-    if (*models) return run_models(models_root, models_json);
+    if (*models) return run_models(models_root, models_json, models_all);
     if (*encode_image) return run_encode_image(enc_img);
     if (*encode_text) return run_encode_text(enc_txt);
     if (*classify) return run_classify(cls);

@@ -59,9 +59,26 @@ CLIP_API std::string download_file(const std::string& url, const std::filesystem
                                    const std::string& sha256 = "", bool progress = true,
                                    std::uint64_t max_bytes = kMaxDownloadBytes);
 
+// open_clip's pretrained models of the architectures this library runs (OpenAI-style
+// VisionTransformer or ModifiedResNet with the OpenAI-style text tower), as "MODEL:TAG"
+// names in open_clip's order: "ViT-H-14:laion2b_s32b_b79k", "ViT-B-16-quickgelu:dfn2b" ...
+// (101 pairs, from open_clip v3.3.0's table; tools/gen_open_clip_registry.py).
+CLIP_API std::vector<std::string> open_clip_models();
+// A "MODEL:TAG" model's open_clip_config.json, as the registry holds it (a tag trained with
+// QuickGELU gets "quick_gelu": true, whatever its plain config says).
+CLIP_API std::string open_clip_config(const std::string& name);
+CLIP_API std::string open_clip_hub_repo(const std::string& name);  // "laion/CLIP-ViT-H-14-laion2B-s32B-b79K" ...
+// The weights of a "MODEL:TAG" model, or of "hf-hub:ORG/REPO" (any open_clip repository),
+// from the model hub ($CLIP_HUB_ENDPOINT to use a mirror of it), cached under
+// <root>/open_clip/ and checked against the SHA256 the hub publishes, with the
+// open_clip_config.json beside them (the registry's, or the repository's). Returns the
+// weights' path.
+CLIP_API std::filesystem::path download_open_clip_model(const std::string& name, const DownloadOptions& options = {});
+
 // The one rule by which a model is found (clip::load, `clip inspect`, the tool's --model):
 // a built-in model (no network), then a name from available_models() (the cached file,
-// downloaded first if needed), then the path of a checkpoint file. An unknown name that is
+// downloaded first if needed), then the path of a checkpoint file, then an open_clip name
+// ("MODEL:TAG" or "hf-hub:ORG/REPO", downloaded with its configuration). An unknown name that is
 // no file is a clip::Error listing the names. `config`: an open_clip_config.json for the
 // file (Checkpoint::load).
 CLIP_API Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options = {},

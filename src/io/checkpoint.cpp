@@ -67,6 +67,8 @@ Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOption
   std::error_code error;
   if (!listed(available_models()) && std::filesystem::exists(name_or_path, error))
     return Checkpoint::load(name_or_path, config);  // which names what is wrong with something not a file
+  if (name_or_path.starts_with("hf-hub:") || listed(open_clip_models()))
+    return Checkpoint::load(download_open_clip_model(name_or_path, options), config);
   Checkpoint c = Checkpoint::load(download_model(name_or_path, options), config);
   c.set_openai_model();  // a copy of OpenAI's (open_clip's hub copies are safetensors)
   return c;

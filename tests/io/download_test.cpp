@@ -2,10 +2,15 @@
 // body and resume, 404, the hub's published hash, the model registry and cache.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "clip/error.h"
 #include "clip/models.h"
+#include "clip/model.h"
+#include "clip/npy.h"
+#include "test_data.h"
 #include "http_test_server.h"
 
 namespace {
@@ -207,6 +212,86 @@ TEST_F(Download, ModelsFromAMirror) {
   const auto before = server.requests().size();
   EXPECT_EQ(clip::download_model("RN50", options), dir / "cache" / "RN50.safetensors");
   EXPECT_EQ(server.requests().size(), before);
+}
+
+}  // namespace
+
+namespace {
+
+// open_clip's pretrained models by name: the registry agrees with open_clip's own table
+// (../shared/fixtures/open_clip/pretrained_openai_arch.json, 101 pairs), row for row.
+TEST(OpenClipRegistry, AgreesWithOpenClipsTable) {
+  CLIP_REQUIRE_SHARED_FILE(path, "fixtures/open_clip/pretrained_openai_arch.json");
+  const nlohmann::json table = nlohmann::json::parse(std::ifstream(path));
+  const std::vector<std::string> names = clip::open_clip_models();
+  ASSERT_EQ(names.size(), table.at("models").size());
+  for (const nlohmann::json& row : table.at("models")) {
+    const std::string name = row.at("model").get<std::string>() + ":" + row.at("tag").get<std::string>();
+    ASSERT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+    EXPECT_EQ(clip::open_clip_hub_repo(name) + "/", row.at("hf_hub_repo").get<std::string>() + "/") << name;
+    const nlohmann::json config = nlohmann::json::parse(clip::open_clip_config(name));
+    const nlohmann::json &m = config.at("model_cfg"), &v = m.at("vision_cfg"), &t = m.at("text_cfg"),
+                         &p = config.at("preprocess_cfg");
+    EXPECT_EQ(m.at("embed_dim"), row.at("embed_dim")) << name;
+    EXPECT_EQ(v.at("image_size"), row.at("image_size")) << name;
+    EXPECT_EQ(v.at("layers"), row.at("vision_layers")) << name;
+    EXPECT_EQ(v.at("width"), row.at("vision_width")) << name;
+    EXPECT_EQ(v.value("patch_size", nlohmann::json()), row.at("patch_size")) << name;
+    EXPECT_EQ(v.value("head_width", 64), row.at("head_width")) << name;
+    EXPECT_EQ(t.value("context_length", 77), row.at("context_length")) << name;
+    EXPECT_EQ(t.value("vocab_size", 49408), row.at("vocab_size")) << name;
+    EXPECT_EQ(t.at("width"), row.at("text_width")) << name;
+    EXPECT_EQ(t.value("heads", 8), row.at("text_heads")) << name;
+    EXPECT_EQ(t.at("layers"), row.at("text_layers")) << name;
+    // The weights' own activation: QuickGELU where they were trained with it.
+    EXPECT_EQ(m.value("quick_gelu", false), row.at("activation_trained") == "QuickGELU") << name;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_FLOAT_EQ(p.at("mean")[i].get<float>(), row.at("mean")[i].get<float>()) << name;
+      EXPECT_FLOAT_EQ(p.at("std")[i].get<float>(), row.at("std")[i].get<float>()) << name;
+    }
+    EXPECT_EQ(p.at("interpolation"), row.at("interpolation")) << name;
+    EXPECT_EQ(p.at("resize_mode"), row.at("resize_mode")) << name;
+  }
+}
+
+// A registry name downloads the hub's weights (checked against the hash the hub publishes)
+// with the registry's configuration beside them; hf-hub:ORG/REPO takes the repository's
+// configuration. The "hub" is the local server, serving the open_clip fixtures.
+TEST_F(Download, OpenClipModelsByNameFromTheHub) {
+  CLIP_REQUIRE_SHARED_FILE(fixture, "fixtures/open_clip/oc-rn-quickgelu");
+  const std::string weights = read_file(fixture / "open_clip_model.safetensors");
+  const std::string sha = clip::sha256_file(fixture / "open_clip_model.safetensors");
+  const std::string name = "RN50-quickgelu:yfcc15m";
+  const std::string repo = clip::open_clip_hub_repo(name);
+  server.route("/" + repo + "/resolve/main/open_clip_model.safetensors", {200, weights, {{"X-Linked-Etag", sha}}});
+  server.route("/test/oc-rn/resolve/main/open_clip_model.safetensors", {200, weights, {{"X-Linked-Etag", sha}}});
+  server.route("/test/oc-rn/resolve/main/open_clip_config.json", {200, read_file(fixture / "open_clip_config.json")});
+  server.route("/test/unverified/resolve/main/open_clip_model.safetensors", {200, weights});
+  ::setenv("CLIP_HUB_ENDPOINT", server.url("").c_str(), 1);
+  clip::DownloadOptions options;
+  options.root = dir;
+  options.progress = false;
+
+  const std::filesystem::path path = clip::download_open_clip_model(name, options);
+  EXPECT_EQ(read_file(path), weights);
+  EXPECT_EQ(read_file(path.parent_path() / "open_clip_config.json"), clip::open_clip_config(name) + "\n");
+  try {  // the fixture is not RN50: the registry's numbers are checked against the weights
+    clip::Checkpoint::load(path).config();
+    ADD_FAILURE() << "a tiny model passed for RN50";
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("embed_dim is 1024 but the weights say 32"), std::string::npos) << e.what();
+  }
+
+  const auto [model, preprocess] = clip::load("hf-hub:test/oc-rn", "cpu", false, dir);
+  const clip::Tensor features = model.encode_image(clip::load_npy(fixture / "images.f32.npy"));
+  const clip::Tensor golden = clip::load_npy(fixture / "image_features.f32.npy");
+  for (std::int64_t i = 0; i < golden.numel(); ++i)
+    EXPECT_NEAR(features.data<float>()[i], golden.data<float>()[i], 1e-4) << i;
+
+  EXPECT_THROW(clip::download_open_clip_model("hf-hub:test/unverified", options), clip::Error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "open_clip" / "test--unverified" / "open_clip_model.safetensors"));
+  EXPECT_THROW(clip::download_open_clip_model("ViT-Z-99:nothing", options), clip::Error);
+  ::unsetenv("CLIP_HUB_ENDPOINT");
 }
 
 }  // namespace
