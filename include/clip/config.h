@@ -39,7 +39,7 @@ struct CLIP_API ModelConfig {
   std::array<float, 3> image_mean{0.48145466f, 0.4578275f, 0.40821073f};
   std::array<float, 3> image_std{0.26862954f, 0.26130258f, 0.27577711f};
   std::string interpolation = "bicubic";  // or "bilinear"
-  std::string resize_mode = "shortest";   // or "squash", "longest"
+  std::string resize_mode = "shortest";   // or "squash", "longest" (padded with black)
 
   // Where the numbers shapes cannot tell came from: "" (OpenAI's rules for an OpenAI file),
   // the open_clip_config.json read, or "assumed": a file of unknown origin read by OpenAI's

@@ -99,7 +99,8 @@ struct CLIP_API PreprocessConfig {
   // Pillow's filter: "bicubic" or "bilinear" (modes P and 1 always use NEAREST, as Pillow).
   std::string interpolation = "bicubic";
   // "shortest": the short side becomes `size`, then the centre crop; "squash": resized to
-  // size x size, the aspect ratio not kept, no crop.
+  // size x size, the aspect ratio not kept, no crop; "longest": the long side becomes
+  // `size`, then zero padding to size x size, centred.
   std::string resize_mode = "shortest";
 };
 

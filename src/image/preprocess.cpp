@@ -59,6 +59,34 @@ int half_even_half(int d) {
   return d % 2 == 0 || q % 2 == 0 ? q : q + 1;
 }
 
+// open_clip's ResizeKeepRatio(n, longest=1) then CenterCropOrPad(n, fill=0): the long side
+// becomes n (sizes rounded half to even, as Python's round), the rest is padded with zeros
+// as torchvision's pad does (zero samples; palette index 0 for mode P) and centred, the
+// odd pixel going right and down.
+Image longest_rgb(const Image& image, int n, image::Filter filter) {
+  const int w = image.width(), h = image.height();
+  const double ratio = std::max(static_cast<double>(h) / n, static_cast<double>(w) / n);
+  const int new_w = std::max(1, static_cast<int>(std::nearbyint(w / ratio))),
+            new_h = std::max(1, static_cast<int>(std::nearbyint(h / ratio)));
+  const Image resized = new_w == w && new_h == h ? image : resize_crop(image, new_w, new_h, {0, 0, new_w, new_h}, filter);
+  // The long side is n; should rounding leave a side over n, the centre crop takes it back.
+  const int left = new_w < n ? (n - new_w) / 2 : -half_even_half(new_w - n),
+            top = new_h < n ? (n - new_h) / 2 : -half_even_half(new_h - n);
+  Image out(resized.mode(), n, n);
+  out.palette() = resized.palette();
+  const bool wide = resized.mode() == ImageMode::I || resized.mode() == ImageMode::I16;
+  const int bands = resized.bands();
+  for (int y = std::max(0, top); y < std::min(n, top + new_h); ++y) {
+    const int x0 = std::max(0, left), x1 = std::min(n, left + new_w);
+    const std::size_t from = static_cast<std::size_t>(y - top) * new_w + (x0 - left), to = static_cast<std::size_t>(y) * n + x0;
+    if (wide)
+      std::copy_n(resized.wide_pixels().begin() + from, x1 - x0, out.wide_pixels().begin() + to);
+    else
+      std::copy_n(resized.pixels().begin() + from * bands, (x1 - x0) * bands, out.pixels().begin() + to * bands);
+  }
+  return out.to_rgb();
+}
+
 }  // namespace
 
 Preprocess::Preprocess(int n_px) : Preprocess(PreprocessConfig{n_px}) {}
@@ -67,8 +95,8 @@ Preprocess::Preprocess(const PreprocessConfig& config) : config_(config) {
   if (config.size <= 0) throw Error("Preprocess: size must be positive, got " + std::to_string(config.size));
   if (config.interpolation != "bicubic" && config.interpolation != "bilinear")
     throw Error("Preprocess: interpolation '" + config.interpolation + "' is not supported (bicubic, bilinear)");
-  if (config.resize_mode != "shortest" && config.resize_mode != "squash")
-    throw Error("Preprocess: resize_mode '" + config.resize_mode + "' is not supported (shortest, squash)");
+  if (config.resize_mode != "shortest" && config.resize_mode != "squash" && config.resize_mode != "longest")
+    throw Error("Preprocess: resize_mode '" + config.resize_mode + "' is not supported (shortest, squash, longest)");
   for (float s : config.std)
     if (!(s > 0)) throw Error("Preprocess: std must be positive");
 }
@@ -81,6 +109,7 @@ Image Preprocess::resize_crop_rgb(const Image& image) const {
     if (w == n_px && h == n_px) return image.to_rgb();
     return resize_crop(image, n_px, n_px, {0, 0, n_px, n_px}, filter).to_rgb();
   }
+  if (config_.resize_mode == "longest") return longest_rgb(image, n_px, filter);
   // torchvision's _compute_resized_output_size: the short side becomes n_px.
   const int short_side = std::min(w, h), long_side = std::max(w, h);
   const double scaled = static_cast<double>(n_px) * long_side / short_side;

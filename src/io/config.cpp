@@ -361,11 +361,11 @@ ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& s
     c.interpolation = v->get<std::string>();
   }
   if (const Json* v = pre.get("resize_mode")) {
-    if (*v != "shortest" && *v != "squash")
-      pre.fail("resize_mode", "= " + v->dump() + " is not supported (shortest, squash)");
+    if (*v != "shortest" && *v != "squash" && *v != "longest")
+      pre.fail("resize_mode", "= " + v->dump() + " is not supported (shortest, squash, longest)");
     c.resize_mode = v->get<std::string>();
   }
-  pre.only("fill_color", 0, "padding colour (resize_mode longest)");
+  pre.only("fill_color", 0, "a padding colour other than black");
   pre.get("size");  // open_clip writes the image size here too; vision_cfg.image_size is the one used
   pre.no_other_keys();
   if (const Json* size = pre.get("size"); size && !(*size == c.image_resolution || (size->is_array() && size->size() == 2 &&

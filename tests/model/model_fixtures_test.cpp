@@ -187,7 +187,7 @@ TEST(OpenClipFixtures, UnimplementedFieldsAreRefused) {
       {"/model_cfg/vision_cfg/timm_model_name", "convnext"}, {"/model_cfg/vision_cfg/some_new_field", 1},
       {"/model_cfg/vision_cfg/head_width", 64},            {"/model_cfg/vision_cfg/mlp_ratio", 4.5},
       {"/model_cfg/text_cfg/heads", 3},                    {"/model_cfg/embed_dim", 64},
-      {"/preprocess_cfg/resize_mode", "longest"},          {"/preprocess_cfg/interpolation", "random"},
+      {"/preprocess_cfg/fill_color", 255},                 {"/preprocess_cfg/interpolation", "random"},
       {"/model_cfg/init_logit_bias", -10.0}};
   for (const auto& [pointer, value] : changes) {
     nlohmann::json j = base;
