@@ -217,13 +217,18 @@ struct PreprocessOptions {
   std::string model;   // its transform (input resolution, open_clip's preprocess_cfg), instead of --size
   std::string config;  // the model's open_clip_config.json
   int size = 224;
+  std::string resize_mode = "shortest", interpolation = "bicubic";  // open_clip's preprocess_cfg
   std::string out, uint8_out;
   cli::InputOptions input;
 };
 
 int run_preprocess(const PreprocessOptions& opt) {
   const clip::Image image = cli::open_image(opt.image, opt.input);
-  clip::Preprocess preprocess(opt.size);
+  clip::PreprocessConfig config;
+  config.size = opt.size;
+  config.resize_mode = opt.resize_mode;
+  config.interpolation = opt.interpolation;
+  clip::Preprocess preprocess(config);
   if (!opt.model.empty()) load_model({opt.model, 0, "fp32", opt.config}, &preprocess);
   const clip::Image rgb = preprocess.resize_crop_rgb(image);
   cli::write_output(opt.out, clip::Preprocess::to_float_tensor(rgb, preprocess.config().mean, preprocess.config().std));
@@ -478,8 +483,16 @@ int main(int argc, char** argv) {
   preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")
       ->required();
   CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
+  CLI::Option* resize_mode =
+      preprocess->add_option("--resize-mode", pre.resize_mode, "shortest (default: resize, centre crop), squash or longest (pad)")
+          ->check(CLI::IsMember({"shortest", "squash", "longest"}));
+  CLI::Option* interpolation =
+      preprocess->add_option("--interpolation", pre.interpolation, "bicubic (default) or bilinear")
+          ->check(CLI::IsMember({"bicubic", "bilinear"}));
   preprocess->add_option("--model", pre.model, "Use this model's transform (its preprocess) instead of --size")
-      ->excludes(size);
+      ->excludes(size)
+      ->excludes(resize_mode)
+      ->excludes(interpolation);
   preprocess->add_option("--config", pre.config, "The model's open_clip_config.json (default: the one beside it)");
   preprocess->add_option("--out", pre.out, "Float32 tensor [3, N, N] as .npy (- for standard output)")->required();
   preprocess->add_option("--uint8-out", pre.uint8_out,
