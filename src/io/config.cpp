@@ -211,8 +211,12 @@ struct Section {
   }
 };
 
-// int(width * mlp_ratio), Python's truncation (ViT-bigG-14: int(1664 * 4.9231) = 8192).
-int mlp_width(int width, double ratio) { return static_cast<int>(static_cast<double>(width) * ratio); }
+// int(width * mlp_ratio), Python's truncation (ViT-bigG-14: int(1664 * 4.9231) = 8192); -1
+// for a ratio no MLP has (so that it disagrees with any weights, without overflow).
+int mlp_width(int width, double ratio) {
+  if (!(ratio > 0 && ratio <= 64)) return -1;
+  return static_cast<int>(static_cast<double>(width) * ratio);
+}
 
 }  // namespace
 
