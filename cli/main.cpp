@@ -483,9 +483,10 @@ int main(int argc, char** argv) {
   preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")
       ->required();
   CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
-  CLI::Option* resize_mode =
-      preprocess->add_option("--resize-mode", pre.resize_mode, "shortest (default: resize, centre crop), squash or longest (pad)")
-          ->check(CLI::IsMember({"shortest", "squash", "longest"}));
+  CLI::Option* resize_mode = preprocess
+                                 ->add_option("--resize-mode", pre.resize_mode,
+                                              "shortest (default: resize, centre crop), squash or longest (pad)")
+                                 ->check(CLI::IsMember({"shortest", "squash", "longest"}));
   CLI::Option* interpolation =
       preprocess->add_option("--interpolation", pre.interpolation, "bicubic (default) or bilinear")
           ->check(CLI::IsMember({"bicubic", "bilinear"}));
@@ -599,7 +600,9 @@ int main(int argc, char** argv) {
        "  clip preprocess photo.jpg --model ViT-B/32 --out photo.npy\n"
        "  clip encode-image --model ViT-B/32 --input-npy photo.npy --out features.npy"},
       {inspect, "  clip inspect ViT-B-32.pt\n  clip inspect demo-shapes --json"},
-      {models, "  clip models\n  clip models --json\n  clip models --all    # with open_clip's: --model ViT-H-14:laion2b_s32b_b79k"},
+      {models,
+       "  clip models\n  clip models --json\n  clip models --all    # with open_clip's: --model "
+       "ViT-H-14:laion2b_s32b_b79k"},
       {download,
        "  clip download ViT-B/32\n  CLIP_MIRROR=/srv/clip-models clip download RN50    # a folder or URL with the .pt "
        "files"},

@@ -30,9 +30,9 @@ struct CLIP_API ModelConfig {
   int context_length = 0;
   int vocab_size = 0;
   int transformer_width = 0;
-  int transformer_heads = 0;      // OpenAI's: width / 64; open_clip states it
+  int transformer_heads = 0;  // OpenAI's: width / 64; open_clip states it
   int transformer_layers = 0;
-  int transformer_mlp_width = 0;  // int(width * mlp_ratio) (4 * width: OpenAI's)
+  int transformer_mlp_width = 0;                  // int(width * mlp_ratio) (4 * width: OpenAI's)
   Activation activation = Activation::QuickGELU;  // of every MLP (a ModifiedResNet's: the text tower's)
 
   // The image transform (open_clip's preprocess_cfg; OpenAI's _transform by default).
@@ -65,7 +65,7 @@ CLIP_API ModelConfig infer_config(const std::map<std::string, Tensor::Shape>& sh
 // not implement (layer scale, attentional pooling, another pooling, no ln_pre, timm or
 // Hugging Face towers, ...) is a clip::Error naming it, never ignored. `where` names the
 // file in messages.
-CLIP_API ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& shapes,
-                                            const std::string& json, const std::string& where);
+CLIP_API ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& shapes, const std::string& json,
+                                            const std::string& where);
 
 }  // namespace clip

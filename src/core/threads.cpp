@@ -79,7 +79,8 @@ int cgroup_cpu_limit(const std::string& root) {
     std::istringstream fields(line);
     std::string id, parent, dev, mount_root, point, options, field;
     fields >> id >> parent >> dev >> mount_root >> point >> options;
-    while (fields >> field && field != "-") {}
+    while (fields >> field && field != "-") {
+    }
     std::string type, source, super_options;
     fields >> type >> source >> super_options;
     if (type == "cgroup2" && v2_mount.empty()) v2_mount = point;
@@ -106,8 +107,7 @@ int cgroup_cpu_limit(const std::string& root) {
         if (!(max >> quota >> period) || quota == "max") return 0;
         return cpus_of(std::atoll(quota.c_str()), period);
       }
-      const std::string quota = read_text(dir / "cpu.cfs_quota_us"),
-                        period = read_text(dir / "cpu.cfs_period_us");
+      const std::string quota = read_text(dir / "cpu.cfs_quota_us"), period = read_text(dir / "cpu.cfs_period_us");
       return quota.empty() || period.empty() ? 0 : cpus_of(std::atoll(quota.c_str()), std::atoll(period.c_str()));
     };
     // Inside a container the group's path may not exist under the mount (no cgroup

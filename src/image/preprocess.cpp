@@ -68,7 +68,8 @@ Image longest_rgb(const Image& image, int n, image::Filter filter) {
   const double ratio = std::max(static_cast<double>(h) / n, static_cast<double>(w) / n);
   const int new_w = std::max(1, static_cast<int>(std::nearbyint(w / ratio))),
             new_h = std::max(1, static_cast<int>(std::nearbyint(h / ratio)));
-  const Image resized = new_w == w && new_h == h ? image : resize_crop(image, new_w, new_h, {0, 0, new_w, new_h}, filter);
+  const Image resized =
+      new_w == w && new_h == h ? image : resize_crop(image, new_w, new_h, {0, 0, new_w, new_h}, filter);
   // The long side is n; should rounding leave a side over n, the centre crop takes it back.
   const int left = new_w < n ? (n - new_w) / 2 : -half_even_half(new_w - n),
             top = new_h < n ? (n - new_h) / 2 : -half_even_half(new_h - n);
@@ -78,7 +79,8 @@ Image longest_rgb(const Image& image, int n, image::Filter filter) {
   const int bands = resized.bands();
   for (int y = std::max(0, top); y < std::min(n, top + new_h); ++y) {
     const int x0 = std::max(0, left), x1 = std::min(n, left + new_w);
-    const std::size_t from = static_cast<std::size_t>(y - top) * new_w + (x0 - left), to = static_cast<std::size_t>(y) * n + x0;
+    const std::size_t from = static_cast<std::size_t>(y - top) * new_w + (x0 - left),
+                      to = static_cast<std::size_t>(y) * n + x0;
     if (wide)
       std::copy_n(resized.wide_pixels().begin() + from, x1 - x0, out.wide_pixels().begin() + to);
     else
@@ -136,7 +138,8 @@ Tensor Preprocess::to_uint8_tensor(const Image& rgb) {
 
 Tensor Preprocess::to_float_tensor(const Image& rgb) { return to_float_tensor(rgb, kMean, kStd); }
 
-Tensor Preprocess::to_float_tensor(const Image& rgb, const std::array<float, 3>& mean, const std::array<float, 3>& std) {
+Tensor Preprocess::to_float_tensor(const Image& rgb, const std::array<float, 3>& mean,
+                                   const std::array<float, 3>& std) {
   if (rgb.mode() != ImageMode::RGB) throw Error("to_float_tensor: expected an RGB image");
   const int h = rgb.height(), w = rgb.width();
   Tensor t({3, h, w}, DType::Float32);

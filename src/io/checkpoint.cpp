@@ -97,7 +97,8 @@ ModelConfig Checkpoint::config() const {
     // OpenAI's own files (TorchScript archives), the built-in models and Hugging Face files
     // with their config.json say what they are; anything else may be an open_clip model
     // whose numbers the shapes cannot tell.
-    const bool openai = openai_model_ || format_ == "torchscript" || path_.string().starts_with("<built-in") || activation_;
+    const bool openai =
+        openai_model_ || format_ == "torchscript" || path_.string().starts_with("<built-in") || activation_;
     if (!openai) c.source = "assumed";
     return c;
   } catch (const Error& e) {

@@ -78,8 +78,8 @@ ModelConfig from_shapes(const std::map<std::string, Tensor::Shape>& shapes, Acti
         grid_of(shape_of(shapes, schema::kVitPositionalEmbedding, 2)[0], schema::kVitPositionalEmbedding, true);
     c.image_resolution = c.vision_patch_size * grid;
     c.vision_heads = c.vision_width / 64;
-    c.vision_mlp_width = to_int(shape_of(shapes, schema::kVitBlocks + std::string("0.") + schema::kMlpFc + "weight", 2)[0],
-                                "vision MLP width");
+    c.vision_mlp_width = to_int(
+        shape_of(shapes, schema::kVitBlocks + std::string("0.") + schema::kMlpFc + "weight", 2)[0], "vision MLP width");
   } else {
     for (int b = 0; b < 4; ++b)
       c.vision_layers.push_back(
@@ -290,8 +290,9 @@ ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& s
                                     std::to_string(c.vision_width));
     const double ratio = vision.number("mlp_ratio", 4.0);
     if (mlp_width(c.vision_width, ratio) != c.vision_mlp_width)
-      vision.fail("mlp_ratio", "= " + Json(ratio).dump() + " gives an MLP " + std::to_string(mlp_width(c.vision_width, ratio)) +
-                                   " wide but the weights' is " + std::to_string(c.vision_mlp_width));
+      vision.fail("mlp_ratio", "= " + Json(ratio).dump() + " gives an MLP " +
+                                   std::to_string(mlp_width(c.vision_width, ratio)) + " wide but the weights' is " +
+                                   std::to_string(c.vision_mlp_width));
   } else {
     vision.get("patch_size");  // null for a ModifiedResNet
     c.vision_heads = c.vision_width * 32 / head_width;
@@ -325,8 +326,8 @@ ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& s
   const double text_ratio = text.number("mlp_ratio", 4.0);
   if (mlp_width(c.transformer_width, text_ratio) != c.transformer_mlp_width)
     text.fail("mlp_ratio", "= " + Json(text_ratio).dump() + " gives an MLP " +
-                               std::to_string(mlp_width(c.transformer_width, text_ratio)) + " wide but the weights' is " +
-                               std::to_string(c.transformer_mlp_width));
+                               std::to_string(mlp_width(c.transformer_width, text_ratio)) +
+                               " wide but the weights' is " + std::to_string(c.transformer_mlp_width));
   text.only("ls_init_value", Json(), "layer scale");
   text.only("pool_type", "argmax", "pooling other than at the end-of-text token");
   text.only("no_causal_mask", false, "no causal mask");
@@ -372,9 +373,9 @@ ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& s
   pre.only("fill_color", 0, "a padding colour other than black");
   pre.get("size");  // open_clip writes the image size here too; vision_cfg.image_size is the one used
   pre.no_other_keys();
-  if (const Json* size = pre.get("size"); size && !(*size == c.image_resolution || (size->is_array() && size->size() == 2 &&
-                                                                                    (*size)[0] == c.image_resolution &&
-                                                                                    (*size)[1] == c.image_resolution)))
+  if (const Json* size = pre.get("size");
+      size && !(*size == c.image_resolution || (size->is_array() && size->size() == 2 &&
+                                                (*size)[0] == c.image_resolution && (*size)[1] == c.image_resolution)))
     pre.fail("size", "is " + size->dump() + " but the weights say " + std::to_string(c.image_resolution));
   return c;
 }

@@ -615,7 +615,8 @@ TEST(Cli, OpenClipModelsAndTheirConfiguration) {
   for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(probs[i], golden[i], 1e-4) << r.output;
 
   std::filesystem::copy_file(weights, tmp / "bare.safetensors");
-  r = run("encode-text --model " + (tmp / "bare.safetensors").string() + " --out " + (tmp / "t.npy").string() + " 'a dog'");
+  r = run("encode-text --model " + (tmp / "bare.safetensors").string() + " --out " + (tmp / "t.npy").string() +
+          " 'a dog'");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("open_clip_config.json"), std::string::npos) << r.output;
   r = run("encode-text --model " + (tmp / "bare.safetensors").string() + " --config " +

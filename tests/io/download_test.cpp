@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "clip/error.h"
-#include "clip/models.h"
 #include "clip/model.h"
+#include "clip/models.h"
 #include "clip/npy.h"
-#include "test_data.h"
 #include "http_test_server.h"
+#include "test_data.h"
 
 namespace {
 

@@ -6,9 +6,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <iostream>
 
 #include "clip/model.h"
 #include "clip/npy.h"
@@ -134,7 +134,8 @@ TEST(OpenClipFixtures, EndToEndThroughTheirTransform) {
     const clip::Tensor image = clip::stack({preprocess(clip::Image::open(png))});
     // Pillow's resampling reproduced: the same bytes, so the same floats.
     expect_close(image, clip::load_npy(dir / name / "e2e_image.f32.npy"), 0, 1e-6, std::string(name) + " e2e image");
-    const clip::Tensor text = clip::tokenize(std::vector<std::string>{"a diagram", "a dog", "a cat"}, model.context_length());
+    const clip::Tensor text =
+        clip::tokenize(std::vector<std::string>{"a diagram", "a dog", "a cat"}, model.context_length());
     EXPECT_EQ(text.to_vector<std::int32_t>(), clip::load_npy(dir / name / "tokens.i32.npy").to_vector<std::int32_t>());
     const auto [logits_per_image, logits_per_text] = model(image, text);
     expect_close(logits_per_image, clip::load_npy(dir / name / "e2e_logits_per_image.f32.npy"), 1e-4, 1e-3,
@@ -181,13 +182,20 @@ TEST(OpenClipFixtures, UnimplementedFieldsAreRefused) {
   const nlohmann::json base = nlohmann::json::parse(std::ifstream(dir / "open_clip_config.json"));
   EXPECT_NO_THROW(clip::apply_open_clip_config(shapes, base.dump(), "cfg"));
   const std::vector<std::pair<std::string, nlohmann::json>> changes = {
-      {"/model_cfg/vision_cfg/ls_init_value", 0.1},        {"/model_cfg/vision_cfg/attentional_pool", true},
-      {"/model_cfg/vision_cfg/no_ln_pre", true},           {"/model_cfg/vision_cfg/pool_type", "avg"},
-      {"/model_cfg/text_cfg/pool_type", "eos"},            {"/model_cfg/text_cfg/hf_tokenizer_name", "xlm"},
-      {"/model_cfg/vision_cfg/timm_model_name", "convnext"}, {"/model_cfg/vision_cfg/some_new_field", 1},
-      {"/model_cfg/vision_cfg/head_width", 64},            {"/model_cfg/vision_cfg/mlp_ratio", 4.5},
-      {"/model_cfg/text_cfg/heads", 3},                    {"/model_cfg/embed_dim", 64},
-      {"/preprocess_cfg/fill_color", 255},                 {"/preprocess_cfg/interpolation", "random"},
+      {"/model_cfg/vision_cfg/ls_init_value", 0.1},
+      {"/model_cfg/vision_cfg/attentional_pool", true},
+      {"/model_cfg/vision_cfg/no_ln_pre", true},
+      {"/model_cfg/vision_cfg/pool_type", "avg"},
+      {"/model_cfg/text_cfg/pool_type", "eos"},
+      {"/model_cfg/text_cfg/hf_tokenizer_name", "xlm"},
+      {"/model_cfg/vision_cfg/timm_model_name", "convnext"},
+      {"/model_cfg/vision_cfg/some_new_field", 1},
+      {"/model_cfg/vision_cfg/head_width", 64},
+      {"/model_cfg/vision_cfg/mlp_ratio", 4.5},
+      {"/model_cfg/text_cfg/heads", 3},
+      {"/model_cfg/embed_dim", 64},
+      {"/preprocess_cfg/fill_color", 255},
+      {"/preprocess_cfg/interpolation", "random"},
       {"/model_cfg/init_logit_bias", -10.0}};
   for (const auto& [pointer, value] : changes) {
     nlohmann::json j = base;

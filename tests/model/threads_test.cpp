@@ -65,7 +65,7 @@ TEST(Threads, CgroupQuotaFromProcAndSys) {
         "32 30 0:29 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
         "40 30 0:35 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n");
   write(root / "proc/self/cgroup", "2:cpuacct:/\n1:cpu:/a/b\n0::/x/y\n");
-  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 0);  // no quota files: no limit
+  EXPECT_EQ(clip::core::cgroup_cpu_limit(root.string()), 0);         // no quota files: no limit
   write(root / "sys/fs/cgroup/cpu/a/cpu.cfs_quota_us", "250000\n");  // the parent's quota binds the child
   write(root / "sys/fs/cgroup/cpu/a/cpu.cfs_period_us", "100000\n");
   write(root / "sys/fs/cgroup/cpu/a/b/cpu.cfs_quota_us", "-1\n");
@@ -97,8 +97,8 @@ TEST(Threads, RealCgroupQuotaGivesTheDefault) {
     return;
   }
   std::ofstream(group / "cpu.cfs_quota_us") << "50000\n";
-  const std::string cmd = "sh -c 'echo $$ > " + (group / "cgroup.procs").string() + " && exec " +
-                          CLIP_THREAD_PROBE_PATH + " --default'";
+  const std::string cmd =
+      "sh -c 'echo $$ > " + (group / "cgroup.procs").string() + " && exec " + CLIP_THREAD_PROBE_PATH + " --default'";
   FILE* pipe = popen(cmd.c_str(), "r");
   int threads = -1;
   if (pipe && std::fscanf(pipe, "%d", &threads) != 1) threads = -1;
