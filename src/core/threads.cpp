@@ -31,7 +31,8 @@ int default_threads() {
 
 namespace {
 
-// A /proc or cgroup file's text (empty when absent); at most 1 MiB.
+// A /proc or cgroup file's text (empty when absent); at most 1 MiB. Not
+// core::read_regular_file: these files report a size of 0, which it trusts.
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::string text(1 << 20, '\0');

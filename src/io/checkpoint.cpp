@@ -49,7 +49,9 @@ void Checkpoint::set_description(std::string json, std::string where) {
 Checkpoint Checkpoint::load_builtin(const std::string& name) {
   const auto bytes = io::builtin_model_bytes(name);
   if (bytes.empty()) throw Error("no built-in model named '" + name + "'");
-  return read_checkpoint(io::MappedFile::copy_of(bytes, "<built-in " + name + ">"));
+  Checkpoint c = read_checkpoint(io::MappedFile::copy_of(bytes, "<built-in " + name + ">"));
+  c.set_openai_model();  // ours, built by OpenAI's architecture rules
+  return c;
 }
 
 Checkpoint load_checkpoint(const std::string& name_or_path, const DownloadOptions& options,
@@ -97,8 +99,7 @@ ModelConfig Checkpoint::config() const {
     // OpenAI's own files (TorchScript archives), the built-in models and Hugging Face files
     // with their config.json say what they are; anything else may be an open_clip model
     // whose numbers the shapes cannot tell.
-    const bool openai =
-        openai_model_ || format_ == "torchscript" || path_.string().starts_with("<built-in") || activation_;
+    const bool openai = openai_model_ || format_ == "torchscript" || activation_;
     if (!openai) c.source = "assumed";
     return c;
   } catch (const Error& e) {

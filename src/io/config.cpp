@@ -371,12 +371,12 @@ ModelConfig apply_open_clip_config(const std::map<std::string, Tensor::Shape>& s
     c.resize_mode = v->get<std::string>();
   }
   pre.only("fill_color", 0, "a padding colour other than black");
-  pre.get("size");  // open_clip writes the image size here too; vision_cfg.image_size is the one used
-  pre.no_other_keys();
-  if (const Json* size = pre.get("size");
-      size && !(*size == c.image_resolution || (size->is_array() && size->size() == 2 &&
-                                                (*size)[0] == c.image_resolution && (*size)[1] == c.image_resolution)))
+  // open_clip may write the image size here too; it must be vision_cfg.image_size.
+  const Json* size = pre.get("size");
+  const Json square = Json::array({c.image_resolution, c.image_resolution});
+  if (size && *size != c.image_resolution && *size != square)
     pre.fail("size", "is " + size->dump() + " but the weights say " + std::to_string(c.image_resolution));
+  pre.no_other_keys();
   return c;
 }
 

@@ -16,6 +16,7 @@
 #include "clip/atomic_file.h"
 #include "clip/error.h"
 #include "clip/models.h"
+#include "io/hub.h"
 
 namespace clip {
 namespace {
@@ -242,7 +243,11 @@ void create_cache_folder(const std::filesystem::path& dir) {
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
 }
 
-bool marker_matches(const std::filesystem::path& file, const std::string& expected_sha) {
+}  // namespace
+
+namespace io {
+
+bool verified(const std::filesystem::path& file, const std::string& expected_sha) {
   std::ifstream in(file.string() + ".sha256");
   std::string sha;
   std::uintmax_t size = 0;
@@ -251,7 +256,24 @@ bool marker_matches(const std::filesystem::path& file, const std::string& expect
   return size == std::filesystem::file_size(file, ec) && !ec && (expected_sha.empty() || sha == expected_sha);
 }
 
-}  // namespace
+std::string hub_endpoint() {
+  std::string endpoint = env("CLIP_HUB_ENDPOINT");
+  if (endpoint.empty()) endpoint = "https://huggingface.co";
+  while (endpoint.size() > 1 && endpoint.back() == '/') endpoint.pop_back();
+  return endpoint;
+}
+
+void download_verified(const std::string& url, const std::filesystem::path& destination, const std::string& sha256,
+                       bool progress) {
+  download_file(url, destination, sha256, progress);
+  if (!verified(destination, sha256)) {  // nothing to check it against
+    std::error_code ec;
+    std::filesystem::remove(destination, ec);
+    throw Error(url + ": the server published no SHA256 for the file, so it cannot be verified");
+  }
+}
+
+}  // namespace io
 
 std::vector<std::string> available_models() {
   std::vector<std::string> names;
@@ -336,9 +358,9 @@ std::filesystem::path cached_model(const std::string& name, const DownloadOption
   const OfficialModel& m = find_model(name);
   const std::filesystem::path root = options.root.empty() ? default_download_root() : options.root;
   const std::filesystem::path pt = root / (std::string(m.file) + ".pt");
-  if (std::filesystem::is_regular_file(pt) && marker_matches(pt, m.sha256)) return pt;
+  if (std::filesystem::is_regular_file(pt) && io::verified(pt, m.sha256)) return pt;
   const std::filesystem::path st = root / (std::string(m.file) + ".safetensors");
-  if (std::filesystem::is_regular_file(st) && marker_matches(st, "")) return st;
+  if (std::filesystem::is_regular_file(st) && io::verified(st)) return st;
   return {};
 }
 
@@ -372,9 +394,8 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
   std::vector<Source> sources;
   if (!mirror.empty()) sources.push_back({mirror + "/" + m.file + ".pt", pt, m.sha256});
   if (!mirror_only) {
-    sources.push_back(
-        {std::string("https://huggingface.co/") + m.hub_repo + "/resolve/main/open_clip_model.safetensors",
-         root / (std::string(m.file) + ".safetensors"), ""});
+    sources.push_back({io::hub_endpoint() + "/" + m.hub_repo + "/resolve/main/open_clip_model.safetensors",
+                       root / (std::string(m.file) + ".safetensors"), ""});
     sources.push_back({std::string("https://openaipublic.azureedge.net/clip/models/") + m.sha256 + "/" + m.file + ".pt",
                        pt, m.sha256});
   }
@@ -383,12 +404,7 @@ std::filesystem::path download_model(const std::string& name, const DownloadOpti
   std::string failures;
   for (const Source& s : sources) {
     try {
-      download_file(s.url, s.destination, s.sha256, options.progress);
-      if (!marker_matches(s.destination, s.sha256)) {  // nothing to check it against
-        std::error_code ec;
-        std::filesystem::remove(s.destination, ec);
-        throw Error(s.url + ": the server published no SHA256 for the file, so it cannot be verified");
-      }
+      io::download_verified(s.url, s.destination, s.sha256, options.progress);
       return s.destination;
     } catch (const Error& e) {
       failures += std::string("\n  ") + e.what();

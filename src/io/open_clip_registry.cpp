@@ -2,12 +2,11 @@
 // (open_clip_registry.inc, generated from open_clip's own table), their download from the
 // hub with the configuration written beside them, and hf-hub:ORG/REPO.
 #include <algorithm>
-#include <cstdlib>
-#include <fstream>
 
 #include "clip/atomic_file.h"
 #include "clip/error.h"
 #include "clip/models.h"
+#include "io/hub.h"
 
 namespace clip {
 namespace {
@@ -30,14 +29,6 @@ const Pretrained* find_pretrained(const std::string& name) {
   return nullptr;
 }
 
-// The hub's address ($CLIP_HUB_ENDPOINT for a mirror of it, or the tests' server).
-std::string hub_endpoint() {
-  const char* v = std::getenv("CLIP_HUB_ENDPOINT");
-  std::string endpoint = v && *v ? v : "https://huggingface.co";
-  while (endpoint.size() > 1 && endpoint.back() == '/') endpoint.pop_back();
-  return endpoint;
-}
-
 // A repository's files in the cache: <root>/open_clip/<org>--<repo>/.
 std::filesystem::path repo_folder(const std::string& repo, const DownloadOptions& options) {
   std::string folder = repo;
@@ -54,15 +45,9 @@ std::filesystem::path fetch_weights(const std::string& repo, const std::string& 
   std::string failures;
   for (const std::string& f : files) {
     const std::filesystem::path destination = dir / f;
-    std::ifstream marker(destination.string() + ".sha256");
-    if (std::filesystem::is_regular_file(destination) && marker) return destination;  // verified before
+    if (std::filesystem::is_regular_file(destination) && io::verified(destination)) return destination;
     try {
-      const std::string url = hub_endpoint() + "/" + repo + "/resolve/main/" + f;
-      download_file(url, destination, "", options.progress);
-      if (!std::filesystem::exists(destination.string() + ".sha256")) {
-        std::filesystem::remove(destination);
-        throw Error(url + ": the hub published no SHA256 for the file, so it cannot be verified");
-      }
+      io::download_verified(io::hub_endpoint() + "/" + repo + "/resolve/main/" + f, destination, "", options.progress);
       return destination;
     } catch (const Error& e) {
       failures += std::string("\n  ") + e.what();
@@ -104,8 +89,8 @@ std::filesystem::path download_open_clip_model(const std::string& name, const Do
     const std::filesystem::path weights = fetch_weights(repo, "", dir, options);
     // A small JSON file, not hashed by the hub: read as untrusted text and checked against
     // the weights when the model is built.
-    download_file(hub_endpoint() + "/" + repo + "/resolve/main/open_clip_config.json", dir / "open_clip_config.json",
-                  "", options.progress, std::uint64_t{16} << 20);
+    download_file(io::hub_endpoint() + "/" + repo + "/resolve/main/open_clip_config.json",
+                  dir / "open_clip_config.json", "", options.progress, std::uint64_t{16} << 20);
     return weights;
   }
   const Pretrained* p = find_pretrained(name);

@@ -43,22 +43,10 @@ class HeaderCounter : public nlohmann::json::json_sax_t {
   bool number_float(number_float_t, const string_t&) override { return count(); }
   bool string(string_t&) override { return count(); }
   bool binary(binary_t&) override { return count(); }
-  bool start_object(std::size_t) override {
-    ++depth_;
-    return count();
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    ++depth_;
-    return count();
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
+  bool start_object(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override { return close(); }
   bool key(string_t& name) override {
     if (depth_ == 1 && !names_.insert(name).second)
       throw Error("tensor '" + name + "' appears twice in the safetensors header");
@@ -67,6 +55,14 @@ class HeaderCounter : public nlohmann::json::json_sax_t {
   bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override { return false; }
 
  private:
+  bool open() {
+    ++depth_;
+    return count();
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
   bool count() {
     if (++items_ > kMaxHeaderItems)
       throw Error("the safetensors header holds more than " + std::to_string(kMaxHeaderItems) + " keys and values");
