@@ -1,8 +1,6 @@
 // open_clip's pretrained weights for the OpenAI-style architectures, by name: the registry
 // (open_clip_registry.inc, generated from open_clip's own table), their download from the
 // hub with the configuration written beside them, and hf-hub:ORG/REPO.
-#include <algorithm>
-
 #include "clip/atomic_file.h"
 #include "clip/error.h"
 #include "clip/models.h"
@@ -15,7 +13,7 @@ struct Pretrained {
   const char* model;
   const char* tag;
   const char* hub_repo;
-  const char* hub_file;  // empty: open_clip_model.safetensors, else open_clip_pytorch_model.bin
+  const char* hub_file;  // the file open_clip's table names; empty (all 101 today): its defaults
   const char* config;    // open_clip_config.json
 };
 
@@ -36,8 +34,8 @@ std::filesystem::path repo_folder(const std::string& repo, const DownloadOptions
   return (options.root.empty() ? default_download_root() : options.root) / "open_clip" / folder;
 }
 
-// The weights: the hub's safetensors, else its pickle, each checked against the SHA256 the
-// hub publishes (download_file refuses a file it cannot verify from there).
+// The weights: the hub's safetensors, else its pickle, each kept only when checked against
+// the SHA256 the hub publishes (io::download_verified).
 std::filesystem::path fetch_weights(const std::string& repo, const std::string& file, const std::filesystem::path& dir,
                                     const DownloadOptions& options) {
   std::vector<std::string> files = {file};
