@@ -1,4 +1,4 @@
-// Subcommands of the `clip` tool that live outside main.cpp, and what they share.
+// The `clip` tool (cli::run, in app.cpp and embed.cpp) and what its subcommands share.
 #pragma once
 
 #include <string>
@@ -9,6 +9,10 @@
 #include "clip/clip.h"
 
 namespace cli {
+
+// The whole tool: parses argv (argv[0] is the program name) and runs the subcommand.
+// Returns the exit status: 0, 1 for every error (one line on stderr), 2 for a bug.
+int run(int argc, char** argv);
 
 // The options every command that runs a model takes.
 struct ModelOptions {

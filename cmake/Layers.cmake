@@ -31,7 +31,7 @@ function(clip_layer name)
   file(CREATE_LINK "${PROJECT_BINARY_DIR}/include/clip/version.h" "${root}/include/clip/version.h" SYMBOLIC)
   add_library(clip_${name} OBJECT ${L_SOURCES})
   set_target_properties(clip_${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
-                                                POSITION_INDEPENDENT_CODE "${BUILD_SHARED_LIBS}")
+                                                POSITION_INDEPENDENT_CODE "${CLIP_PIC}")
   target_include_directories(clip_${name} PRIVATE "${root}/src" "${root}/include")
   target_link_libraries(clip_${name} PRIVATE ${L_LINKS})
   target_compile_options(clip_${name} PRIVATE ${CLIP_WARNINGS})

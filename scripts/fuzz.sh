@@ -17,7 +17,7 @@ work=${CLIP_FUZZ_DIR:-/tmp/clip-fuzz}
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined" \
-  -DCLIP_BUILD_TESTS=OFF -DCLIP_BUILD_BENCHMARKS=OFF -DCLIP_BUILD_FUZZERS=ON >/dev/null
+  -DCLIP_BUILD_TESTS=OFF -DCLIP_BUILD_BENCHMARKS=OFF -DCLIP_BUILD_FUZZERS=ON -DCLIP_PYTHON=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 
 seed() {  # seed <target> <dir>

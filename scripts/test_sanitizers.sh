@@ -8,7 +8,7 @@ bpe=()
 
 configure() {  # configure <dir> <flags>
   cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS="$2" \
-    -DCLIP_BUILD_BENCHMARKS=OFF -DCLIP_WERROR=ON "${bpe[@]}" >/dev/null
+    -DCLIP_BUILD_BENCHMARKS=OFF -DCLIP_PYTHON=OFF -DCLIP_WERROR=ON "${bpe[@]}" >/dev/null
 }
 
 configure build-asan "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
