@@ -47,6 +47,7 @@ if [[ -f build/python/clip_cpp/__init__.py ]]; then
   package=$(find "$work/static" -name __init__.py -path '*/clip_cpp/*')
   [[ -n "$package" && -n "$(find "$(dirname "$package")" -name '_clip_cpp*.so')" ]] ||
     { echo "test_install: FAIL: cmake --install did not install clip_cpp (and its extension)"; exit 1; }
+  image_path=$(realpath "$image")
   got=$(cd "$work" && PYTHONPATH="$(dirname "$(dirname "$package")")" "$python" -c '
 import sys, clip_cpp as clip
 assert clip.__file__.startswith(sys.argv[1]), clip.__file__
@@ -54,8 +55,8 @@ clip.set_array_backend("numpy")
 model, preprocess = clip.load("demo-shapes")
 image = preprocess(sys.argv[2])[None]
 text = clip.tokenize(["a diagram", "a dog", "a cat"])
-print(" ".join(str(v) for v in clip.softmax(model(image, text)[0])[0]))' "$work/static" "$PWD/$image")
-  want=$(sed 's/[^0-9.e -]//g' <<<"$expected")
+print(" ".join(str(v) for v in clip.softmax(model(image, text)[0])[0]))' "$work/static" "$image_path")
+  want=$(grep -oE '[0-9]+\.[0-9]+(e-?[0-9]+)?' <<<"$expected" | tr '\n' ' ')
   if ! "$python" -c 'import sys; a, b = (list(map(float, s.split())) for s in sys.argv[1:]); assert len(a) == len(b) == 3 and max(abs(x - y) for x, y in zip(a, b)) < 1e-6, (a, b)' "$got" "$want"; then
     echo "test_install: FAIL: the installed clip_cpp gave '$got'; build/demo printed '$expected'"
     exit 1
