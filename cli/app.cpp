@@ -591,6 +591,25 @@ int cli::run(int argc, char** argv) {
   add_text_options(*search, srch.input);
   search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
 
+  cli::ServeOptions srv;
+  CLI::App* serve =
+      app.add_subcommand("serve", "An HTTP embedding service with dynamic batching (JSON; endpoints in the README)");
+  add_model_options(*serve, srv.model);
+  add_image_options(*serve, srv.input);
+  serve->add_option("--host", srv.host, "Address to listen on (default 127.0.0.1: this machine only)");
+  serve->add_option("--port", srv.port, "Port (default 8080; 0: any free port, printed)")->check(in_range(0, 65535));
+  serve->add_option("--max-batch", srv.max_batch, "Rows per model call (default 8)")->check(in_range(1, 1024));
+  serve->add_option("--max-wait-ms", srv.max_wait_ms, "How long a request waits for others to batch with (default 5)")
+      ->check(in_range(0, 10000));
+  serve->add_option("--max-queue", srv.max_queue, "Requests waiting per tower; more get 503 (default 64)")
+      ->check(in_range(1, 100000));
+  serve->add_option("--max-body-mb", srv.max_body_mb, "Largest request body; larger get 413 (default 32)")
+      ->check(in_range(1, 4096));
+  serve->add_option("--timeout-ms", srv.timeout_ms, "Per-request deadline; later get 504 (default 30000)")
+      ->check(in_range(1, 3600000));
+  serve->add_option("--http-threads", srv.http_threads, "Connection threads (default max(8, 2 x max batch))")
+      ->check(in_range(1, 1024));
+
   // Each subcommand's help ends with its own examples (issue #14: they all showed the
   // top-level ones).
   const std::pair<CLI::App*, const char*> examples[] = {
@@ -617,6 +636,10 @@ int cli::run(int argc, char** argv) {
       {embed,
        "  clip embed photos/ --model ViT-B/32 --out index.npy\n"
        "Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal."},
+      {serve,
+       "  clip serve --model ViT-B/32 --port 8080\n"
+       "  curl -s localhost:8080/v1/embed/text -d '{\"texts\": [\"a dog\", \"a cat\"]}'\n"
+       "  curl -s localhost:8080/v1/embed/image --data-binary @photo.jpg"},
       {search,
        "  clip search --index index.npy \"a dog on a beach\" --top 10\n"
        "  clip search --index index.npy --image photos/beach.jpg --json"}};
@@ -664,6 +687,7 @@ int cli::run(int argc, char** argv) {
     if (*embed) return cli::run_embed(emb);
     if (*search) return cli::run_search(srch);
     if (*download) return run_download(download_name, download_root);
+    if (*serve) return cli::run_serve(srv);
   } catch (const clip::Error& e) {
     std::cerr << "clip: error: " << e.what() << '\n';
     return 1;

@@ -89,4 +89,18 @@ struct SearchOptions {
 };
 int run_search(const SearchOptions& opt);
 
+struct ServeOptions {
+  ModelOptions model;
+  InputOptions input;
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (printed)
+  int max_batch = 8;
+  int max_wait_ms = 5;
+  int max_queue = 64;
+  int max_body_mb = 32;
+  int timeout_ms = 30000;  // per request, queued and running
+  int http_threads = 0;    // connection threads (0: max(8, 2 x max_batch))
+};
+int run_serve(const ServeOptions& opt);
+
 }  // namespace cli

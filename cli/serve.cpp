@@ -1,0 +1,361 @@
+// `clip serve`: an embedding service over HTTP, on cpp-httplib (Debian libcpp-httplib-dev:
+// a maintained, small threaded server and client, the one llama.cpp's server uses; Boost.Beast
+// would need an event loop written around it). Connection threads parse, decode and
+// preprocess; one Batcher per tower runs the model on batches (batcher.h).
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "batcher.h"
+#include "clip/clip.h"
+#include "commands.h"
+
+namespace cli {
+namespace {
+
+using json = nlohmann::json;
+
+// An error the client caused: its HTTP status and one line.
+struct HttpError : std::runtime_error {
+  int status;
+  HttpError(int s, const std::string& message) : std::runtime_error(message), status(s) {}
+};
+
+// Prometheus text format (version 0.0.4). Hand-written: counters, gauges and two
+// histograms are a few lines of text, and prometheus-cpp's registry would add a library
+// for what this file prints.
+class Metrics {
+ public:
+  void request(const std::string& endpoint, int status, double seconds) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{endpoint, status}];
+    observe(latency_, latency_bounds_, seconds);
+  }
+  void error(const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    ++errors_[kind];
+  }
+  void batch(const std::string& tower, int rows) {
+    std::lock_guard lock(mutex_);
+    observe(batches_[tower], batch_bounds_, rows);
+  }
+  std::string text(const std::map<std::string, std::size_t>& queue_depth) const {
+    std::lock_guard lock(mutex_);
+    std::ostringstream out;
+    out << "# HELP clip_requests_total HTTP requests by endpoint and status.\n# TYPE clip_requests_total counter\n";
+    for (const auto& [key, n] : requests_)
+      out << "clip_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second << "\"} " << n << '\n';
+    out << "# HELP clip_errors_total Failed requests by kind.\n# TYPE clip_errors_total counter\n";
+    for (const auto& [kind, n] : errors_) out << "clip_errors_total{kind=\"" << kind << "\"} " << n << '\n';
+    out << "# HELP clip_queue_depth Requests waiting for a batch.\n# TYPE clip_queue_depth gauge\n";
+    for (const auto& [tower, n] : queue_depth) out << "clip_queue_depth{tower=\"" << tower << "\"} " << n << '\n';
+    out << "# HELP clip_batch_size Rows per model call.\n# TYPE clip_batch_size histogram\n";
+    for (const auto& [tower, h] : batches_) write(out, "clip_batch_size", "tower=\"" + tower + "\",", h, batch_bounds_);
+    out << "# HELP clip_request_seconds Request latency.\n# TYPE clip_request_seconds histogram\n";
+    write(out, "clip_request_seconds", "", latency_, latency_bounds_);
+    return out.str();
+  }
+
+ private:
+  struct Histogram {
+    std::vector<std::uint64_t> counts;  // per bound, then +Inf
+    double sum = 0;
+    std::uint64_t count = 0;
+  };
+  static void observe(Histogram& h, const std::vector<double>& bounds, double value) {
+    if (h.counts.empty()) h.counts.assign(bounds.size() + 1, 0);
+    ++h.counts[std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin()];
+    h.sum += value;
+    ++h.count;
+  }
+  static void write(std::ostream& out, const std::string& name, const std::string& labels, const Histogram& h,
+                    const std::vector<double>& bounds) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+      cumulative += h.counts.empty() ? 0 : h.counts[i];
+      std::ostringstream le;
+      if (i < bounds.size())
+        le << bounds[i];
+      else
+        le << "+Inf";
+      out << name << "_bucket{" << labels << "le=\"" << le.str() << "\"} " << cumulative << '\n';
+    }
+    std::string braces;  // {tower="image"} from `tower="image",`
+    if (!labels.empty()) braces.append("{").append(labels, 0, labels.size() - 1).append("}");
+    out << name << "_sum" << braces << ' ' << h.sum << '\n' << name << "_count" << braces << ' ' << h.count << '\n';
+  }
+
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, std::uint64_t> errors_;
+  std::map<std::string, Histogram> batches_;
+  Histogram latency_;
+  const std::vector<double> batch_bounds_{1, 2, 4, 8, 16, 32, 64};
+  const std::vector<double> latency_bounds_{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+};
+
+// The reply: JSON, or the features as a .npy body when the client asks for it.
+void reply_features(const httplib::Request& req, httplib::Response& res, const std::string& model,
+                    const clip::Tensor& features) {
+  if (req.get_header_value("Accept").find("application/x-npy") != std::string::npos) {
+    std::ostringstream out;
+    clip::write_npy(out, features);
+    res.set_content(out.str(), "application/x-npy");
+    return;
+  }
+  json rows = json::array();
+  const std::int64_t d = features.size(1);
+  const float* f = features.data<float>();
+  for (std::int64_t i = 0; i < features.size(0); ++i) rows.push_back(std::vector<float>(f + i * d, f + (i + 1) * d));
+  res.set_content(json{{"model", model}, {"embeddings", std::move(rows)}}.dump(), "application/json");
+}
+
+json parse_json(const std::string& body) {
+  try {
+    return json::parse(body);
+  } catch (const json::exception& e) {
+    throw HttpError(400, std::string("the body is not JSON: ") + e.what());
+  }
+}
+
+std::vector<std::string> string_list(const json& j, const char* key, bool required) {
+  if (!j.contains(key)) {
+    if (required) throw HttpError(400, std::string("\"") + key + "\" is missing");
+    return {};
+  }
+  const json& v = j.at(key);
+  if (!v.is_array() || std::any_of(v.begin(), v.end(), [](const json& e) { return !e.is_string(); }))
+    throw HttpError(400, std::string("\"") + key + "\" must be an array of strings");
+  return v.get<std::vector<std::string>>();
+}
+
+// The images of a request: the body itself, or every file part of a multipart form (in the
+// order sent, for parts of one field name).
+std::vector<std::pair<std::string, std::string>> request_images(const httplib::Request& req) {
+  std::vector<std::pair<std::string, std::string>> images;  // name, bytes
+  if (req.is_multipart_form_data()) {
+    for (const auto& [field, part] : req.files)
+      if (!part.filename.empty()) images.emplace_back(part.filename, part.content);
+  } else if (!req.body.empty()) {
+    images.emplace_back("request body", req.body);
+  }
+  if (images.empty()) throw HttpError(400, "no image: send the file as the body, or as multipart file parts");
+  return images;
+}
+
+// SIGINT and SIGTERM, blocked in this thread and every thread started after (made first,
+// before the model's and the batchers' threads exist), then taken by a thread of their own
+// that calls `stop` (httplib's stop() is not async-signal-safe).
+class SignalStop {
+ public:
+  SignalStop() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  void start(std::function<void(const char*)> stop) {
+    thread_ = std::thread([this, stop] {
+      int signal = 0;
+      sigwait(&set_, &signal);
+      fired_ = true;
+      if (!done_) stop(signal == SIGINT ? "SIGINT" : "SIGTERM");
+    });
+  }
+  ~SignalStop() {
+    done_ = true;
+    if (thread_.joinable()) {
+      if (!fired_) pthread_kill(thread_.native_handle(), SIGTERM);  // ends the sigwait
+      thread_.join();
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t set_, old_;
+  std::atomic<bool> done_{false}, fired_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int run_serve(const ServeOptions& opt) {
+  SignalStop signals;
+  clip::Preprocess preprocess;
+  const clip::Model model = load_model(opt.model, &preprocess);
+  const std::string name = opt.model.name;
+  Metrics metrics;
+  Batcher::Options batching;
+  batching.max_batch = opt.max_batch;
+  batching.max_wait = std::chrono::milliseconds(opt.max_wait_ms);
+  batching.max_queue = static_cast<std::size_t>(opt.max_queue);
+  Batcher images(
+      batching, [&](const clip::Tensor& x) { return model.encode_image(x); },
+      [&](int rows) { metrics.batch("image", rows); });
+  Batcher texts(
+      batching, [&](const clip::Tensor& x) { return model.encode_text(x); },
+      [&](int rows) { metrics.batch("text", rows); });
+  const auto timeout = std::chrono::milliseconds(opt.timeout_ms);
+  std::atomic<bool> stopping{false};
+
+  httplib::Server server;
+  const int http_threads = opt.http_threads > 0 ? opt.http_threads : std::max(8, 2 * opt.max_batch);
+  server.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<std::size_t>(http_threads)); };
+  server.set_payload_max_length(static_cast<std::size_t>(opt.max_body_mb) << 20);
+  server.set_read_timeout(std::chrono::seconds(10));  // slow clients
+  server.set_write_timeout(std::chrono::seconds(10));
+  // httplib answers some errors itself (413 for a body over the limit, 404): give them the
+  // same JSON shape as ours.
+  server.set_error_handler([&](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    // httplib caps application/x-www-form-urlencoded bodies (curl -d, --data-binary) at 8 KB.
+    const bool form = req.get_header_value("Content-Type") == "application/x-www-form-urlencoded";
+    const std::string message = res.status == 413 && form
+                                    ? "send the body with its own Content-Type (application/json, image/jpeg, "
+                                      "application/octet-stream ...): form-encoded bodies are limited to 8 KB"
+                                : res.status == 413 ? "the body is larger than --max-body-mb"
+                                : res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
+                                                    : "HTTP status " + std::to_string(res.status);
+    res.set_content(json{{"error", message}}.dump(), "application/json");
+    if (res.status == 413) metrics.error("too_large");
+  });
+
+  // Every endpoint: errors become their status and {"error": "..."}; counted and timed.
+  auto handle = [&](const std::string& endpoint,
+                    std::function<void(const httplib::Request&, httplib::Response&)> body) {
+    return [&, endpoint, body](const httplib::Request& req, httplib::Response& res) {
+      const auto start = std::chrono::steady_clock::now();
+      auto fail = [&](int status, const std::string& kind, const std::string& message) {
+        res.status = status;
+        res.set_content(json{{"error", message}}.dump(), "application/json");
+        metrics.error(kind);
+      };
+      try {
+        body(req, res);
+      } catch (const HttpError& e) {
+        fail(e.status, "bad_request", e.what());
+      } catch (const Batcher::QueueFull& e) {
+        res.set_header("Retry-After", "1");
+        fail(503, "queue_full", e.what());
+      } catch (const Batcher::Stopped& e) {
+        res.set_header("Retry-After", "1");
+        fail(503, "shutting_down", e.what());
+      } catch (const Batcher::DeadlineExceeded& e) {
+        fail(504, "deadline", e.what());
+      } catch (const clip::Error& e) {  // undecodable image, text too long, ...
+        fail(400, "bad_input", e.what());
+      } catch (const std::exception& e) {
+        fail(500, "internal", e.what());
+      }
+      metrics.request(endpoint, res.status == -1 ? 200 : res.status,  // httplib sets 200 after us
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    };
+  };
+
+  server.Get("/health", handle("/health", [](const httplib::Request&, httplib::Response& res) {
+               res.set_content(R"({"status":"ok"})", "application/json");
+             }));
+  server.Get("/ready", handle("/ready", [&](const httplib::Request&, httplib::Response& res) {
+               const char* status = stopping ? "shutting down" : images.full() || texts.full() ? "queue full" : "ready";
+               if (std::string(status) != "ready") res.status = 503;
+               res.set_content(json{{"status", status}}.dump(), "application/json");
+             }));
+  server.Get("/v1/models", handle("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
+               const clip::ModelConfig& c = model.config();
+               json m{{"id", name},
+                      {"embed_dim", c.embed_dim},
+                      {"input_resolution", c.image_resolution},
+                      {"context_length", c.context_length},
+                      {"precision", opt.model.precision}};
+               res.set_content(json{{"data", json::array({m})}}.dump(), "application/json");
+             }));
+  server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.text({{"image", images.depth()}, {"text", texts.depth()}}), "text/plain; version=0.0.4");
+  });
+  server.Post("/v1/embed/text", handle("/v1/embed/text", [&](const httplib::Request& req, httplib::Response& res) {
+                const json j = parse_json(req.body);
+                if (!j.is_object()) throw HttpError(400, "the body must be a JSON object {\"texts\": [...]}");
+                const std::vector<std::string> list = string_list(j, "texts", true);
+                if (list.empty()) throw HttpError(400, "\"texts\" is empty");
+                const bool normalize = j.value("normalize", true);
+                clip::Tensor features =
+                    texts.submit(clip::tokenize(list, model.context_length(), j.value("truncate", false)),
+                                 std::chrono::steady_clock::now() + timeout);
+                reply_features(req, res, name, normalize ? clip::normalize(features) : features);
+              }));
+  server.Post(
+      "/v1/embed/image", handle("/v1/embed/image", [&](const httplib::Request& req, httplib::Response& res) {
+        std::vector<clip::Tensor> pixels;
+        for (const auto& [file, bytes] : request_images(req))
+          pixels.push_back(preprocess(clip::Image::decode(
+              {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
+        clip::Tensor features = images.submit(clip::stack(pixels), std::chrono::steady_clock::now() + timeout);
+        const bool normalize = req.get_param_value("normalize") != "false";
+        reply_features(req, res, name, normalize ? clip::normalize(features) : features);
+      }));
+  server.Post(
+      "/v1/classify", handle("/v1/classify", [&](const httplib::Request& req, httplib::Response& res) {
+        // labels and templates: query parameters, or form fields, one value each.
+        auto values = [&](const std::string& key) {
+          std::vector<std::string> out;
+          for (std::size_t i = 0; i < req.get_param_value_count(key); ++i) out.push_back(req.get_param_value(key, i));
+          auto [begin, end] = req.files.equal_range(key);
+          for (auto it = begin; it != end; ++it)
+            if (it->second.filename.empty()) out.push_back(it->second.content);
+          return out;
+        };
+        const std::vector<std::string> labels = values("labels"), templates = values("templates");
+        if (labels.empty()) throw HttpError(400, "no labels: give labels=... (query or form field), repeated");
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        json results = json::array();
+        const auto files = request_images(req);
+        std::vector<clip::Tensor> pixels;
+        for (const auto& [file, bytes] : files)
+          pixels.push_back(preprocess(clip::Image::decode(
+              {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
+        const clip::Tensor text = label_features(model, labels, templates, opt.input.truncate);
+        const clip::Tensor features = images.submit(clip::stack(pixels), deadline);
+        const clip::Tensor probs = clip::softmax(clip::logits(features, text, model.logit_scale()).first, -1);
+        const std::int64_t m = static_cast<std::int64_t>(labels.size());
+        for (std::size_t f = 0; f < files.size(); ++f) {
+          const float* p = probs.data<float>() + f * m;
+          results.push_back(
+              json{{"image", files[f].first}, {"labels", labels}, {"probs", std::vector<float>(p, p + m)}});
+        }
+        res.set_content(results.size() == 1 ? results[0].dump() : results.dump(), "application/json");
+      }));
+
+  int port = opt.port;
+  if (port == 0)
+    port = server.bind_to_any_port(opt.host);
+  else if (!server.bind_to_port(opt.host, port))
+    port = -1;
+  if (port <= 0)
+    throw clip::Error("cannot listen on " + opt.host + ":" + std::to_string(opt.port) +
+                      " (in use, or not an address of this machine)");
+  std::cerr << "clip serve: " << name << " on http://" << opt.host << ":" << port << " (max batch " << opt.max_batch
+            << ", max wait " << opt.max_wait_ms << " ms, queue " << opt.max_queue << ")" << std::endl;
+  signals.start([&](const char* signal) {
+    std::cerr << "clip serve: " << signal << ": finishing queued requests, then exiting" << std::endl;
+    stopping = true;
+    server.stop();
+  });
+  server.listen_after_bind();  // returns after stop(), once the connection threads finished
+  stopping = true;
+  images.stop();
+  texts.stop();
+  std::cerr << "clip serve: stopped\n";
+  return 0;
+}
+
+}  // namespace cli

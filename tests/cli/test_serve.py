@@ -1,0 +1,205 @@
+"""`clip serve` through HTTP on 127.0.0.1 (pytest; ctest runs it with the clip binary of
+the build, also under ASan): every endpoint against the tool's own results, batching read
+from /metrics, and each fault: bad input, limits, overload, deadlines, shutdown."""
+import concurrent.futures
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import numpy as np
+import pytest
+
+CLI = os.environ["CLIP_CLI"]
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+IMAGES = [os.path.join(ROOT, "examples", "images", f) for f in sorted(os.listdir(os.path.join(ROOT, "examples", "images")))]
+MODEL = "demo-shapes"
+
+
+class Server:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([CLI, "serve", "--model", MODEL, "--port", "0", *args], stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stderr.readline()
+        match = re.search(r"on http://127\.0\.0\.1:(\d+) ", line)
+        assert match, f"clip serve printed {line!r}"
+        self.url = f"http://127.0.0.1:{match.group(1)}"
+
+    def request(self, path, body=None, content_type=None, headers=None, method=None):
+        """(status, headers, body bytes); never raises for an HTTP status."""
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=dict(headers or {}))
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def json(self, path, payload=None, **kw):
+        body = None if payload is None else json.dumps(payload).encode()
+        status, headers, data = self.request(path, body, "application/json" if body else None, **kw)
+        return status, json.loads(data) if data else None
+
+    def metric(self, name):
+        text = self.request("/metrics")[2].decode()
+        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+    def stop(self):
+        """SIGTERM; the exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        rest = self.proc.stderr.read()
+        code = self.proc.wait(timeout=60)
+        return code, rest
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("--max-wait-ms", "50")
+    yield s
+    code, rest = s.stop()
+    assert code == 0, rest
+    assert "stopped" in rest
+
+
+def tool(*args):
+    return subprocess.run([CLI, *args], capture_output=True, check=True).stdout
+
+
+def npy(data):
+    return np.load(io.BytesIO(data))
+
+
+def multipart(files, fields=()):
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for path in files:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{os.path.basename(path)}"'
+                  f'\r\nContent-Type: application/octet-stream\r\n\r\n'.encode())
+        out.write(open(path, "rb").read() + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_health_ready_models(server):
+    assert server.json("/health") == (200, {"status": "ok"})
+    assert server.json("/ready") == (200, {"status": "ready"})
+    status, body = server.json("/v1/models")
+    assert status == 200 and body["data"][0]["id"] == MODEL and body["data"][0]["embed_dim"] > 0
+
+
+def test_embeddings_equal_the_tool(server):
+    texts = ["a red star", "a blue circle", "étoile rouge"]
+    want = npy(tool("encode-text", "--model", MODEL, "--normalize", *texts, "--out", "-"))
+    status, body = server.json("/v1/embed/text", {"texts": texts})
+    assert status == 200 and body["model"] == MODEL
+    assert np.allclose(np.array(body["embeddings"], np.float32), want, atol=1e-6)
+    status, _, data = server.request("/v1/embed/text", json.dumps({"texts": texts}).encode(), "application/json",
+                                     headers={"Accept": "application/x-npy"})
+    assert status == 200 and np.array_equal(npy(data), want)
+    raw = npy(tool("encode-text", "--model", MODEL, *texts, "--out", "-"))
+    assert np.allclose(np.array(server.json("/v1/embed/text", {"texts": texts, "normalize": False})[1]["embeddings"]),
+                       raw, atol=1e-5)
+
+    want = npy(tool("encode-image", "--model", MODEL, "--normalize", *IMAGES[:3], "--out", "-"))
+    status, _, data = server.request("/v1/embed/image", open(IMAGES[0], "rb").read(), "image/png",
+                                     headers={"Accept": "application/x-npy"})
+    assert status == 200 and np.array_equal(npy(data), want[:1])
+    body, content_type = multipart(IMAGES[:3])
+    status, _, data = server.request("/v1/embed/image", body, content_type, headers={"Accept": "application/x-npy"})
+    assert status == 200 and np.array_equal(npy(data), want), "multipart: embeddings in the order sent"
+
+
+def test_classify_equals_the_tool(server):
+    labels = ["red star", "blue circle", "yellow triangle"]
+    want = json.loads(tool("classify", "--model", MODEL, "--json", IMAGES[0], "--labels", *labels))
+    query = "&".join("labels=" + urllib.request.quote(label) for label in labels)
+    status, _, data = server.request("/v1/classify?" + query, open(IMAGES[0], "rb").read(), "image/png")
+    got = json.loads(data)
+    assert status == 200 and got["labels"] == labels and np.allclose(got["probs"], want["probs"], atol=1e-6)
+    body, content_type = multipart(IMAGES[:2], [("labels", label) for label in labels])
+    status, _, data = server.request("/v1/classify", body, content_type)
+    assert status == 200 and [r["image"] for r in json.loads(data)] == [os.path.basename(p) for p in IMAGES[:2]]
+
+
+def test_concurrent_requests_are_batched_and_answered_alike(server):
+    texts = [f"a photo of shape number {i}" for i in range(24)]
+    alone = {t: server.json("/v1/embed/text", {"texts": [t]})[1]["embeddings"][0] for t in texts}
+    calls_before = server.metric('clip_batch_size_count{tower="text"}')
+    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+        results = list(pool.map(lambda t: server.json("/v1/embed/text", {"texts": [t]}), texts))
+    calls = server.metric('clip_batch_size_count{tower="text"}') - calls_before
+    assert all(status == 200 for status, _ in results)
+    for t, (_, body) in zip(texts, results):
+        assert np.allclose(body["embeddings"][0], alone[t], atol=1e-6), t
+    assert calls < len(texts), f"{len(texts)} concurrent requests ran as {calls} batches"
+
+
+def test_bad_input_is_a_400_naming_the_problem(server):
+    cases = [
+        (b"{not json", "application/json", "not JSON"),
+        (b'{"texts": "a dog"}', "application/json", '"texts" must be an array of strings'),
+        (b'{"texts": [1, 2]}', "application/json", '"texts" must be an array of strings'),
+        (b'{"texts": []}', "application/json", '"texts" is empty'),
+        (b"[1]", "application/json", "JSON object"),
+        (json.dumps({"texts": ["word " * 100]}).encode(), "application/json", "too long for context length 77"),
+    ]
+    for body, content_type, message in cases:
+        status, data = server.request("/v1/embed/text", body, content_type)[::2]
+        assert status == 400 and message in json.loads(data)["error"], (body, data)
+    status, data = server.request("/v1/embed/image", b"GIF89a\x00\x00garbage", "image/gif")[::2]
+    assert status == 400 and "request body" in json.loads(data)["error"]
+    status, data = server.request("/v1/embed/image", b"", "image/png")[::2]
+    assert status == 400 and "no image" in json.loads(data)["error"]
+    status, data = server.request("/v1/classify", open(IMAGES[0], "rb").read(), "image/png")[::2]
+    assert status == 400 and "no labels" in json.loads(data)["error"]
+    status, data = server.request("/v1/nothing")[::2]
+    assert status == 404 and "no such endpoint" in json.loads(data)["error"]
+    status, data = server.request("/v1/embed/text", b"x" * 10000, "application/x-www-form-urlencoded")[::2]
+    assert status == 413 and "Content-Type" in json.loads(data)["error"]
+    assert server.json("/health")[0] == 200  # still serving
+
+
+def test_body_limit_overload_deadline_and_draining_shutdown():
+    small = Server("--max-body-mb", "1", "--max-queue", "1", "--max-batch", "1", "--max-wait-ms", "0",
+                   "--http-threads", "16")
+    try:
+        status, data = small.request("/v1/embed/image", b"\0" * (2 << 20), "image/png")[::2]
+        assert status == 413 and "--max-body-mb" in json.loads(data)["error"]
+        # Overload: 16 clients at once, each with 24 images, against a queue of one.
+        body, content_type = multipart(IMAGES * 4)
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: small.request("/v1/embed/image", body, content_type), range(16)))
+        statuses = [a[0] for a in answers]
+        assert 503 in statuses and 200 in statuses, statuses
+        assert all(a[1]["Retry-After"] == "1" for a in answers if a[0] == 503)
+        assert small.metric('clip_errors_total{kind="queue_full"}') == statuses.count(503)
+        # ... and recovers.
+        assert small.json("/ready") == (200, {"status": "ready"})
+        assert small.request("/v1/embed/image", open(IMAGES[0], "rb").read(), "image/png")[0] == 200
+        # Shutdown drains: requests in flight when SIGTERM arrives are answered.
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            flying = [pool.submit(small.request, "/v1/embed/image", body, content_type) for _ in range(4)]
+            time.sleep(0.1)
+            code, rest = small.stop()
+            assert sorted(f.result()[0] for f in flying) in ([200] * 4, [200, 503, 503, 503], [200, 200, 503, 503],
+                                                              [200, 200, 200, 503])
+        assert code == 0 and "SIGTERM" in rest and "stopped" in rest
+    finally:
+        if small.proc.poll() is None:
+            small.proc.kill()
+    hasty = Server("--timeout-ms", "1", "--max-wait-ms", "20")
+    try:
+        body, content_type = multipart(IMAGES * 8)
+        status, data = hasty.request("/v1/embed/image", body, content_type)[::2]
+        assert status == 504 and "deadline" in json.loads(data)["error"]
+    finally:
+        assert hasty.stop()[0] == 0
