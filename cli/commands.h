@@ -89,6 +89,18 @@ struct SearchOptions {
 };
 int run_search(const SearchOptions& opt);
 
+// An index `clip embed` wrote: unit features [N, embed] (index.npy) and, beside it,
+// index.json: the files, the model (and its configuration) and its check features.
+struct Index {
+  clip::Tensor features;
+  std::vector<std::string> files;
+  std::string model, config;
+  std::vector<float> check;
+};
+Index read_index(const std::string& path);
+// clip::Error unless `model` is the one the index was made with.
+void check_index(const Index& index, const std::string& path, const clip::Model& model, const std::string& model_name);
+
 struct ServeOptions {
   ModelOptions model;
   InputOptions input;
@@ -100,6 +112,7 @@ struct ServeOptions {
   int max_body_mb = 32;
   int timeout_ms = 30000;  // per request, queued and running
   int http_threads = 0;    // connection threads (0: max(8, 2 x max_batch))
+  std::string index;       // a `clip embed` index: /v1/search, the search page, /v1/files/N
 };
 int run_serve(const ServeOptions& opt);
 

@@ -204,52 +204,60 @@ int run_embed(const EmbedOptions& opt) {
   return 0;
 }
 
-int run_search(const SearchOptions& opt) {
-  if (opt.top < 1) throw clip::Error("--top must be at least 1");
-  if (opt.queries.empty() && opt.images.empty()) throw clip::Error("give a text QUERY or --image");
-  const clip::Tensor images = clip::load_npy(opt.index);
-  const fs::path list = sidecar(opt.index);
+Index read_index(const std::string& path) {
+  Index index;
+  index.features = clip::load_npy(path);
+  const fs::path list = sidecar(path);
   std::ifstream in(list);
   if (!in) throw clip::Error("cannot open " + list.string() + " (the file list `clip embed` writes beside the index)");
-  std::vector<std::string> files;
-  std::string indexed_model;
-  std::vector<float> check;
-  std::string indexed_config;
   try {
-    const nlohmann::json index = nlohmann::json::parse(in);
-    files = index.at("files").get<std::vector<std::string>>();
-    indexed_model = index.value("model", std::string());
-    indexed_config = index.value("config", std::string());
-    if (index.contains("model_check")) check = index.at("model_check").get<std::vector<float>>();
+    const nlohmann::json j = nlohmann::json::parse(in);
+    index.files = j.at("files").get<std::vector<std::string>>();
+    index.model = j.value("model", std::string());
+    index.config = j.value("config", std::string());
+    if (j.contains("model_check")) index.check = j.at("model_check").get<std::vector<float>>();
   } catch (const nlohmann::json::exception& e) {
     throw clip::Error("cannot read " + list.string() + ": " + e.what());
   }
-  if (images.dim() != 2 || images.dtype() != clip::DType::Float32 ||
-      images.size(0) != static_cast<std::int64_t>(files.size()))
-    throw clip::Error(opt.index + " and " + list.string() + " do not match: " + images.shape_string() +
-                      " features for " + std::to_string(files.size()) + " files");
+  if (index.features.dim() != 2 || index.features.dtype() != clip::DType::Float32 ||
+      index.features.size(0) != static_cast<std::int64_t>(index.files.size()))
+    throw clip::Error(path + " and " + list.string() + " do not match: " + index.features.shape_string() +
+                      " features for " + std::to_string(index.files.size()) + " files");
+  return index;
+}
+
+void check_index(const Index& index, const std::string& path, const clip::Model& model, const std::string& model_name) {
+  if (index.features.size(1) != model.config().embed_dim)
+    throw clip::Error(path + " holds " + std::to_string(index.features.size(1)) + "-dim features but " + model_name +
+                      " embeds to " + std::to_string(model.config().embed_dim));
+  if (index.check.empty()) return;
+  // The same model gives the same features of the check text (to within precision: bf16
+  // against fp32 stays above 0.99 cosine); another model does not.
+  const std::vector<float> mine = model_check(model);
+  double cosine = 0;
+  for (std::size_t i = 0; i < mine.size() && i < index.check.size(); ++i) cosine += double(mine[i]) * index.check[i];
+  if (index.check.size() != mine.size() || cosine < 0.99)
+    throw clip::Error(path + " was made with another model than " + model_name + " (" + sidecar(path).string() +
+                      " names " + index.model + "); search it with that model");
+}
+
+int run_search(const SearchOptions& opt) {
+  if (opt.top < 1) throw clip::Error("--top must be at least 1");
+  if (opt.queries.empty() && opt.images.empty()) throw clip::Error("give a text QUERY or --image");
+  const Index index = read_index(opt.index);
+  const clip::Tensor& images = index.features;
+  const std::vector<std::string>& files = index.files;
   ModelOptions model_options = opt.model;
   if (model_options.name.empty()) {
-    model_options.name = indexed_model;
-    if (model_options.config.empty()) model_options.config = indexed_config;
+    model_options.name = index.model;
+    if (model_options.config.empty()) model_options.config = index.config;
   }
-  if (model_options.name.empty()) throw clip::Error("give --model: " + list.string() + " does not name one");
+  if (model_options.name.empty())
+    throw clip::Error("give --model: " + sidecar(opt.index).string() + " does not name one");
   const std::string& model_name = model_options.name;
   clip::Preprocess preprocess;
   const clip::Model model = load_model(model_options, &preprocess);
-  if (images.size(1) != model.config().embed_dim)
-    throw clip::Error(opt.index + " holds " + std::to_string(images.size(1)) + "-dim features but " + model_name +
-                      " embeds to " + std::to_string(model.config().embed_dim));
-  if (!check.empty()) {
-    // The same model gives the same features of the check text (to within precision: bf16
-    // against fp32 stays above 0.99 cosine); another model does not.
-    const std::vector<float> mine = model_check(model);
-    double cosine = 0;
-    for (std::size_t i = 0; i < mine.size() && i < check.size(); ++i) cosine += double(mine[i]) * check[i];
-    if (check.size() != mine.size() || cosine < 0.99)
-      throw clip::Error(opt.index + " was made with another model than " + model_name + " (" + list.string() +
-                        " names " + indexed_model + "); search it with that model");
-  }
+  check_index(index, opt.index, model, model_name);
 
   // Text queries, then image queries (image-to-image search), as unit rows [queries, embed].
   std::vector<std::string> names = opt.queries;

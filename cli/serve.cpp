@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -187,6 +190,59 @@ class SignalStop {
   std::thread thread_;
 };
 
+// GET / with --index: type a query or drop an image, see the best matches.
+constexpr const char* kSearchPage = R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>clip search</title>
+<style>
+body{font:16px system-ui,sans-serif;margin:2em;background:#fafafa}
+#q{width:60%;font-size:1.2em;padding:.4em}#drop{border:2px dashed #999;padding:1em;margin:1em 0;color:#666}
+#drop.over{border-color:#06c}#results{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0;width:180px}figure img{width:180px;height:180px;object-fit:cover;border-radius:4px}
+figcaption{font-size:.8em;color:#444;overflow-wrap:anywhere}.error{color:#b00}
+</style></head><body>
+<h1>clip search</h1>
+<form id="form"><input id="q" name="q" placeholder="a photo of a dog on a beach" autofocus> <button>Search</button></form>
+<div id="drop">or drop an image here</div>
+<div id="status"></div><div id="results"></div>
+<script>
+const results = document.getElementById("results"), status = document.getElementById("status");
+async function search(body, type) {
+  status.textContent = "searching..."; status.className = "";
+  const r = await fetch("/v1/search?top=12", {method: "POST", headers: {"Content-Type": type}, body});
+  const j = await r.json();
+  if (!r.ok) { status.textContent = j.error; status.className = "error"; results.replaceChildren(); return; }
+  status.textContent = j.results.length + " best matches for " + j.query;
+  results.replaceChildren(...j.results.map(m => {
+    const f = document.createElement("figure"), img = document.createElement("img"), c = document.createElement("figcaption");
+    img.src = m.url; img.alt = m.file; c.textContent = m.score.toFixed(4) + " " + m.file.split("/").pop();
+    f.append(img, c); return f;
+  }));
+}
+document.getElementById("form").onsubmit = e => {
+  e.preventDefault(); search(JSON.stringify({text: document.getElementById("q").value}), "application/json");
+};
+const drop = document.getElementById("drop");
+drop.ondragover = e => { e.preventDefault(); drop.classList.add("over"); };
+drop.ondragleave = () => drop.classList.remove("over");
+drop.ondrop = e => {
+  e.preventDefault(); drop.classList.remove("over");
+  const file = e.dataTransfer.files[0]; if (file) search(file, file.type || "application/octet-stream");
+};
+</script></body></html>
+)";
+
+std::string content_type_of(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".jpg" || ext == ".jpeg" || ext == ".jfif") return "image/jpeg";
+  if (ext == ".png") return "image/png";
+  if (ext == ".gif") return "image/gif";
+  if (ext == ".webp") return "image/webp";
+  if (ext == ".bmp") return "image/bmp";
+  if (ext == ".tif" || ext == ".tiff") return "image/tiff";
+  return "application/octet-stream";
+}
+
 }  // namespace
 
 int run_serve(const ServeOptions& opt) {
@@ -194,6 +250,11 @@ int run_serve(const ServeOptions& opt) {
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
   const std::string name = opt.model.name;
+  Index index;
+  if (!opt.index.empty()) {
+    index = read_index(opt.index);
+    check_index(index, opt.index, model, name);
+  }
   Metrics metrics;
   Batcher::Options batching;
   batching.max_batch = opt.max_batch;
@@ -334,6 +395,58 @@ int run_serve(const ServeOptions& opt) {
         }
         res.set_content(results.size() == 1 ? results[0].dump() : results.dump(), "application/json");
       }));
+
+  if (!opt.index.empty()) {
+    server.Get("/",
+               [&](const httplib::Request&, httplib::Response& res) { res.set_content(kSearchPage, "text/html"); });
+    // The index's files by their number: nothing else of the filesystem can be named.
+    server.Get(R"(/v1/files/(\d{1,9}))", handle("/v1/files", [&](const httplib::Request& req, httplib::Response& res) {
+                 const std::size_t i = std::stoul(req.matches[1].str());
+                 std::error_code ec;
+                 if (i >= index.files.size() ||
+                     !std::filesystem::is_regular_file(std::filesystem::symlink_status(index.files[i], ec)))
+                   throw HttpError(404, "no such file in the index");
+                 const std::string& path = index.files[i];
+                 std::ifstream in(path, std::ios::binary);
+                 std::ostringstream data;
+                 data << in.rdbuf();
+                 if (!in) throw HttpError(404, "cannot read " + path);
+                 res.set_content(data.str(), content_type_of(path));
+               }));
+    server.Post(
+        "/v1/search", handle("/v1/search", [&](const httplib::Request& req, httplib::Response& res) {
+          int top = 5;
+          if (req.has_param("top")) top = std::atoi(req.get_param_value("top").c_str());
+          std::string query;
+          clip::Tensor features;
+          if (req.get_header_value("Content-Type").rfind("application/json", 0) == 0) {
+            const json j = parse_json(req.body);
+            if (!j.is_object() || !j.contains("text") || !j.at("text").is_string())
+              throw HttpError(400, "the body must be {\"text\": \"...\"} (or an image)");
+            query = j.at("text").get<std::string>();
+            if (j.contains("top") && j.at("top").is_number_integer()) top = j.at("top").get<int>();
+            features = label_features(model, {query}, string_list(j, "templates", false), opt.input.truncate);
+          } else {
+            const auto files = request_images(req);
+            if (files.size() != 1) throw HttpError(400, "one image per search");
+            query = files[0].first;
+            const clip::Tensor pixels = preprocess(clip::Image::decode(
+                {reinterpret_cast<const std::uint8_t*>(files[0].second.data()), files[0].second.size()}, files[0].first,
+                opt.input.image_options()));
+            features =
+                clip::normalize(images.submit(clip::stack({pixels}), std::chrono::steady_clock::now() + timeout));
+          }
+          if (top < 1) throw HttpError(400, "top must be at least 1");
+          const std::vector<float> scores = clip::cosine_similarity(features, index.features).to_vector<float>();
+          const std::vector<std::size_t> order = ranking(scores);
+          json results = json::array();
+          for (std::size_t r = 0; r < std::min<std::size_t>(static_cast<std::size_t>(top), order.size()); ++r)
+            results.push_back(json{{"file", index.files[order[r]]},
+                                   {"score", scores[order[r]]},
+                                   {"url", "/v1/files/" + std::to_string(order[r])}});
+          res.set_content(json{{"query", query}, {"results", std::move(results)}}.dump(), "application/json");
+        }));
+  }
 
   int port = opt.port;
   if (port == 0)

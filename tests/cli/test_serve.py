@@ -203,3 +203,37 @@ def test_body_limit_overload_deadline_and_draining_shutdown():
         assert status == 504 and "deadline" in json.loads(data)["error"]
     finally:
         assert hasty.stop()[0] == 0
+
+
+def test_search_over_an_index_and_its_files(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in IMAGES:
+        (folder / os.path.basename(path)).write_bytes(open(path, "rb").read())
+    index = str(tmp_path / "index.npy")
+    tool("embed", str(folder), "--model", MODEL, "--out", index)
+    want = json.loads(tool("search", "--index", index, "--json", "--top", "3", "a red star"))
+    with_index = Server("--index", index)
+    try:
+        status, got = with_index.json("/v1/search", {"text": "a red star", "top": 3})
+        assert status == 200 and got["query"] == "a red star"
+        assert [r["file"] for r in got["results"]] == [r["file"] for r in want["results"]]
+        assert np.allclose([r["score"] for r in got["results"]], [r["score"] for r in want["results"]], atol=1e-5)
+        first = got["results"][0]
+        status, headers, data = with_index.request(first["url"])
+        assert status == 200 and data == open(first["file"], "rb").read() and headers["Content-Type"] == "image/png"
+        # An image as the query finds itself first.
+        status, _, data = with_index.request("/v1/search?top=1", open(first["file"], "rb").read(), "image/png")
+        found = json.loads(data)["results"][0]
+        assert status == 200 and found["file"] == first["file"] and found["score"] > 0.999
+        status, _, page = with_index.request("/")
+        assert status == 200 and b"<title>clip search</title>" in page
+        # Only the index's files, by number: nothing else is reachable, links are not followed.
+        for path in ["/v1/files/99", "/v1/files/-1", "/v1/files/../../etc/passwd", "/v1/files/%2e%2e/etc/passwd",
+                     "/v1/files//etc/passwd", "/v1/files/" + first["file"], "/v1/files/0x1"]:
+            assert with_index.request(path)[0] == 404, path
+        os.remove(first["file"])
+        os.symlink("/etc/passwd", first["file"])
+        assert with_index.request(first["url"])[0] == 404
+    finally:
+        assert with_index.stop()[0] == 0
