@@ -142,6 +142,10 @@ std::vector<std::string> string_list(const json& j, const char* key, bool requir
   return v.get<std::vector<std::string>>();
 }
 
+// Rows one request may hold: a 32 MB body of tiny images or short texts would otherwise
+// become gigabytes of pixels or token rows (600 KB per 224 px image).
+constexpr std::size_t kMaxImagesPerRequest = 64, kMaxTextsPerRequest = 1024;
+
 // The images of a request: the body itself, or every file part of a multipart form (in the
 // order sent, for parts of one field name).
 std::vector<std::pair<std::string, std::string>> request_images(const httplib::Request& req) {
@@ -153,6 +157,9 @@ std::vector<std::pair<std::string, std::string>> request_images(const httplib::R
     images.emplace_back("request body", req.body);
   }
   if (images.empty()) throw HttpError(400, "no image: send the file as the body, or as multipart file parts");
+  if (images.size() > kMaxImagesPerRequest)
+    throw HttpError(
+        400, std::to_string(images.size()) + " images in one request; at most " + std::to_string(kMaxImagesPerRequest));
   return images;
 }
 
@@ -348,6 +355,9 @@ int run_serve(const ServeOptions& opt) {
                 if (!j.is_object()) throw HttpError(400, "the body must be a JSON object {\"texts\": [...]}");
                 const std::vector<std::string> list = string_list(j, "texts", true);
                 if (list.empty()) throw HttpError(400, "\"texts\" is empty");
+                if (list.size() > kMaxTextsPerRequest)
+                  throw HttpError(400, std::to_string(list.size()) + " texts in one request; at most " +
+                                           std::to_string(kMaxTextsPerRequest));
                 const bool normalize = j.value("normalize", true);
                 clip::Tensor features =
                     texts.submit(clip::tokenize(list, model.context_length(), j.value("truncate", false)),

@@ -155,6 +155,11 @@ def test_bad_input_is_a_400_naming_the_problem(server):
     for body, content_type, message in cases:
         status, data = server.request("/v1/embed/text", body, content_type)[::2]
         assert status == 400 and message in json.loads(data)["error"], (body, data)
+    status, data = server.request("/v1/embed/text", json.dumps({"texts": ["a"] * 1025}).encode(), "application/json")[::2]
+    assert status == 400 and "1025 texts in one request; at most 1024" in json.loads(data)["error"]
+    body, content_type = multipart(IMAGES[:1] * 65)
+    status, data = server.request("/v1/embed/image", body, content_type)[::2]
+    assert status == 400 and "65 images in one request; at most 64" in json.loads(data)["error"]
     status, data = server.request("/v1/embed/image", b"GIF89a\x00\x00garbage", "image/gif")[::2]
     assert status == 400 and "request body" in json.loads(data)["error"]
     status, data = server.request("/v1/embed/image", b"", "image/png")[::2]
