@@ -22,17 +22,12 @@
 #include "batcher.h"
 #include "clip/clip.h"
 #include "commands.h"
+#include "requests.h"
 
 namespace cli {
 namespace {
 
 using json = nlohmann::json;
-
-// An error the client caused: its HTTP status and one line.
-struct HttpError : std::runtime_error {
-  int status;
-  HttpError(int s, const std::string& message) : std::runtime_error(message), status(s) {}
-};
 
 // Prometheus text format (version 0.0.4). Hand-written: counters, gauges and two
 // histograms are a few lines of text, and prometheus-cpp's registry would add a library
@@ -122,29 +117,6 @@ void reply_features(const httplib::Request& req, httplib::Response& res, const s
   for (std::int64_t i = 0; i < features.size(0); ++i) rows.push_back(std::vector<float>(f + i * d, f + (i + 1) * d));
   res.set_content(json{{"model", model}, {"embeddings", std::move(rows)}}.dump(), "application/json");
 }
-
-json parse_json(const std::string& body) {
-  try {
-    return json::parse(body);
-  } catch (const json::exception& e) {
-    throw HttpError(400, std::string("the body is not JSON: ") + e.what());
-  }
-}
-
-std::vector<std::string> string_list(const json& j, const char* key, bool required) {
-  if (!j.contains(key)) {
-    if (required) throw HttpError(400, std::string("\"") + key + "\" is missing");
-    return {};
-  }
-  const json& v = j.at(key);
-  if (!v.is_array() || std::any_of(v.begin(), v.end(), [](const json& e) { return !e.is_string(); }))
-    throw HttpError(400, std::string("\"") + key + "\" must be an array of strings");
-  return v.get<std::vector<std::string>>();
-}
-
-// Rows one request may hold: a 32 MB body of tiny images or short texts would otherwise
-// become gigabytes of pixels or token rows (600 KB per 224 px image).
-constexpr std::size_t kMaxImagesPerRequest = 64, kMaxTextsPerRequest = 1024;
 
 // The images of a request: the body itself, or every file part of a multipart form (in the
 // order sent, for parts of one field name).
@@ -351,17 +323,10 @@ int run_serve(const ServeOptions& opt) {
     res.set_content(metrics.text({{"image", images.depth()}, {"text", texts.depth()}}), "text/plain; version=0.0.4");
   });
   server.Post("/v1/embed/text", handle("/v1/embed/text", [&](const httplib::Request& req, httplib::Response& res) {
-                const json j = parse_json(req.body);
-                if (!j.is_object()) throw HttpError(400, "the body must be a JSON object {\"texts\": [...]}");
-                const std::vector<std::string> list = string_list(j, "texts", true);
-                if (list.empty()) throw HttpError(400, "\"texts\" is empty");
-                if (list.size() > kMaxTextsPerRequest)
-                  throw HttpError(400, std::to_string(list.size()) + " texts in one request; at most " +
-                                           std::to_string(kMaxTextsPerRequest));
-                const bool normalize = j.value("normalize", true);
-                clip::Tensor features =
-                    texts.submit(clip::tokenize(list, model.context_length(), j.value("truncate", false)),
-                                 std::chrono::steady_clock::now() + timeout);
+                const TextRequest r = parse_text_request(req.body);
+                clip::Tensor features = texts.submit(clip::tokenize(r.texts, model.context_length(), r.truncate),
+                                                     std::chrono::steady_clock::now() + timeout);
+                const bool normalize = r.normalize;
                 reply_features(req, res, name, normalize ? clip::normalize(features) : features);
               }));
   server.Post(
@@ -426,16 +391,19 @@ int run_serve(const ServeOptions& opt) {
     server.Post(
         "/v1/search", handle("/v1/search", [&](const httplib::Request& req, httplib::Response& res) {
           int top = 5;
-          if (req.has_param("top")) top = std::atoi(req.get_param_value("top").c_str());
+          if (req.has_param("top")) {  // 1 to 10000, else refused below
+            const std::string value = req.get_param_value("top");
+            const bool digits = !value.empty() && value.size() <= 5 &&
+                                std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+            top = digits ? std::min(std::stoi(value), 10001) : 0;
+          }
           std::string query;
           clip::Tensor features;
           if (req.get_header_value("Content-Type").rfind("application/json", 0) == 0) {
-            const json j = parse_json(req.body);
-            if (!j.is_object() || !j.contains("text") || !j.at("text").is_string())
-              throw HttpError(400, "the body must be {\"text\": \"...\"} (or an image)");
-            query = j.at("text").get<std::string>();
-            if (j.contains("top") && j.at("top").is_number_integer()) top = j.at("top").get<int>();
-            features = label_features(model, {query}, string_list(j, "templates", false), opt.input.truncate);
+            const SearchRequest r = parse_search_request(req.body, top);
+            query = r.text;
+            top = r.top;
+            features = label_features(model, {query}, r.templates, opt.input.truncate);
           } else {
             const auto files = request_images(req);
             if (files.size() != 1) throw HttpError(400, "one image per search");
@@ -446,7 +414,7 @@ int run_serve(const ServeOptions& opt) {
             features =
                 clip::normalize(images.submit(clip::stack({pixels}), std::chrono::steady_clock::now() + timeout));
           }
-          if (top < 1) throw HttpError(400, "top must be at least 1");
+          if (top < 1 || top > 10000) throw HttpError(400, "top must be an integer from 1 to 10000");
           const std::vector<float> scores = clip::cosine_similarity(features, index.features).to_vector<float>();
           const std::vector<std::size_t> order = ranking(scores);
           json results = json::array();

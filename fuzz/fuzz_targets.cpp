@@ -19,6 +19,7 @@
 #include "io/pickle.h"
 #include "io/readers.h"
 #include "io/zip.h"
+#include "requests.h"  // cli/: the JSON bodies of clip serve
 
 namespace {
 
@@ -92,6 +93,18 @@ void run(Bytes data) {
     const auto& tok = clip::SimpleTokenizer::official();
     tok.decode(tok.encode(text));
     clip::tokenize(text, 77, true);
+  } else if (target == "serve_request") {
+    // The JSON bodies of clip serve, as its handlers read them, then tokenized as they are.
+    const std::string body(reinterpret_cast<const char*>(data.data()), data.size());
+    try {
+      const cli::TextRequest r = cli::parse_text_request(body);
+      clip::tokenize(r.texts, 77, r.truncate);
+    } catch (const cli::HttpError&) {
+    }
+    try {
+      cli::parse_search_request(body, 5);
+    } catch (const cli::HttpError&) {
+    }
   } else if (target == "pickle") {
     clip::io::unpickle(data, "fuzz.pkl");
   } else if (target == "torch_pickle") {

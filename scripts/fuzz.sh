@@ -10,7 +10,7 @@ shift
 targets=("$@")
 # "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp and
 # tiff call one decoder directly and can be named on the command line.
-((${#targets[@]})) || targets=(tokenizer pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
+((${#targets[@]})) || targets=(tokenizer serve_request pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
 build=build-fuzz
 work=${CLIP_FUZZ_DIR:-/tmp/clip-fuzz}
@@ -47,6 +47,10 @@ import json, struct
 h = json.dumps({'__metadata__': {'format': 'pt'}, 'visual.proj': {'dtype': 'F16', 'shape': [2, 2], 'data_offsets': [0, 8]},
                 'logit_scale': {'dtype': 'F32', 'shape': [], 'data_offsets': [8, 12]}}).encode()
 open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(12))" ;;
+    serve_request) for body in '{"texts": ["a dog", "a cat"], "normalize": false}' '{"texts": ["x"], "truncate": true}' \
+                               '{"text": "a dog on a beach", "top": 3, "templates": ["a photo of a {}."]}' '[1, {"a": null}]'; do
+                     printf '%s' "$body" > "$dir/$(printf '%s' "$body" | md5sum | cut -c1-8)"
+                   done ;;
     image) cp "$images"/* "$dir/" ;;
     jpeg) cp "$images"/*.jpg "$dir/" ;;
     png) cp "$images"/*.png "$dir/" ;;

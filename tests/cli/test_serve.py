@@ -150,6 +150,7 @@ def test_bad_input_is_a_400_naming_the_problem(server):
         (b'{"texts": [1, 2]}', "application/json", '"texts" must be an array of strings'),
         (b'{"texts": []}', "application/json", '"texts" is empty'),
         (b"[1]", "application/json", "JSON object"),
+        (b'{"texts": ["a"], "normalize": "yes"}', "application/json", '"normalize" must be true or false'),
         (json.dumps({"texts": ["word " * 100]}).encode(), "application/json", "too long for context length 77"),
     ]
     for body, content_type, message in cases:
@@ -227,6 +228,10 @@ def test_search_over_an_index_and_its_files(tmp_path):
         first = got["results"][0]
         status, headers, data = with_index.request(first["url"])
         assert status == 200 and data == open(first["file"], "rb").read() and headers["Content-Type"] == "image/png"
+        for bad in ({"text": 3}, {"text": "a", "top": 0}, {"text": "a", "top": "many"}, {"text": "a", "templates": "x"}):
+            status, body = with_index.json("/v1/search", bad)
+            assert status == 400 and "must be" in body["error"], bad
+        assert with_index.request("/v1/search?top=-3", open(IMAGES[0], "rb").read(), "image/png")[0] == 400
         # An image as the query finds itself first.
         status, _, data = with_index.request("/v1/search?top=1", open(first["file"], "rb").read(), "image/png")
         found = json.loads(data)["results"][0]
