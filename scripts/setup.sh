@@ -26,8 +26,9 @@ packages=(
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 for flag in "$@"; do
   case "$flag" in
-    # --test: pytest, and Pillow and torch, which the Python tests hand to clip_cpp.
-    --test) packages+=(python3-pytest python3-pil python3-torch) ;;
+    # --test: pytest, Pillow and torch, which the Python tests hand to clip_cpp, and
+    # chromium, in which the test of clip serve's search page runs.
+    --test) packages+=(python3-pytest python3-pil python3-torch chromium) ;;
     # --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm).
     --bench) packages+=(python3-pil python3-torch libopenblas0-pthread) ;;
     *) echo "setup: unknown option $flag (--test, --bench)" >&2; exit 1 ;;

@@ -265,3 +265,34 @@ def test_clients_that_vanish_leave_the_server_serving(server):
     time.sleep(0.5)
     assert server.json("/health")[0] == 200
     assert server.request("/v1/embed/image", image, "image/png")[0] == 200
+
+
+def test_the_search_page_in_a_browser(tmp_path):
+    """Headless Chromium loads /, types a query and sees the thumbnails of /v1/search, in
+    order, every one loaded; the screenshot is kept (CLIP_ARTEFACTS, default: the temp dir)."""
+    playwright = os.environ.get("CLIP_PLAYWRIGHT_DIR", str(tmp_path / "playwright"))
+    if not os.path.isdir(os.path.join(playwright, "node_modules", "playwright-core")):
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", playwright,
+                        "playwright-core@1.64.1"], check=True)
+    assert os.path.exists("/usr/bin/chromium"), "Debian's chromium is needed (bash scripts/setup.sh --test)"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in IMAGES:
+        (folder / os.path.basename(path)).write_bytes(open(path, "rb").read())
+    index = str(tmp_path / "index.npy")
+    tool("embed", str(folder), "--model", MODEL, "--out", index)
+    page = Server("--index", index)
+    try:
+        want = [r["file"] for r in page.json("/v1/search", {"text": "a yellow star", "top": 12})[1]["results"]]
+        shot = os.path.join(os.environ.get("CLIP_ARTEFACTS", str(tmp_path)), "search_page.png")
+        os.makedirs(os.path.dirname(shot), exist_ok=True)
+        out = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "search_page.js"), page.url + "/",
+                              "a yellow star", shot], capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, NODE_PATH=os.path.join(playwright, "node_modules")))
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert [s["file"] for s in result["shown"]] == want and all(s["width"] > 0 for s in result["shown"]), result
+        assert result["status"] == f"{len(want)} best matches for a yellow star"
+        assert os.path.getsize(shot) > 10000
+    finally:
+        assert page.stop()[0] == 0
