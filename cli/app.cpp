@@ -607,6 +607,10 @@ int cli::run(int argc, char** argv) {
       ->check(in_range(1, 4096));
   serve->add_option("--timeout-ms", srv.timeout_ms, "Per-request deadline; later get 504 (default 30000)")
       ->check(in_range(1, 3600000));
+  serve
+      ->add_option("--io-timeout-ms", srv.io_timeout_ms,
+                   "Drop a client that sends or reads nothing for this long (default 10000)")
+      ->check(in_range(1, 3600000));
   serve->add_option("--index", srv.index,
                     "An index made by `clip embed` with this model: POST /v1/search, and a search page at /");
   serve->add_option("--http-threads", srv.http_threads, "Connection threads (default max(8, 2 x max batch))")

@@ -110,9 +110,10 @@ struct ServeOptions {
   int max_wait_ms = 5;
   int max_queue = 64;
   int max_body_mb = 32;
-  int timeout_ms = 30000;  // per request, queued and running
-  int http_threads = 0;    // connection threads (0: max(8, 2 x max_batch))
-  std::string index;       // a `clip embed` index: /v1/search, the search page, /v1/files/N
+  int timeout_ms = 30000;     // per request, queued and running
+  int http_threads = 0;       // connection threads (0: max(8, 2 x max_batch))
+  int io_timeout_ms = 10000;  // a client that sends or reads nothing for this long is dropped
+  std::string index;          // a `clip embed` index: /v1/search, the search page, /v1/files/N
 };
 int run_serve(const ServeOptions& opt);
 

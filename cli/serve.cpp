@@ -252,8 +252,8 @@ int run_serve(const ServeOptions& opt) {
   const int http_threads = opt.http_threads > 0 ? opt.http_threads : std::max(8, 2 * opt.max_batch);
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<std::size_t>(http_threads)); };
   server.set_payload_max_length(static_cast<std::size_t>(opt.max_body_mb) << 20);
-  server.set_read_timeout(std::chrono::seconds(10));  // slow clients
-  server.set_write_timeout(std::chrono::seconds(10));
+  server.set_read_timeout(std::chrono::milliseconds(opt.io_timeout_ms));  // slow clients
+  server.set_write_timeout(std::chrono::milliseconds(opt.io_timeout_ms));
   // httplib answers some errors itself (413 for a body over the limit, 404): give them the
   // same JSON shape as ours.
   server.set_error_handler([&](const httplib::Request& req, httplib::Response& res) {

@@ -296,3 +296,22 @@ def test_the_search_page_in_a_browser(tmp_path):
         assert os.path.getsize(shot) > 10000
     finally:
         assert page.stop()[0] == 0
+
+
+def test_a_slow_client_is_dropped_and_blocks_no_one():
+    import socket
+    slow = Server("--io-timeout-ms", "500", "--http-threads", "2")
+    try:
+        port = int(slow.url.rsplit(":", 1)[1])
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"POST /v1/embed/text HTTP/1.1\r\nHost: x\r\n")  # and then nothing
+        start = time.time()
+        assert slow.json("/health")[0] == 200  # served beside it
+        s.settimeout(10)
+        answer = s.recv(1024)  # the server gives up on it: closed, or an error status...
+        assert answer == b"" or re.match(rb"HTTP/1\.1 4\d\d", answer), answer
+        assert time.time() - start < 5  # ...after the 500 ms timeout, not the default 10 s
+        s.close()
+        assert slow.json("/v1/embed/text", {"texts": ["a dog"]})[0] == 200
+    finally:
+        assert slow.stop()[0] == 0
