@@ -202,11 +202,14 @@ def test_body_limit_overload_deadline_and_draining_shutdown():
     finally:
         if small.proc.poll() is None:
             small.proc.kill()
-    hasty = Server("--timeout-ms", "1", "--max-wait-ms", "20")
+    # A deadline shorter than the wait for company (one row, a batch of 8): it passes while
+    # the request is queued; the answer is 504 and the model never runs it.
+    hasty = Server("--timeout-ms", "1", "--max-wait-ms", "300")
     try:
-        body, content_type = multipart(IMAGES * 8)
-        status, data = hasty.request("/v1/embed/image", body, content_type)[::2]
+        status, data = hasty.request("/v1/embed/image", open(IMAGES[0], "rb").read(), "image/png")[::2]
         assert status == 504 and "deadline" in json.loads(data)["error"]
+        time.sleep(0.5)
+        assert hasty.metric('clip_batch_size_count{tower="image"}') == 0
     finally:
         assert hasty.stop()[0] == 0
 
