@@ -21,4 +21,4 @@ cmake --build build-tsan -j"$(nproc)" --target clip_tests
 # One OpenMP thread per model call: TSan cannot see OpenMP's own synchronisation; the
 # application threads are what these tests are about.
 OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1 CLIP_REQUIRE_SHARED=1 \
-  build-tsan/tests/clip_tests --gtest_filter='Concurrency.*:Tokenizer.Concurrent*'
+  build-tsan/tests/clip_tests --gtest_filter='Concurrency.*:Tokenizer.Concurrent*:Batcher.*'
