@@ -53,7 +53,9 @@ class Batcher {
   // Queues `rows` ([k, ...], k >= 1) and waits for its [k, D] results. Throws QueueFull at
   // once, DeadlineExceeded when the deadline passes first (the rows are then dropped if
   // they have not started), Stopped after stop(), or what Run threw for the batch.
-  clip::Tensor submit(clip::Tensor rows, Clock::time_point deadline) {
+  class Ticket;
+  // `ticket`: the request's own, if it took one with expect().
+  clip::Tensor submit(clip::Tensor rows, Clock::time_point deadline, Ticket* ticket = nullptr) {
     auto pending = std::make_shared<Pending>();
     pending->rows = std::move(rows);
     pending->deadline = deadline;
@@ -64,6 +66,10 @@ class Batcher {
       if (queue_.size() >= options_.max_queue) throw QueueFull();
       pending->arrived = Clock::now();
       queue_.push_back(pending);
+      if (ticket && !ticket->arrived_) {
+        ticket->arrived_ = true;
+        --coming_;
+      }
     }
     wake_.notify_one();
     if (result.wait_until(deadline) == std::future_status::timeout) {
@@ -73,6 +79,33 @@ class Batcher {
     }
     return result.get();
   }
+
+  // A request on its way (being decoded or tokenized on a connection thread), for as long
+  // as the ticket lives. The first request of a batch waits for company only while some are
+  // on their way: a lone request runs at once (bench/serve_load, one connection: p50 40 ms
+  // against 28 ms for the engine alone when it always waited max_wait).
+  class Ticket {
+   public:
+    explicit Ticket(Batcher& b) : b_(&b) {
+      std::lock_guard lock(b_->mutex_);
+      ++b_->coming_;
+    }
+    ~Ticket() {
+      {
+        std::lock_guard lock(b_->mutex_);
+        if (!arrived_) --b_->coming_;
+      }
+      b_->wake_.notify_all();
+    }
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+
+   private:
+    friend class Batcher;
+    Batcher* b_;
+    bool arrived_ = false;  // under the batcher's mutex: submitted, no longer on its way
+  };
+  Ticket expect() { return Ticket(*this); }
 
   std::size_t depth() const {
     std::lock_guard lock(mutex_);
@@ -108,9 +141,10 @@ class Batcher {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and nothing left
-        // Wait for company until max_wait after the first arrival or a full batch.
+        // Wait for company until max_wait after the first arrival or a full batch, while
+        // requests are on their way.
         const Clock::time_point until = queue_.front()->arrived + options_.max_wait;
-        wake_.wait_until(lock, until, [&] { return stopping_ || queued_rows() >= options_.max_batch; });
+        wake_.wait_until(lock, until, [&] { return stopping_ || coming_ == 0 || queued_rows() >= options_.max_batch; });
         std::int64_t rows = 0;
         while (!queue_.empty()) {
           std::shared_ptr<Pending>& next = queue_.front();
@@ -172,6 +206,7 @@ class Batcher {
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Pending>> queue_;
   bool stopping_ = false;
+  int coming_ = 0;      // live Tickets
   std::thread worker_;  // last: starts once the rest is ready
 };
 

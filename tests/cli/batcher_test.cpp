@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -45,10 +46,13 @@ TEST(Batcher, ConcurrentRequestsShareBatchesAndGetTheirOwnRows) {
   options.max_batch = 4;
   options.max_wait = 200ms;
   cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
+  std::deque<cli::Batcher::Ticket> tickets;  // 8 requests on their way (being decoded)
+  for (int i = 0; i < 8; ++i) tickets.emplace_back(batcher);
   std::vector<std::future<clip::Tensor>> results;
   for (int i = 0; i < 8; ++i)
-    results.push_back(std::async(
-        std::launch::async, [&, i] { return batcher.submit(rows({float(i)}), cli::Batcher::Clock::now() + 10s); }));
+    results.push_back(std::async(std::launch::async, [&, i] {
+      return batcher.submit(rows({float(i)}), cli::Batcher::Clock::now() + 10s, &tickets[static_cast<std::size_t>(i)]);
+    }));
   for (int i = 0; i < 8; ++i) {
     const clip::Tensor out = results[static_cast<std::size_t>(i)].get();
     ASSERT_EQ(out.shape(), (clip::Tensor::Shape{1, 2}));
@@ -62,16 +66,32 @@ TEST(Batcher, ConcurrentRequestsShareBatchesAndGetTheirOwnRows) {
   EXPECT_EQ(big.data<float>()[1], 6.0f);
 }
 
-TEST(Batcher, ALoneRequestWaitsAtMostMaxWait) {
+TEST(Batcher, ALoneRequestRunsAtOnceAndWaitsOnlyForRequestsOnTheirWay) {
   FakeModel model;
   cli::Batcher::Options options;
-  options.max_wait = 50ms;
+  options.max_wait = 300ms;
   cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
-  const auto start = cli::Batcher::Clock::now();
+  auto start = cli::Batcher::Clock::now();
   batcher.submit(rows({7}), start + 10s);
-  const auto waited = cli::Batcher::Clock::now() - start;
-  EXPECT_GE(waited, 50ms);
-  EXPECT_LT(waited, 2s);
+  EXPECT_LT(cli::Batcher::Clock::now() - start, 200ms);  // nothing on its way: no wait
+  {
+    auto coming = batcher.expect();  // another request being decoded
+    start = cli::Batcher::Clock::now();
+    auto first = std::async(std::launch::async, [&] { return batcher.submit(rows({1}), start + 10s); });
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(first.wait_for(0ms), std::future_status::timeout);  // waiting for it
+    const clip::Tensor second = batcher.submit(rows({2}), start + 10s, &coming);
+    EXPECT_EQ(first.get().data<float>()[1], 2.0f);  // one batch of two
+    EXPECT_EQ(second.data<float>()[1], 2.0f);
+  }
+  {
+    auto vanished = batcher.expect();  // a request that never comes: max_wait, then alone
+    start = cli::Batcher::Clock::now();
+    batcher.submit(rows({3}), start + 10s);
+    const auto waited = cli::Batcher::Clock::now() - start;
+    EXPECT_GE(waited, 300ms);
+    EXPECT_LT(waited, 3s);
+  }
 }
 
 TEST(Batcher, AFullQueueRefusesAtOnceAndRecovers) {
@@ -122,8 +142,10 @@ TEST(Batcher, StopFinishesTheQueueThenRefuses) {
   cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
   std::vector<std::future<clip::Tensor>> results;
   for (int i = 0; i < 3; ++i)
-    results.push_back(std::async(
-        std::launch::async, [&, i] { return batcher.submit(rows({float(i)}), cli::Batcher::Clock::now() + 10s); }));
+    results.push_back(std::async(std::launch::async, [&, i] {
+      auto ticket = batcher.expect();  // as clip serve's handlers: on its way, then submitted
+      return batcher.submit(rows({float(i)}), cli::Batcher::Clock::now() + 10s, &ticket);
+    }));
   std::this_thread::sleep_for(50ms);
   batcher.stop();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)].get().data<float>()[0], float(i));

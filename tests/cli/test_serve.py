@@ -202,14 +202,17 @@ def test_body_limit_overload_deadline_and_draining_shutdown():
     finally:
         if small.proc.poll() is None:
             small.proc.kill()
-    # A deadline shorter than the wait for company (one row, a batch of 8): it passes while
-    # the request is queued; the answer is 504 and the model never runs it.
-    hasty = Server("--timeout-ms", "1", "--max-wait-ms", "300")
+    # Deadlines: 16 requests of 12 images at once, one batch at a time, 50 ms each: the
+    # later ones pass their deadline while queued and get 504; those never run.
+    hasty = Server("--timeout-ms", "50", "--max-batch", "1", "--max-queue", "64", "--http-threads", "16")
     try:
-        status, data = hasty.request("/v1/embed/image", open(IMAGES[0], "rb").read(), "image/png")[::2]
-        assert status == 504 and "deadline" in json.loads(data)["error"]
-        time.sleep(0.5)
-        assert hasty.metric('clip_batch_size_count{tower="image"}') == 0
+        body, content_type = multipart(IMAGES * 4)
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: hasty.request("/v1/embed/image", body, content_type), range(16)))
+        statuses = [a[0] for a in answers]
+        assert 504 in statuses and set(statuses) <= {200, 504}, statuses
+        assert all("deadline" in json.loads(a[2])["error"] for a in answers if a[0] == 504)
+        assert hasty.metric('clip_batch_size_count{tower="image"}') == statuses.count(200)
     finally:
         assert hasty.stop()[0] == 0
 
