@@ -36,6 +36,14 @@ struct FakeModel {
   }
 };
 
+// Batches of one, run as soon as they come: the tests of queueing, deadlines and stop.
+cli::Batcher::Options one_at_a_time() {
+  cli::Batcher::Options options;
+  options.max_batch = 1;
+  options.max_wait = 0ms;
+  return options;
+}
+
 clip::Tensor rows(std::initializer_list<float> ids) {
   return clip::Tensor::from_vector<float>({static_cast<std::int64_t>(ids.size()), 1}, ids);
 }
@@ -97,9 +105,7 @@ TEST(Batcher, ALoneRequestRunsAtOnceAndWaitsOnlyForRequestsOnTheirWay) {
 TEST(Batcher, AFullQueueRefusesAtOnceAndRecovers) {
   FakeModel model;
   model.delay = 800ms;
-  cli::Batcher::Options options;
-  options.max_batch = 1;
-  options.max_wait = 0ms;
+  cli::Batcher::Options options = one_at_a_time();
   options.max_queue = 1;
   cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
   auto running =
@@ -120,9 +126,7 @@ TEST(Batcher, AFullQueueRefusesAtOnceAndRecovers) {
 TEST(Batcher, APassedDeadlineDropsTheWorkNotStarted) {
   FakeModel model;
   model.delay = 300ms;
-  cli::Batcher::Options options;
-  options.max_batch = 1;
-  options.max_wait = 0ms;
+  const cli::Batcher::Options options = one_at_a_time();
   cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
   auto running =
       std::async(std::launch::async, [&] { return batcher.submit(rows({1}), cli::Batcher::Clock::now() + 10s); });
@@ -136,9 +140,7 @@ TEST(Batcher, APassedDeadlineDropsTheWorkNotStarted) {
 TEST(Batcher, StopFinishesTheQueueThenRefuses) {
   FakeModel model;
   model.delay = 100ms;
-  cli::Batcher::Options options;
-  options.max_batch = 1;
-  options.max_wait = 0ms;
+  const cli::Batcher::Options options = one_at_a_time();
   cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
   std::vector<std::future<clip::Tensor>> results;
   for (int i = 0; i < 3; ++i)

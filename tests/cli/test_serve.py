@@ -68,6 +68,17 @@ def server():
     assert "stopped" in rest
 
 
+def make_index(tmp_path):
+    """An index of copies of the example images, made by `clip embed`; its .npy path."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in IMAGES:
+        (folder / os.path.basename(path)).write_bytes(open(path, "rb").read())
+    index = str(tmp_path / "index.npy")
+    tool("embed", str(folder), "--model", MODEL, "--out", index)
+    return index
+
+
 def tool(*args):
     return subprocess.run([CLI, *args], capture_output=True, check=True).stdout
 
@@ -218,12 +229,7 @@ def test_body_limit_overload_deadline_and_draining_shutdown():
 
 
 def test_search_over_an_index_and_its_files(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for path in IMAGES:
-        (folder / os.path.basename(path)).write_bytes(open(path, "rb").read())
-    index = str(tmp_path / "index.npy")
-    tool("embed", str(folder), "--model", MODEL, "--out", index)
+    index = make_index(tmp_path)
     want = json.loads(tool("search", "--index", index, "--json", "--top", "3", "a red star"))
     with_index = Server("--index", index)
     try:
@@ -282,12 +288,7 @@ def test_the_search_page_in_a_browser(tmp_path):
         subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", playwright,
                         "playwright-core@1.61.0"], check=True)
     assert os.path.exists("/usr/bin/chromium"), "Debian's chromium is needed (bash scripts/setup.sh --test)"
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for path in IMAGES:
-        (folder / os.path.basename(path)).write_bytes(open(path, "rb").read())
-    index = str(tmp_path / "index.npy")
-    tool("embed", str(folder), "--model", MODEL, "--out", index)
+    index = make_index(tmp_path)
     page = Server("--index", index)
     try:
         want = [r["file"] for r in page.json("/v1/search", {"text": "a yellow star", "top": 12})[1]["results"]]
