@@ -123,14 +123,16 @@ LoadedTensors read_torch_zip(std::shared_ptr<MappedFile> file) {
   // (in entry order) is the one reported.
   const auto& entries = zip.entries();
   std::vector<std::string> errors(entries.size());
+  core::on_own_thread([&] {  // no idle OpenMP team left on the caller's thread (core/threads.h)
 #pragma omp parallel for schedule(dynamic) num_threads(core::loop_threads())
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    try {
-      zip.verify(entries[i]);
-    } catch (const std::exception& e) {  // nothing may escape an OpenMP region
-      errors[i] = e.what();
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      try {
+        zip.verify(entries[i]);
+      } catch (const std::exception& e) {  // nothing may escape an OpenMP region
+        errors[i] = e.what();
+      }
     }
-  }
+  });
   for (const std::string& error : errors)
     if (!error.empty()) throw Error(error);
   // Reading every byte made the whole file resident; let the weights come back as they
