@@ -33,9 +33,12 @@ std::vector<std::size_t> ranking(const std::vector<float>& scores) {
 }
 
 clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
-                            const std::vector<std::string>& templates, bool truncate) {
-  if (templates.empty())
-    return clip::normalize(model.encode_text(clip::tokenize(labels, model.context_length(), truncate)));
+                            const std::vector<std::string>& templates, bool truncate, const EncodeText& encode) {
+  const auto features = [&](const std::vector<std::string>& prompts) {
+    const clip::Tensor tokens = clip::tokenize(prompts, model.context_length(), truncate);
+    return clip::normalize(encode ? encode(tokens) : model.encode_text(tokens));
+  };
+  if (templates.empty()) return features(labels);
   std::vector<std::string> prompts;  // label-major: label 0 with every template, label 1 ...
   for (const std::string& label : labels)
     for (const std::string& t : templates) {
@@ -43,8 +46,7 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
       if (at == std::string::npos) throw clip::Error("template \"" + t + "\" has no {} for the label");
       prompts.push_back(std::string(t).replace(at, 2, label));
     }
-  const clip::Tensor each =
-      clip::normalize(model.encode_text(clip::tokenize(prompts, model.context_length(), truncate)));
+  const clip::Tensor each = features(prompts);
   const std::int64_t k = static_cast<std::int64_t>(templates.size()), d = each.size(1);
   clip::Tensor mean({static_cast<std::int64_t>(labels.size()), d}, clip::DType::Float32);
   for (std::int64_t l = 0; l < mean.size(0); ++l)

@@ -1,6 +1,7 @@
 // The `clip` tool (cli::run, in app.cpp and embed.cpp) and what its subcommands share.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,8 +47,12 @@ clip::Model load_model(const ModelOptions& options, clip::Preprocess* preprocess
 // Unit-length text features [labels, embed] for each label: the prompts of every template
 // ("a photo of a {}.") are embedded, normalised and averaged, then normalised again (the
 // CLIP paper's prompt ensembling). No templates: the labels themselves are the prompts.
+// `encode`: how the tokens reach the model (clip serve: its text batcher); by default
+// model.encode_text.
+using EncodeText = std::function<clip::Tensor(const clip::Tensor& tokens)>;
 clip::Tensor label_features(const clip::Model& model, const std::vector<std::string>& labels,
-                            const std::vector<std::string>& templates, bool truncate = false);
+                            const std::vector<std::string>& templates, bool truncate = false,
+                            const EncodeText& encode = {});
 
 // Indices of `scores`, highest first (ties keep their order).
 std::vector<std::size_t> ranking(const std::vector<float>& scores);

@@ -1,7 +1,8 @@
 // `clip serve`: an embedding service over HTTP, on cpp-httplib (Debian libcpp-httplib-dev:
 // a maintained, small threaded server and client, the one llama.cpp's server uses; Boost.Beast
 // would need an event loop written around it). Connection threads parse, decode and
-// preprocess; one Batcher per tower runs the model on batches (batcher.h).
+// preprocess; one Batcher per tower gathers batches (batcher.h), and one thread runs them all
+// on the model (engine_thread.h).
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "batcher.h"
 #include "clip/clip.h"
 #include "commands.h"
+#include "engine_thread.h"
 #include "requests.h"
 
 namespace cli {
@@ -239,11 +241,12 @@ int run_serve(const ServeOptions& opt) {
   batching.max_batch = opt.max_batch;
   batching.max_wait = std::chrono::milliseconds(opt.max_wait_ms);
   batching.max_queue = static_cast<std::size_t>(opt.max_queue);
+  EngineThread engine;  // every model call runs there (engine_thread.h)
   Batcher images(
-      batching, [&](const clip::Tensor& x) { return model.encode_image(x); },
+      batching, [&](const clip::Tensor& x) { return engine.call([&] { return model.encode_image(x); }); },
       [&](int rows) { metrics.batch("image", rows); });
   Batcher texts(
-      batching, [&](const clip::Tensor& x) { return model.encode_text(x); },
+      batching, [&](const clip::Tensor& x) { return engine.call([&] { return model.encode_text(x); }); },
       [&](int rows) { metrics.batch("text", rows); });
   const auto timeout = std::chrono::milliseconds(opt.timeout_ms);
   std::atomic<bool> stopping{false};
@@ -366,7 +369,8 @@ int run_serve(const ServeOptions& opt) {
         for (const auto& [file, bytes] : files)
           pixels.push_back(preprocess(clip::Image::decode(
               {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
-        const clip::Tensor text = label_features(model, labels, templates, opt.input.truncate);
+        const clip::Tensor text = label_features(model, labels, templates, opt.input.truncate,
+                                                 [&](const clip::Tensor& t) { return texts.submit(t, deadline); });
         const clip::Tensor features = images.submit(clip::stack(pixels), deadline, &ticket);
         const clip::Tensor probs = clip::softmax(clip::logits(features, text, model.logit_scale()).first, -1);
         const std::int64_t m = static_cast<std::int64_t>(labels.size());
@@ -410,7 +414,9 @@ int run_serve(const ServeOptions& opt) {
             const SearchRequest r = parse_search_request(req.body, top);
             query = r.text;
             top = r.top;
-            features = label_features(model, {query}, r.templates, opt.input.truncate);
+            features = label_features(model, {query}, r.templates, opt.input.truncate, [&](const clip::Tensor& t) {
+              return texts.submit(t, std::chrono::steady_clock::now() + timeout);
+            });
           } else {
             const auto files = request_images(req);
             if (files.size() != 1) throw HttpError(400, "one image per search");
