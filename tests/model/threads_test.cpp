@@ -1,15 +1,19 @@
-// The thread policy: clip::set_num_threads bounds loading, a model's count bounds its
-// first calls (the float16 conversions included), and each is used when asked for; the
-// default follows the CPUs the process may use (affinity, cgroup CPU quota).
+// The thread policy: clip::set_num_threads bounds loading, whose threads end with it; a
+// model's count bounds its first calls (the float16 conversions included), and each is
+// used when asked for; the default follows the CPUs the process may use (affinity, cgroup
+// CPU quota).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
+#include "clip/checkpoint.h"
 #include "clip/error.h"
 #include "clip/threads.h"
 #include "core/threads.h"
@@ -33,7 +37,46 @@ TEST(Threads, OneThreadMeansOneThreadFromTheFirstCall) {
   EXPECT_EQ(threads_used(dir, 1, 1), 1);
   // The control: the probe sees threads when they are allowed.
   EXPECT_GE(threads_used(dir, 1, 3), 3);
-  EXPECT_GE(threads_used(dir, 3, 1), 3);
+  // Loading's threads end with it (LoadingLeavesNoOpenMPTeamBehind).
+  EXPECT_EQ(threads_used(dir, 3, 1), 1);
+}
+
+int threads_of_this_process() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// Reading a checkpoint runs its parallel checks on a thread that ends with them: the idle
+// OpenMP team they would leave on the caller's thread makes libgomp stop spinning at
+// barriers when the model then runs on another thread (core::on_own_thread).
+TEST(Threads, LoadingLeavesNoOpenMPTeamBehind) {
+  CLIP_REQUIRE_SHARED_FILE(dir, "fixtures/models/vit-b32-tiny");
+  const int before = threads_of_this_process(), process_threads = clip::get_num_threads();
+  clip::set_num_threads(2);
+  const clip::Checkpoint checkpoint = clip::Checkpoint::load(dir / "model.pt");
+  clip::set_num_threads(process_threads);
+  EXPECT_FALSE(checkpoint.keys().empty());
+  int after = threads_of_this_process();
+  for (int i = 0; i < 200 && after > before; ++i) {  // the team's threads end as their master does
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = threads_of_this_process();
+  }
+  EXPECT_EQ(after, before);
+}
+
+// The thread it runs on has the caller's count, and the caller gets its errors.
+TEST(Threads, OwnThreadKeepsTheCallersCountAndErrors) {
+  const clip::core::ThreadScope scope(3);
+  int seen = 0;
+  std::thread::id where;
+  clip::core::on_own_thread([&] {
+    seen = clip::core::loop_threads();
+    where = std::this_thread::get_id();
+  });
+  EXPECT_EQ(seen, 3);
+  EXPECT_NE(where, std::this_thread::get_id());
+  EXPECT_THROW(clip::core::on_own_thread([] { throw clip::Error("reported"); }), clip::Error);
 }
 
 TEST(Threads, ProcessDefault) {
