@@ -4,6 +4,7 @@
 // batch 1 on the 2-core development machine (bench/compare), which is what this is for.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -39,6 +40,12 @@ class Batcher {
   struct Stopped : std::runtime_error {
     Stopped() : std::runtime_error("the server is shutting down") {}
   };
+  struct ClientGone : std::runtime_error {
+    ClientGone() : std::runtime_error("the client closed the connection before its request ran") {}
+  };
+  // Asked every kWatch while a request waits: has its client gone?
+  using Gone = std::function<bool()>;
+  static constexpr std::chrono::milliseconds kWatch{20};
   // [N, ...] rows -> [N, D] results; called on the worker thread only.
   using Run = std::function<clip::Tensor(const clip::Tensor& rows)>;
   // Called after each batch with its number of rows (metrics).
@@ -51,11 +58,12 @@ class Batcher {
   Batcher& operator=(const Batcher&) = delete;
 
   // Queues `rows` ([k, ...], k >= 1) and waits for its [k, D] results. Throws QueueFull at
-  // once, DeadlineExceeded when the deadline passes first (the rows are then dropped if
-  // they have not started), Stopped after stop(), or what Run threw for the batch.
+  // once, DeadlineExceeded when the deadline passes first or ClientGone when `gone` says so
+  // (the rows are then dropped if they have not started), Stopped after stop(), or what
+  // Run threw for the batch.
   class Ticket;
   // `ticket`: the request's own, if it took one with expect().
-  clip::Tensor submit(clip::Tensor rows, Clock::time_point deadline, Ticket* ticket = nullptr) {
+  clip::Tensor submit(clip::Tensor rows, Clock::time_point deadline, Ticket* ticket = nullptr, Gone gone = {}) {
     auto pending = std::make_shared<Pending>();
     pending->rows = std::move(rows);
     pending->deadline = deadline;
@@ -72,10 +80,16 @@ class Batcher {
       }
     }
     wake_.notify_one();
-    if (result.wait_until(deadline) == std::future_status::timeout) {
+    for (;;) {
+      const Clock::time_point until = gone ? std::min(deadline, Clock::now() + kWatch) : deadline;
+      if (result.wait_until(until) == std::future_status::ready) break;
+      const bool late = Clock::now() >= deadline;
+      if (!late && !gone()) continue;
       std::lock_guard lock(mutex_);
       pending->abandoned = true;  // the worker drops it unless it is already running
-      if (!pending->started) throw DeadlineExceeded();
+      if (pending->started) break;
+      if (late) throw DeadlineExceeded();
+      throw ClientGone();
     }
     return result.get();
   }

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "batcher.h"
+#include "client_watch.h"
 #include "clip/clip.h"
 #include "commands.h"
 #include "engine_thread.h"
@@ -118,6 +119,12 @@ void reply_features(const httplib::Request& req, httplib::Response& res, const s
   const float* f = features.data<float>();
   for (std::int64_t i = 0; i < features.size(0); ++i) rows.push_back(std::vector<float>(f + i * d, f + (i + 1) * d));
   res.set_content(json{{"model", model}, {"embeddings", std::move(rows)}}.dump(), "application/json");
+}
+
+// Whether the request's client has closed its connection (client_watch.h).
+Batcher::Gone client_gone(const httplib::Request& req) {
+  auto watch = std::make_shared<ClientWatch>(req.remote_addr, req.remote_port, req.local_addr, req.local_port);
+  return [watch] { return watch->gone(); };
 }
 
 // The images of a request: the body itself, or every file part of a multipart form (in the
@@ -299,6 +306,8 @@ int run_serve(const ServeOptions& opt) {
         fail(503, "shutting_down", e.what());
       } catch (const Batcher::DeadlineExceeded& e) {
         fail(504, "deadline", e.what());
+      } catch (const Batcher::ClientGone& e) {  // nobody reads this answer: nginx's status for it
+        fail(499, "client_gone", e.what());
       } catch (const clip::Error& e) {  // undecodable image, text too long, ...
         fail(400, "bad_input", e.what());
       } catch (const std::exception& e) {
@@ -332,8 +341,9 @@ int run_serve(const ServeOptions& opt) {
   server.Post("/v1/embed/text", handle("/v1/embed/text", [&](const httplib::Request& req, httplib::Response& res) {
                 auto ticket = texts.expect();
                 const TextRequest r = parse_text_request(req.body);
-                clip::Tensor features = texts.submit(clip::tokenize(r.texts, model.context_length(), r.truncate),
-                                                     std::chrono::steady_clock::now() + timeout, &ticket);
+                clip::Tensor features =
+                    texts.submit(clip::tokenize(r.texts, model.context_length(), r.truncate),
+                                 std::chrono::steady_clock::now() + timeout, &ticket, client_gone(req));
                 const bool normalize = r.normalize;
                 reply_features(req, res, name, normalize ? clip::normalize(features) : features);
               }));
@@ -344,7 +354,8 @@ int run_serve(const ServeOptions& opt) {
         for (const auto& [file, bytes] : request_images(req))
           pixels.push_back(preprocess(clip::Image::decode(
               {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
-        clip::Tensor features = images.submit(clip::stack(pixels), std::chrono::steady_clock::now() + timeout, &ticket);
+        clip::Tensor features =
+            images.submit(clip::stack(pixels), std::chrono::steady_clock::now() + timeout, &ticket, client_gone(req));
         const bool normalize = req.get_param_value("normalize") != "false";
         reply_features(req, res, name, normalize ? clip::normalize(features) : features);
       }));
@@ -362,6 +373,7 @@ int run_serve(const ServeOptions& opt) {
         const std::vector<std::string> labels = values("labels"), templates = values("templates");
         if (labels.empty()) throw HttpError(400, "no labels: give labels=... (query or form field), repeated");
         const auto deadline = std::chrono::steady_clock::now() + timeout;
+        const Batcher::Gone gone = client_gone(req);
         json results = json::array();
         const auto files = request_images(req);
         auto ticket = images.expect();
@@ -369,9 +381,10 @@ int run_serve(const ServeOptions& opt) {
         for (const auto& [file, bytes] : files)
           pixels.push_back(preprocess(clip::Image::decode(
               {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
-        const clip::Tensor text = label_features(model, labels, templates, opt.input.truncate,
-                                                 [&](const clip::Tensor& t) { return texts.submit(t, deadline); });
-        const clip::Tensor features = images.submit(clip::stack(pixels), deadline, &ticket);
+        const clip::Tensor text =
+            label_features(model, labels, templates, opt.input.truncate,
+                           [&](const clip::Tensor& t) { return texts.submit(t, deadline, nullptr, gone); });
+        const clip::Tensor features = images.submit(clip::stack(pixels), deadline, &ticket, gone);
         const clip::Tensor probs = clip::softmax(clip::logits(features, text, model.logit_scale()).first, -1);
         const std::int64_t m = static_cast<std::int64_t>(labels.size());
         for (std::size_t f = 0; f < files.size(); ++f) {
@@ -415,7 +428,7 @@ int run_serve(const ServeOptions& opt) {
             query = r.text;
             top = r.top;
             features = label_features(model, {query}, r.templates, opt.input.truncate, [&](const clip::Tensor& t) {
-              return texts.submit(t, std::chrono::steady_clock::now() + timeout);
+              return texts.submit(t, std::chrono::steady_clock::now() + timeout, nullptr, client_gone(req));
             });
           } else {
             const auto files = request_images(req);
@@ -424,8 +437,8 @@ int run_serve(const ServeOptions& opt) {
             const clip::Tensor pixels = preprocess(clip::Image::decode(
                 {reinterpret_cast<const std::uint8_t*>(files[0].second.data()), files[0].second.size()}, files[0].first,
                 opt.input.image_options()));
-            features =
-                clip::normalize(images.submit(clip::stack({pixels}), std::chrono::steady_clock::now() + timeout));
+            features = clip::normalize(images.submit(clip::stack({pixels}), std::chrono::steady_clock::now() + timeout,
+                                                     nullptr, client_gone(req)));
           }
           if (top < 1 || top > 10000) throw HttpError(400, "top must be an integer from 1 to 10000");
           const std::vector<float> scores = clip::cosine_similarity(features, index.features).to_vector<float>();

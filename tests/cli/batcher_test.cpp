@@ -137,6 +137,26 @@ TEST(Batcher, APassedDeadlineDropsTheWorkNotStarted) {
   EXPECT_EQ(model.batches.size(), 1u);  // the abandoned request never ran
 }
 
+TEST(Batcher, AClientThatLeavesWhileQueuedIsDroppedAndOneRunningIsAnswered) {
+  FakeModel model;
+  model.delay = 300ms;
+  const cli::Batcher::Options options = one_at_a_time();
+  cli::Batcher batcher(options, [&](const clip::Tensor& x) { return model(x); });
+  std::atomic<bool> left{false};
+  const cli::Batcher::Gone gone = [&] { return left.load(); };
+  auto running = std::async(std::launch::async,
+                            [&] { return batcher.submit(rows({1}), cli::Batcher::Clock::now() + 10s, nullptr, gone); });
+  std::this_thread::sleep_for(50ms);
+  auto waiting = std::async(std::launch::async,
+                            [&] { return batcher.submit(rows({2}), cli::Batcher::Clock::now() + 10s, nullptr, gone); });
+  std::this_thread::sleep_for(50ms);
+  left = true;  // both clients leave: the running one's batch finishes, the queued one is dropped
+  EXPECT_THROW(waiting.get(), cli::Batcher::ClientGone);
+  EXPECT_EQ(running.get().data<float>()[0], 1.0f);
+  batcher.stop();
+  EXPECT_EQ(model.batches.size(), 1u);  // dropped before the worker came to it: never ran
+}
+
 TEST(Batcher, StopFinishesTheQueueThenRefuses) {
   FakeModel model;
   model.delay = 100ms;

@@ -279,6 +279,34 @@ def test_clients_that_vanish_leave_the_server_serving(server):
     assert server.request("/v1/embed/image", image, "image/png")[0] == 200
 
 
+def test_a_client_that_leaves_while_queued_is_dropped():
+    """Its request never runs (the batch sizes say so), its close is counted, and the
+    requests around it are answered; under ASan nothing of it leaks."""
+    import socket
+    queued = Server("--max-batch", "1", "--max-wait-ms", "0", "--http-threads", "16")
+    try:
+        port = int(queued.url.rsplit(":", 1)[1])
+        body, content_type = multipart(IMAGES * 21)  # 63 images: a batch of its own
+        image = open(IMAGES[0], "rb").read()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            blockers = [pool.submit(queued.request, "/v1/embed/image", body, content_type) for _ in range(8)]
+            waited = time.time()
+            while queued.metric("clip_queue_depth") < 4:  # >= 4 batches of 63 images to run before it
+                assert time.time() - waited < 30, "the blockers never queued up"
+                time.sleep(0.005)
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall((f"POST /v1/embed/image HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                       f"Content-Length: {len(image)}\r\n\r\n").encode() + image)
+            time.sleep(0.05)
+            s.close()  # while the blockers keep the model busy
+            assert [b.result()[0] for b in blockers] == [200] * 8
+        assert queued.metric('clip_errors_total{kind="client_gone"}') == 1
+        assert queued.metric('clip_batch_size_sum{tower="image"}') == 8 * 63  # its row never ran
+        assert queued.request("/v1/embed/image", image, "image/png")[0] == 200
+    finally:
+        assert queued.stop()[0] == 0
+
+
 def test_the_search_page_in_a_browser(tmp_path):
     """Headless Chromium loads /, types a query and sees the thumbnails of /v1/search, in
     order, every one loaded; the screenshot is kept (CLIP_ARTEFACTS, default: the temp dir)."""
