@@ -37,15 +37,16 @@ void ReferenceBackend::set_num_threads(int threads) {
   threads_ = threads;
 }
 
-// Plain malloc, not core::allocate's 64-byte aligned_alloc: activations are allocated and
-// freed many times per image, and memalign's split-off fragments kept freed blocks from
-// being reused (RN50, 8 images, a new process: 168.3k page faults against 157.2k for the
-// earlier std::vector buffers, ~4% slower; with malloc 158.1k). oneDNN takes any alignment.
+// Plain malloc underneath, not core::allocate's 64-byte aligned_alloc: memalign's split-off
+// fragments kept freed blocks from being reused (RN50, 8 images, a new process: 168.3k page
+// faults against 157.2k for the earlier std::vector buffers, ~4% slower; with malloc
+// 158.1k). oneDNN takes any alignment. Large blocks are kept between calls
+// (activation_pool.h).
 Buffer ReferenceBackend::allocate(std::int64_t count) {
-  float* data =
-      static_cast<float*>(std::malloc(static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(float)));
-  if (!data) throw std::bad_alloc();
-  return Buffer(std::shared_ptr<void>(data, [](void* p) { std::free(p); }), data, count);
+  std::shared_ptr<void> block =
+      pool_->allocate(static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(float));
+  float* data = static_cast<float*>(block.get());
+  return Buffer(std::move(block), data, count);
 }
 
 void ReferenceBackend::upload(const float* host, std::int64_t count, float* y) {

@@ -3,6 +3,9 @@
 // every backend to. The CPU backend takes its data movement from here unchanged.
 #pragma once
 
+#include <memory>
+
+#include "runtime/activation_pool.h"
 #include "runtime/backend.h"
 
 namespace clip::runtime {
@@ -48,6 +51,7 @@ class ReferenceBackend : public Backend {
 
  protected:
   int threads_ = 1;
+  std::shared_ptr<ActivationPool> pool_ = ActivationPool::create();
 };
 
 }  // namespace clip::runtime
