@@ -6,6 +6,8 @@
 // time against 27.5 for the engine alone (bench/serve_load's model, 2 cores).
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -46,6 +48,7 @@ class EngineThread {
 
  private:
   void loop() {
+    pthread_setname_np(pthread_self(), "clip-engine");  // as top -H and gdb show it
     for (;;) {
       std::function<void()> task;
       {
