@@ -3,12 +3,19 @@
 
 #include <omp.h>
 #include <sched.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 
@@ -133,6 +140,92 @@ void set_default_threads(int threads) {
 }
 
 int loop_threads() { return t_scope > 0 ? t_scope : default_threads(); }
+int loop_threads(int otherwise) { return t_scope > 0 ? t_scope : otherwise; }
+
+CpuLoad read_cpu_load(const std::string& root) {
+  CpuLoad load;
+  load.wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec own{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &own);
+  load.own = static_cast<double>(own.tv_sec) + static_cast<double>(own.tv_nsec) * 1e-9;
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return load;
+  static const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  // Read at every model call: stdio, not read_text's 1 MiB buffer.
+  FILE* stat = std::fopen((std::filesystem::path(root) / "proc/stat").c_str(), "r");
+  if (!stat) return load;
+  char line[512];
+  while (std::fgets(line, sizeof line, stat)) {
+    // "cpuN user nice system idle iowait irq softirq steal ...": busy is all but idle and iowait.
+    if (std::strncmp(line, "cpu", 3) != 0) break;  // the per-CPU lines come first
+    if (line[3] < '0' || line[3] > '9') continue;  // the total line, "cpu  ..."
+    int cpu = -1;
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (std::sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &user, &nice, &system, &idle, &iowait,
+                    &irq, &softirq, &steal) < 8)
+      continue;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &mask)) continue;
+    load.busy += static_cast<double>(user + nice + system + irq + softirq + steal) * tick;
+    ++load.cpus;
+  }
+  std::fclose(stat);
+  return load;
+}
+
+int threads_left(int requested, const CpuLoad& before, const CpuLoad& after) {
+  const double wall = after.wall - before.wall;
+  if (requested <= 1 || wall <= 0 || after.cpus <= 0 || after.cpus != before.cpus) return requested;
+  const double others = std::max(0.0, (after.busy - before.busy) - (after.own - before.own)) / wall;
+  const double wanted = std::min(requested, after.cpus), free = after.cpus - others;
+  if (free >= wanted - 0.5) return requested;
+  return std::max(1, requested - static_cast<int>(std::lround(wanted - free)));
+}
+
+namespace {
+// What the calls saw: the window being summed, and the last complete one.
+struct CallLoad {
+  std::mutex mutex;
+  CpuLoad summing{0, 0, 0, 0}, decided{0, 0, 0, 0};
+};
+CallLoad& call_load() {
+  static CallLoad load;
+  return load;
+}
+bool adapting() {
+  static const bool on = [] {
+    const char* v = std::getenv("CLIP_ADAPT_THREADS");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+}  // namespace
+
+AdaptiveThreads::AdaptiveThreads(int requested) : threads_(requested), reading_(adapting() && requested > 1) {
+  if (!reading_) return;
+  {
+    CallLoad& load = call_load();
+    std::lock_guard lock(load.mutex);
+    if (load.decided.cpus > 0) threads_ = threads_left(requested, CpuLoad{0, 0, 0, load.decided.cpus}, load.decided);
+  }
+  start_ = read_cpu_load();
+}
+
+AdaptiveThreads::~AdaptiveThreads() {
+  if (!reading_) return;
+  const CpuLoad end = read_cpu_load();
+  if (end.cpus <= 0 || end.cpus != start_.cpus) return;
+  CallLoad& load = call_load();
+  std::lock_guard lock(load.mutex);
+  CpuLoad& w = load.summing;
+  if (w.cpus != end.cpus) w = CpuLoad{0, 0, 0, end.cpus};
+  w.wall += end.wall - start_.wall;
+  w.busy += end.busy - start_.busy;
+  w.own += end.own - start_.own;
+  if (w.wall >= 0.2) {
+    load.decided = w;
+    w = CpuLoad{0, 0, 0, end.cpus};
+  }
+}
 
 ThreadScope::ThreadScope(int threads) : previous_(t_scope) { t_scope = threads; }
 ThreadScope::~ThreadScope() { t_scope = previous_; }

@@ -25,6 +25,45 @@ void set_default_threads(int threads);  // clip::Error below 1
 // The threads the library's own loops use on the calling thread: the innermost
 // ThreadScope's, else default_threads().
 int loop_threads();
+// The innermost ThreadScope's count, else `otherwise` (a backend's own setting).
+int loop_threads(int otherwise);
+
+// How busy this process's CPUs are: a reading of /proc/stat (under `root`) for the CPUs of
+// its affinity mask, and of its own CPU time.
+struct CpuLoad {
+  double wall = 0;  // seconds, steady clock
+  double busy = 0;  // CPU-seconds those CPUs were busy (anyone; steal included), since boot
+  double own = 0;   // CPU-seconds this process used, since it started
+  int cpus = 0;     // CPUs in the mask found in the file
+};
+CpuLoad read_cpu_load(const std::string& root = "/");
+
+// `requested` threads, fewer by the CPUs other processes kept busy between two readings:
+// two OpenMP threads that meet at every barrier on a machine where another process holds
+// one of the two cores wait a scheduler slice per barrier (ViT-B/32 image b1 ~55 -> ~215
+// ms); one thread there runs at one core's speed. Unchanged while the others leave at
+// least min(requested, cpus) - 0.5 CPUs free, and never below 1.
+int threads_left(int requested, const CpuLoad& before, const CpuLoad& after);
+
+// A model call's threads: `requested`, fewer by the CPUs other processes kept busy while
+// this process's recent calls ran. The load is read as a call starts and ends (only then:
+// a benchmark's other peers, running between our calls, are not contention) and summed
+// over calls until 200 ms are seen (/proc/stat counts in 10 ms ticks); that window decides
+// the calls after it. `requested` itself when CLIP_ADAPT_THREADS=0 (fixed counts, for tests
+// and measurements) and until a first window exists.
+class AdaptiveThreads {
+ public:
+  explicit AdaptiveThreads(int requested);
+  ~AdaptiveThreads();
+  AdaptiveThreads(const AdaptiveThreads&) = delete;
+  AdaptiveThreads& operator=(const AdaptiveThreads&) = delete;
+  int threads() const { return threads_; }
+
+ private:
+  int threads_;
+  bool reading_;
+  CpuLoad start_;
+};
 
 // Sets loop_threads() for the calling thread while it lives (a model's work runs in one).
 class ThreadScope {

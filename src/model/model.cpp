@@ -105,7 +105,9 @@ Tensor Model::encode_image(const Tensor& images) const {
                 "], got " + images.shape_string());
   if (images.size(0) == 0) throw Error("encode_image: empty batch");
   Impl& m = *impl_;
-  const core::ThreadScope threads(m.backend->num_threads());  // binding converts weights
+  // Fewer threads while other processes hold some of the CPUs (core/threads.h).
+  const core::AdaptiveThreads adapted(m.backend->num_threads());
+  const core::ThreadScope threads(adapted.threads());  // binding converts weights too
   if (c.vision_is_vit)
     return model::encode_vit(*m.backend, c, m.bound(m.vit, [&] { return model::bind_vit(m.store, c); }), images);
   return model::encode_resnet(*m.backend, c, m.bound(m.resnet, [&] { return model::bind_resnet(m.store, c, m.jit); }),
@@ -129,7 +131,8 @@ Tensor Model::encode_text(const Tensor& tokens) const {
                   std::to_string(c.vocab_size));
   }
   Impl& m = *impl_;
-  const core::ThreadScope threads(m.backend->num_threads());
+  const core::AdaptiveThreads adapted(m.backend->num_threads());
+  const core::ThreadScope threads(adapted.threads());
   return model::encode_text(*m.backend, c, m.bound(m.text, [&] { return model::bind_text(m.store, c); }), tokens);
 }
 

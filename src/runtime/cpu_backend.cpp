@@ -55,14 +55,19 @@ class CpuBackend final : public ReferenceBackend {
   std::string name() const override { return "cpu"; }
   void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
 
+  // This call's threads: the model's ThreadScope (its count adapted to the load,
+  // core::AdaptiveThreads), else this backend's own setting. Primitives are made per count:
+  // oneDNN splits the work of a primitive for the threads it was made for.
+  int threads() const { return core::loop_threads(threads_); }
+
   void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias, float* y,
               bool w_is_kn, Epilogue epilogue) override {
-    const core::ThreadScope scope(threads_);  // for the conversions to float32 and bf16
+    const core::ThreadScope scope(threads());  // for the conversions to float32 and bf16
     run_linear(x, bf16_ ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
   }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) override {
-    const core::ThreadScope scope(threads_);
+    const core::ThreadScope scope(threads());
     const std::uint16_t* x_bf16 = bf16_ ? to_bf16(x, m * k) : nullptr;
     for (const Projection& p : projections) run_linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
   }
@@ -77,7 +82,7 @@ class CpuBackend final : public ReferenceBackend {
     const memory::desc s_d({n, heads, q_rows, kv_rows}, DT::f32, Tag::abcd);
     const memory::desc v_d({n, heads, kv_rows, hd}, DT::f32, Tag::acbd);
     const memory::desc o_d({n, heads, q_rows, hd}, DT::f32, Tag::acbd);
-    const auto* p = &cached(attentions_, AttentionKey{n, heads, q_rows, kv_rows, hd}, [&] {
+    const auto* p = &cached(attentions_, AttentionKey{n, heads, q_rows, kv_rows, hd, threads()}, [&] {
       const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c, float scale) {
         dnnl::primitive_attr attr = user_scratchpad();
         if (scale != 1.0f) {
@@ -109,7 +114,7 @@ class CpuBackend final : public ReferenceBackend {
     const memory::desc wei({out_c, c, kernel, kernel}, DT::f32, Tag::oihw);
     const memory::desc dst({n, out_c, oh, ow}, DT::f32, Tag::nhwc);
     const memory::desc bia({out_c}, DT::f32, Tag::a);
-    const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr, epilogue};
+    const ConvKey key{n, c, h, w, out_c, kernel, stride, pad, bias != nullptr, epilogue, threads()};
     const Prepared* prim = &cached(convs_, key, [&] {
       dnnl::primitive_attr attr = user_scratchpad();
       attr.set_post_ops(post_ops(epilogue));
@@ -134,8 +139,16 @@ class CpuBackend final : public ReferenceBackend {
       return Prepared{dnnl::convolution_forward(pd), pd.scratchpad_desc(), pd.src_desc(), pd.weights_desc(),
                       pd.dst_desc()};
     });
-    const memory packed_weights =
-        cached(packed_weights_, std::make_pair(weight, key), [&] { return pack(mem(wei, weight), prim->weights); }).mem;
+    // One packed copy for every thread count, unless a count's primitive wants another layout.
+    ConvKey any_threads = key;
+    any_threads.threads = 0;
+    memory packed_weights = cached(packed_weights_, std::make_pair(weight, any_threads), [&] {
+                              return pack(mem(wei, weight), prim->weights);
+                            }).mem;
+    if (packed_weights.get_desc() != prim->weights)
+      packed_weights = cached(packed_weights_, std::make_pair(weight, key), [&] {
+                         return pack(mem(wei, weight), prim->weights);
+                       }).mem;
     const bool plain_src = prim->src == src, plain_dst = prim->dst == dst;
     memory src_mem = mem(src, x), dst_mem = mem(dst, y);
     if (!plain_src) {
@@ -162,7 +175,7 @@ class CpuBackend final : public ReferenceBackend {
   void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
                   float* y) override {
     const memory::desc data({rows, d}, DT::f32, Tag::ab), param({d}, DT::f32, Tag::a);
-    const Prepared& p = cached(layer_norms_, std::make_pair(rows, d), [&] {
+    const Prepared& p = cached(layer_norms_, std::make_tuple(rows, d, threads()), [&] {
       const auto pd = onednn::layer_norm(engine_, data, 1e-5f, user_scratchpad());
       return Prepared{dnnl::layer_normalization_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
     });
@@ -175,13 +188,13 @@ class CpuBackend final : public ReferenceBackend {
   // the causal mask first sets the hidden scores to -inf, which it turns into zeros.
   void softmax(float* x, std::int64_t rows, std::int64_t n, bool causal, std::int64_t rows_per_matrix) override {
     if (causal) {
-#pragma omp parallel for num_threads(threads_) if (rows > 64)
+#pragma omp parallel for num_threads(threads()) if (rows > 64)
       for (std::int64_t r = 0; r < rows; ++r)
         std::fill(x + r * n + std::min(n, r % rows_per_matrix + 1), x + (r + 1) * n,
                   -std::numeric_limits<float>::infinity());
     }
     const memory::desc data({rows, n}, DT::f32, Tag::ab);
-    const Prepared& p = cached(softmaxes_, std::make_pair(rows, n), [&] {
+    const Prepared& p = cached(softmaxes_, std::make_tuple(rows, n, threads()), [&] {
       const auto pd = onednn::softmax(engine_, data, 1, user_scratchpad());
       return Prepared{dnnl::softmax_forward(pd), pd.scratchpad_desc(), {}, {}, {}};
     });
@@ -189,12 +202,12 @@ class CpuBackend final : public ReferenceBackend {
   }
 
   void relu(float* x, std::int64_t count) override {
-#pragma omp parallel for num_threads(threads_) if (count > 65536)
+#pragma omp parallel for num_threads(threads()) if (count > 65536)
     for (std::int64_t i = 0; i < count; ++i) x[i] = x[i] > 0 ? x[i] : 0;
   }
 
   void add(const float* x, float* y, std::int64_t count) override {
-#pragma omp parallel for num_threads(threads_) if (count > 65536)
+#pragma omp parallel for num_threads(threads()) if (count > 65536)
     for (std::int64_t i = 0; i < count; ++i) y[i] += x[i];
   }
 
@@ -205,7 +218,7 @@ class CpuBackend final : public ReferenceBackend {
       scale[ch] = gamma[ch] / std::sqrt(var[ch] + 1e-5f);
       shift[ch] = beta[ch] - mean[ch] * scale[ch];
     }
-#pragma omp parallel for num_threads(threads_) if (n * hw > 64)
+#pragma omp parallel for num_threads(threads()) if (n * hw > 64)
     for (std::int64_t p = 0; p < n * hw; ++p)
       for (std::int64_t ch = 0; ch < c; ++ch) x[p * c + ch] = x[p * c + ch] * scale[ch] + shift[ch];
   }
@@ -214,7 +227,7 @@ class CpuBackend final : public ReferenceBackend {
                 float* y) override {
     const std::int64_t oh = h / k, ow = w / k;
     const float inv = 1.0f / static_cast<float>(k * k);
-#pragma omp parallel for num_threads(threads_) collapse(2) if (n * oh > 8)
+#pragma omp parallel for num_threads(threads()) collapse(2) if (n * oh > 8)
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t i = 0; i < oh; ++i)
         for (std::int64_t j = 0; j < ow; ++j) {
@@ -236,15 +249,17 @@ class CpuBackend final : public ReferenceBackend {
     Epilogue epilogue;
     bool bf16 = false;
     bool plain_weights = false;  // the weights as stored, not packed
+    int threads = 1;
     bool operator<(const MatmulKey& o) const {
-      return std::tie(m, k, n, kn, bias, epilogue, bf16, plain_weights) <
-             std::tie(o.m, o.k, o.n, o.kn, o.bias, o.epilogue, o.bf16, o.plain_weights);
+      return std::tie(m, k, n, kn, bias, epilogue, bf16, plain_weights, threads) <
+             std::tie(o.m, o.k, o.n, o.kn, o.bias, o.epilogue, o.bf16, o.plain_weights, o.threads);
     }
   };
 
   struct AttentionKey {
     std::int64_t n, heads, q_rows, kv_rows, hd;
-    auto tie() const { return std::tie(n, heads, q_rows, kv_rows, hd); }
+    int threads;
+    auto tie() const { return std::tie(n, heads, q_rows, kv_rows, hd, threads); }
     bool operator<(const AttentionKey& o) const { return tie() < o.tie(); }
   };
 
@@ -272,7 +287,7 @@ class CpuBackend final : public ReferenceBackend {
     // and share the copy, so memory does not grow with the variety of inputs. The first use
     // (fp32) runs from the plain layout: packing costs more than the multiplication it
     // speeds up, so a process that embeds one image (a cold start) never packs.
-    const MatmulKey key{m, k, n, w_is_kn, bias != nullptr, epilogue, bf16};
+    const MatmulKey key{m, k, n, w_is_kn, bias != nullptr, epilogue, bf16, false, threads()};
     const std::pair<const void*, bool> weights_id{w.data, w_is_kn};
     bool first_use = false;
     {
@@ -318,9 +333,10 @@ class CpuBackend final : public ReferenceBackend {
     std::int64_t n, c, h, w, out_c, kernel, stride, pad;
     bool bias;
     Epilogue epilogue;
+    int threads;
     bool operator<(const ConvKey& o) const {
-      return std::tie(n, c, h, w, out_c, kernel, stride, pad, bias, epilogue) <
-             std::tie(o.n, o.c, o.h, o.w, o.out_c, o.kernel, o.stride, o.pad, o.bias, o.epilogue);
+      return std::tie(n, c, h, w, out_c, kernel, stride, pad, bias, epilogue, threads) <
+             std::tie(o.n, o.c, o.h, o.w, o.out_c, o.kernel, o.stride, o.pad, o.bias, o.epilogue, o.threads);
     }
   };
 
@@ -369,7 +385,7 @@ class CpuBackend final : public ReferenceBackend {
   }
 
   void reorder(const memory& from, const memory& to) {
-    omp_set_num_threads(threads_);
+    omp_set_num_threads(threads());
     dnnl::stream stream(engine_);
     dnnl::reorder(from, to).execute(stream, const_cast<memory&>(from), const_cast<memory&>(to));
     stream.wait();
@@ -401,7 +417,10 @@ class CpuBackend final : public ReferenceBackend {
   Value& cached(std::map<Key, Value>& cache, const Key& key, Make make) {
     std::lock_guard lock(mutex_);
     auto it = cache.find(key);
-    if (it == cache.end()) it = cache.emplace(key, make()).first;
+    if (it == cache.end()) {
+      omp_set_num_threads(threads());  // oneDNN plans a primitive's work for the threads it sees
+      it = cache.emplace(key, make()).first;
+    }
     return it->second;
   }
 
@@ -424,7 +443,7 @@ class CpuBackend final : public ReferenceBackend {
   void execute(const Prepared& p, std::unordered_map<int, memory> args) {
     args.emplace(DNNL_ARG_SCRATCHPAD,
                  memory(p.scratchpad, engine_, thread_buffer<Slot::Scratchpad>(p.scratchpad.get_size())));
-    omp_set_num_threads(threads_);
+    omp_set_num_threads(threads());
     dnnl::stream stream(engine_);
     p.primitive.execute(stream, args);
     stream.wait();
@@ -435,9 +454,9 @@ class CpuBackend final : public ReferenceBackend {
   std::mutex mutex_;
   std::map<MatmulKey, Prepared> matmuls_;
   std::map<ConvKey, Prepared> convs_;
-  std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;       // scores, then context
-  std::map<std::pair<std::int64_t, std::int64_t>, Prepared> layer_norms_;  // by (rows, d)
-  std::map<std::pair<std::int64_t, std::int64_t>, Prepared> softmaxes_;    // by (rows, n)
+  std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;             // scores, then context
+  std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> layer_norms_;  // by (rows, d, threads)
+  std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> softmaxes_;    // by (rows, n, threads)
   // Convolution weights in the primitive's layout, by (weights, shape); cleared when a
   // model's parameters change.
   std::map<std::pair<const float*, ConvKey>, Packed> packed_weights_;
