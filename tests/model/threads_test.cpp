@@ -22,14 +22,18 @@
 
 namespace {
 
-// The OpenMP runtime the library runs on: GCC's libgomp (the release build) keeps a team
-// for every thread that ran a parallel loop; LLVM's libomp (the clang sanitizer builds)
-// keeps one pool of workers for the whole process, and they stay when their thread ends.
+// The OpenMP runtime the library's own loops run on: GCC's libgomp (the release build)
+// keeps a team for every thread that ran a parallel loop; LLVM's libomp (clang's -fopenmp,
+// the sanitizer builds, where oneDNN still brings libgomp) keeps one pool of workers for
+// the whole process, and they stay when their thread ends.
 bool libgomp() {
   std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);)
-    if (line.find("libgomp") != std::string::npos) return true;
-  return false;
+  bool gomp = false;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("/libomp") != std::string::npos) return false;
+    gomp = gomp || line.find("/libgomp") != std::string::npos;
+  }
+  return gomp;
 }
 
 int threads_used(const std::filesystem::path& dir, int process_threads, int model_threads) {
