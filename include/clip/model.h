@@ -46,7 +46,9 @@ class CLIP_API Model {
   const std::string& device() const;
   Precision precision() const;
 
-  // Threads used by this model (default: clip::get_num_threads() when it was made).
+  // Threads used by this model (default: clip::get_num_threads() when it was made); a call
+  // uses fewer while other processes keep some of this process's CPUs busy, unless
+  // CLIP_ADAPT_THREADS=0.
   void set_num_threads(int threads);
   int num_threads() const;
 
