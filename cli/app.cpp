@@ -321,7 +321,7 @@ int run_encode_image(const EncodeOptions& opt) {
   const clip::Model model = load_model(opt.model, &preprocess);
   // Folders are searched as `clip embed` does; the rows follow the files in that order, so
   // every one must be readable (embed is the command that skips).
-  const cli::Inputs inputs = cli::expand_inputs(opt.inputs);
+  const clip::FoundImages inputs = clip::find_images(opt.inputs);
   if (!inputs.skipped.empty())
     throw clip::Error("cannot read " + inputs.skipped[0].first + ": " + inputs.skipped[0].second +
                       " (encode-image writes one row per image; clip embed skips what it cannot read)");
@@ -374,7 +374,7 @@ int run_classify(ClassifyOptions opt) {
   opt.labels = all_labels(opt);
   if (opt.labels.empty()) throw clip::Error("give --labels or --labels-file");
   // Folders are searched for images as `clip embed` does; what cannot be read is named.
-  cli::Inputs inputs = cli::expand_inputs(opt.images);
+  clip::FoundImages inputs = clip::find_images(opt.images);
   for (const auto& [file, reason] : inputs.skipped)
     std::cerr << "clip: warning: skipped " << file << ": " << reason << '\n';
   opt.images.assign(inputs.files.begin(), inputs.files.end());
@@ -572,10 +572,27 @@ int cli::run(int argc, char** argv) {
   cli::EmbedOptions emb;
   CLI::App* embed = app.add_subcommand(
       "embed", "Embed many images: unit-length features as .npy, and the list of files as .json beside it");
-  embed->add_option("inputs", emb.inputs, "Image files, and folders (searched recursively for image files)")
+  embed
+      ->add_option("inputs", emb.inputs,
+                   "Image files, folders (searched recursively for images and tar shards), tar shards "
+                   "(webdataset: key.jpg, key.txt, ...) and input lists (.txt: one path per line)")
       ->required();
   add_model_options(*embed, emb.model);
-  embed->add_option("--out", emb.out, "Output .npy (float32 [N, embed]); OUT.json lists the N files")->required();
+  embed
+      ->add_option("--out", emb.out,
+                   "X.npy: one float32 [N, embed] array, X.json beside it lists the N files; any other name: a "
+                   "folder of parts (part-NNNNN.npy + .jsonl, run.json, manifest.json); a run started again "
+                   "resumes")
+      ->required();
+  embed
+      ->add_option("--part-size", emb.part_size, "Images per part of a folder (default 10000; a tar shard is one part)")
+      ->check(in_range(1));
+  embed->add_option("--dtype", emb.dtype, "Parts' features: float32 (default) or float16")
+      ->check(CLI::IsMember({"float32", "float16"}));
+  embed
+      ->add_option("--decode-threads", emb.decode_threads,
+                   "Threads that decode and preprocess while the model runs (default 1)")
+      ->check(in_range(1));
   embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(in_range(1));
   add_image_options(*embed, emb.input);
 
@@ -585,7 +602,10 @@ int cli::run(int argc, char** argv) {
   search->add_option("--image", srch.images, "An image as the query (image-to-image search), repeatable")
       ->allow_extra_args(false);
   add_image_options(*search, srch.input);
-  search->add_option("--index", srch.index, "The .npy written by `clip embed` (its .json beside it)")->required();
+  search
+      ->add_option("--index", srch.index,
+                   "What `clip embed` wrote: X.npy (its .json beside it) or a folder of parts (searched exactly)")
+      ->required();
   add_model_options(*search, srch.model, false);
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
       ->allow_extra_args(false);

@@ -62,28 +62,23 @@ std::size_t display_width(std::string_view text);
 // " (did you mean X?)" for the candidate within two edits of `word`, else "".
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
-// Image inputs: files as given, folders walked for image files (sorted); every entry that
-// cannot be read as an image is in `skipped` with its reason.
-struct Inputs {
-  std::vector<std::string> files;
-  std::vector<std::pair<std::string, std::string>> skipped;  // path, reason
-};
-Inputs expand_inputs(const std::vector<std::string>& inputs);
-
 // A small text file (labels, lists), regular files only.
 std::string read_text_file(const std::string& path, const std::string& what);
 
 struct EmbedOptions {
   ModelOptions model;
   InputOptions input;
-  std::vector<std::string> inputs;  // image files and folders
-  std::string out;                  // embeddings.npy; embeddings.json beside it lists the files
+  std::vector<std::string> inputs;  // image files, folders, tar shards, input lists (.txt)
+  std::string out;                  // X.npy (X.json beside it lists the files), or a folder of parts
   int batch = 16;
+  std::size_t part_size = 10000;  // images per part (--out DIR)
+  std::string dtype = "float32";  // of the parts
+  int decode_threads = 0;         // 0: the library's default
 };
 int run_embed(const EmbedOptions& opt);
 
 struct SearchOptions {
-  std::string index;   // embeddings.npy written by `clip embed`
+  std::string index;   // what `clip embed` wrote: X.npy or a folder of parts
   ModelOptions model;  // name default: the model named in the index's .json
   InputOptions input;
   std::vector<std::string> queries;  // texts
@@ -93,18 +88,6 @@ struct SearchOptions {
   bool json = false;
 };
 int run_search(const SearchOptions& opt);
-
-// An index `clip embed` wrote: unit features [N, embed] (index.npy) and, beside it,
-// index.json: the files, the model (and its configuration) and its check features.
-struct Index {
-  clip::Tensor features;
-  std::vector<std::string> files;
-  std::string model, config;
-  std::vector<float> check;
-};
-Index read_index(const std::string& path);
-// clip::Error unless `model` is the one the index was made with.
-void check_index(const Index& index, const std::string& path, const clip::Model& model, const std::string& model_name);
 
 struct ServeOptions {
   ModelOptions model;

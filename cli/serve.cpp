@@ -238,10 +238,10 @@ int run_serve(const ServeOptions& opt) {
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
   const std::string name = opt.model.name;
-  Index index;
+  clip::Embeddings index;
   if (!opt.index.empty()) {
-    index = read_index(opt.index);
-    check_index(index, opt.index, model, name);
+    index = clip::read_embeddings(opt.index);
+    clip::check_embeddings(index, opt.index, model, name);
   }
   Metrics metrics;
   Batcher::Options batching;
@@ -402,10 +402,10 @@ int run_serve(const ServeOptions& opt) {
     server.Get(R"(/v1/files/(\d{1,9}))", handle("/v1/files", [&](const httplib::Request& req, httplib::Response& res) {
                  const std::size_t i = std::stoul(req.matches[1].str());
                  std::error_code ec;
-                 if (i >= index.files.size() ||
-                     !std::filesystem::is_regular_file(std::filesystem::symlink_status(index.files[i], ec)))
+                 if (i >= index.items.size() ||
+                     !std::filesystem::is_regular_file(std::filesystem::symlink_status(index.items[i], ec)))
                    throw HttpError(404, "no such file in the index");
-                 const std::string& path = index.files[i];
+                 const std::string& path = index.items[i];
                  std::ifstream in(path, std::ios::binary);
                  std::ostringstream data;
                  data << in.rdbuf();
@@ -445,7 +445,7 @@ int run_serve(const ServeOptions& opt) {
           const std::vector<std::size_t> order = ranking(scores);
           json results = json::array();
           for (std::size_t r = 0; r < std::min<std::size_t>(static_cast<std::size_t>(top), order.size()); ++r)
-            results.push_back(json{{"file", index.files[order[r]]},
+            results.push_back(json{{"file", index.items[order[r]]},
                                    {"score", scores[order[r]]},
                                    {"url", "/v1/files/" + std::to_string(order[r])}});
           res.set_content(json{{"query", query}, {"results", std::move(results)}}.dump(), "application/json");

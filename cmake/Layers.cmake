@@ -10,6 +10,7 @@
 #   io       core                 zlib, libdeflate, curl, OpenSSL, nlohmann-json
 #   runtime  core                 oneDNN, OpenMP
 #   model    core io image runtime
+#   collection core (public API)  libarchive, OpenSSL, nlohmann-json
 #
 # clip_layer(NAME SOURCES ... USES folders ... HEADERS public headers ... LINKS libraries ...)
 # makes clip_NAME (objects) with include roots build/layers/NAME/{src,include} holding

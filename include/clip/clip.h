@@ -3,6 +3,7 @@
 
 #include "clip/atomic_file.h"
 #include "clip/checkpoint.h"
+#include "clip/collection.h"
 #include "clip/error.h"
 #include "clip/image.h"
 #include "clip/model.h"

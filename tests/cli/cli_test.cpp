@@ -330,10 +330,11 @@ TEST(Cli, EmbedFolderThenSearch) {
   EXPECT_NEAR(j["results"][0]["score"].get<double>(), s[best], 1e-5);
   EXPECT_NEAR(j["results"][1]["score"].get<double>(), s[1 - best], 1e-5);
 
-  r = run("embed " + (tmp / "images" / "notes.txt").string() + " --model " + model + " --out " +
-          (tmp / "x.npy").string());
+  // A file named on the command line is read whatever its name; this one is no image.
+  std::ofstream(tmp / "notes.md") << "not an image";
+  r = run("embed " + (tmp / "notes.md").string() + " --model " + model + " --out " + (tmp / "x.npy").string());
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("clip: error: none of the 1 files could be read"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("clip: error: none of the 1 inputs could be read as images"), std::string::npos) << r.output;
   r = run("search --index " + (tmp / "missing.npy").string() + " query");
   EXPECT_EQ(r.status, 1);
   // A damaged file list is a clear error too, not an internal one.
