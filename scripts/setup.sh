@@ -12,6 +12,7 @@ packages=(
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libcpp-httplib-dev               # clip serve
+  libarchive-dev                   # tar shards (clip embed)
   libcurl4-openssl-dev libssl-dev  # model download, SHA256
   libdnnl-dev                      # the CPU inference engine (oneDNN 2.6 on 12, 3.7 on 13)
   ocl-icd-opencl-dev               # only recommended by libdnnl-dev, yet its CMake config needs OpenCL
