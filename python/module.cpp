@@ -131,6 +131,13 @@ py::array compute(F&& f) {
   return to_numpy(std::move(result));
 }
 
+// "float32" / "float16", the dtypes parts hold.
+clip::DType dtype_of_name(const std::string& name) {
+  if (name == "float32") return clip::DType::Float32;
+  if (name == "float16") return clip::DType::Float16;
+  throw py::value_error("dtype is 'float32' or 'float16', not " + name);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_clip_cpp, m) {
@@ -250,6 +257,72 @@ PYBIND11_MODULE(_clip_cpp, m) {
       },
       py::arg("name"), py::arg("device") = "cpu", py::arg("jit") = false, py::arg("download_root") = "",
       py::arg("precision") = "fp32", py::arg("config") = "");
+
+  // clip_cpp.distributed: a sharded run's parts (clip/collection.h). Shards travel as
+  // (files, tar) pairs, the plan's skipped entries as (path, reason) pairs.
+  using ShardTuple = std::pair<std::vector<std::string>, std::string>;
+  m.def(
+      "plan_collection",
+      [](const std::vector<std::string>& inputs, std::size_t part_size) {
+        clip::CollectionPlan plan;
+        {
+          py::gil_scoped_release release;
+          plan = clip::plan_collection(inputs, part_size);
+        }
+        std::vector<ShardTuple> shards;
+        for (clip::Shard& s : plan.shards) shards.emplace_back(std::move(s.files), std::move(s.tar));
+        return std::make_pair(shards, plan.skipped);
+      },
+      py::arg("inputs"), py::arg("part_size"));
+  m.def("part_name", &clip::part_name, py::arg("part"));
+  m.def("part_done", &clip::part_done, py::arg("dir"), py::arg("part"));
+  m.def(
+      "model_check",
+      [](const clip::Model& model) {
+        py::gil_scoped_release release;
+        return clip::model_check(model);
+      },
+      py::arg("model"));
+  m.def(
+      "begin_run",
+      [](const std::filesystem::path& dir, const std::vector<ShardTuple>& shards,
+         const std::vector<std::pair<std::string, std::string>>& skipped, const std::string& model,
+         const std::string& config, const std::string& precision, const std::vector<float>& check,
+         const std::string& dtype, int batch, std::size_t part_size) {
+        clip::CollectionPlan plan;
+        for (const auto& [files, tar] : shards) plan.shards.push_back(clip::Shard{files, tar});
+        plan.skipped = skipped;
+        clip::RunInfo info{model, config, precision, check, dtype_of_name(dtype), batch, part_size};
+        py::gil_scoped_release release;
+        clip::begin_run(dir, plan, info);
+      },
+      py::arg("dir"), py::arg("shards"), py::arg("skipped"), py::arg("model"), py::arg("config"), py::arg("precision"),
+      py::arg("check"), py::arg("dtype"), py::arg("batch"), py::arg("part_size"));
+  m.def(
+      "embed_part",
+      [](const clip::Model& model, const clip::Preprocess& preprocess, const ShardTuple& shard, std::size_t part,
+         const std::filesystem::path& dir, int batch, const std::string& dtype, int decode_threads,
+         bool exif_orientation) {
+        clip::PartOptions options;
+        options.batch = batch;
+        options.dtype = dtype_of_name(dtype);
+        options.decode_threads = decode_threads;
+        options.image.apply_exif_orientation = exif_orientation;
+        py::gil_scoped_release release;
+        const clip::PartSummary s =
+            clip::embed_part(model, preprocess, clip::Shard{shard.first, shard.second}, part, dir, options);
+        return std::make_tuple(s.items, s.embedded, s.failed);
+      },
+      py::arg("model"), py::arg("preprocess"), py::arg("shard"), py::arg("part"), py::arg("dir"), py::arg("batch") = 16,
+      py::arg("dtype") = "float32", py::arg("decode_threads") = 0, py::arg("exif_orientation") = false);
+  m.def(
+      "finish_run",
+      [](const std::filesystem::path& dir) {
+        py::gil_scoped_release release;
+        const clip::PartSummary s = clip::finish_run(dir);
+        return std::make_tuple(s.items, s.embedded, s.failed);
+      },
+      py::arg("dir"));
 
   // `python -m clip_cpp ARGS`: the clip tool, in this process.
   m.def("run_cli", [](std::vector<std::string> args) {

@@ -2,72 +2,29 @@
 corrupt, in folders and tar shards (pytest; ctest runs it with the clip binary of the
 build, also under ASan): a run killed with SIGKILL at random moments and started again
 ends with exactly the bytes of an uninterrupted run, and every corrupt input is recorded."""
-import io
 import json
 import os
 import random
 import subprocess
-import tarfile
 import time
 
 import numpy as np
 import pytest
-from PIL import Image
+
+import generated_inputs
 
 CLI = os.environ["CLIP_CLI"]
 MODEL = "demo-shapes"
-FORMATS = [("PNG", ".png"), ("JPEG", ".jpg"), ("WEBP", ".webp"), ("BMP", ".bmp"), ("GIF", ".gif"), ("TIFF", ".tif")]
-
-
-def image_bytes(rng, fmt):
-    h, w = rng.integers(24, 96, size=2)
-    pixels = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, fmt)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    """(input folder, names of the corrupt inputs): 240 files in two sub-folders and two
-    tar shards of 30 samples; 1 in 12 truncated or garbage."""
-    root = tmp_path_factory.mktemp("embed_inputs")
-    rng = np.random.default_rng(7)
-    corrupt = set()
-    for i in range(240):
-        fmt, ext = FORMATS[i % len(FORMATS)]
-        data = image_bytes(rng, fmt)
-        if i % 12 == 5:
-            data = data[: len(data) // 3]  # truncated
-            corrupt.add(f"{i:04d}{ext}")
-        elif i % 12 == 11:
-            data = bytes(rng.integers(0, 256, size=200, dtype=np.uint8))  # garbage with an image name
-            corrupt.add(f"{i:04d}{ext}")
-        folder = root / ("a" if i < 120 else "b")
-        folder.mkdir(exist_ok=True)
-        (folder / f"{i:04d}{ext}").write_bytes(data)
-    for s in range(2):
-        with tarfile.open(root / f"shard-{s:05d}.tar", "w") as tar:
-            for k in range(30):
-                fmt, ext = FORMATS[(s + k) % len(FORMATS)]
-                data = image_bytes(rng, fmt)
-                if k % 10 == 3:
-                    data = data[:40]
-                    corrupt.add(f"{s}:{k:06d}{ext}")
-                for name, payload in ((f"{k:06d}{ext}", data), (f"{k:06d}.txt", b"a caption")):
-                    info = tarfile.TarInfo(name)
-                    info.size = len(payload)
-                    tar.addfile(info, io.BytesIO(payload))
-    return root, corrupt
+    return generated_inputs.make(tmp_path_factory.mktemp("embed_inputs"))
 
 
 def embed(root, out, **kw):
     return subprocess.Popen([CLI, "embed", str(root), "--model", MODEL, "--out", str(out), "--part-size", "32",
                              "--batch", "8", "--threads", "2"], stderr=subprocess.PIPE, text=True, **kw)
-
-
-def folder_bytes(folder):
-    return {p: (folder / p).read_bytes() for p in sorted(os.listdir(folder))}
 
 
 def test_a_run_killed_at_random_moments_ends_as_an_uninterrupted_one(inputs, tmp_path):
@@ -77,7 +34,7 @@ def test_a_run_killed_at_random_moments_ends_as_an_uninterrupted_one(inputs, tmp
     _, err = whole.communicate(timeout=600)
     seconds = time.monotonic() - start
     assert whole.returncode == 0, err
-    want = folder_bytes(tmp_path / "whole")
+    want = generated_inputs.folder_bytes(tmp_path / "whole")
     parts = [p for p in want if p.endswith(".npy")]
     assert len(parts) == 10, "240 files in parts of 32, then one part per tar shard"
 
@@ -113,7 +70,7 @@ def test_a_run_killed_at_random_moments_ends_as_an_uninterrupted_one(inputs, tmp
             _, err = run.communicate(timeout=600)
             assert run.returncode == 0, err
             break
-        assert folder_bytes(out) == want, f"episode {episode}: the resumed run's folder differs"
+        assert generated_inputs.folder_bytes(out) == want, f"episode {episode}: the resumed run's folder differs"
         if kills >= 12:
             break
     assert kills >= 12, f"only {kills} runs were killed before finishing (a run takes {seconds:.2f} s)"

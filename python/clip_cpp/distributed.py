@@ -1,0 +1,134 @@
+"""Embedding a collection across machines with Dask: the parts of `clip embed --out DIR`,
+written by Dask workers, one task per shard.
+
+    python -m clip_cpp.distributed embed --scheduler tcp://HOST:8786 \\
+        --input /data/shards/ --out /data/embeddings --model ViT-B/32
+
+Every worker loads the model once (a worker plugin) and writes its parts itself into DIR,
+which every worker must see at the same path (a shared filesystem); the client only plans
+and waits. Retries and lost workers are Dask's job; a part is written atomically, so a task
+that dies leaves nothing half-written, and parts already finished are skipped, by a re-run
+too. A last task writes DIR/manifest.json. The folder is the one `clip embed` writes with the
+same arguments, byte for byte where the model gives the same bits (docs/COLLECTIONS.md).
+Starting a scheduler and workers: docs/COLLECTIONS.md.
+"""
+import argparse
+import os
+import sys
+
+import distributed
+
+from . import _clip_cpp as _native
+
+PLUGIN = "clip-cpp-model"
+
+
+def _worker_model():
+    """(model, preprocess, check) of the worker running the calling task."""
+    from distributed import get_worker
+    return get_worker().plugins[PLUGIN].loaded()
+
+
+class ModelPlugin(distributed.WorkerPlugin):
+    """Loads the model once per worker process, on its first task (then kept)."""
+
+    name = PLUGIN
+
+    def __init__(self, model, precision="fp32", config="", threads=0):
+        self.model, self.precision, self.config, self.threads = model, precision, config, threads
+        self._loaded = None
+
+    def setup(self, worker=None):
+        self._loaded = None
+
+    def teardown(self, worker=None):
+        self._loaded = None
+
+    def loaded(self):
+        if self._loaded is None:
+            if self.threads > 0:
+                _native.set_num_threads(self.threads)
+            model, preprocess = _native.load(self.model, "cpu", False, "", self.precision, self.config)
+            self._loaded = (model, preprocess, _native.model_check(model))
+        return self._loaded
+
+
+def _begin(out, shards, skipped, info):
+    _, _, check = _worker_model()
+    _native.begin_run(out, shards, skipped, info["model"], info["config"], info["precision"], check, info["dtype"],
+                      info["batch"], info["part_size"])
+    return len(shards)
+
+
+def _embed(out, shard, part, info):
+    if _native.part_done(out, part):  # finished by an earlier run or an earlier try
+        return None
+    model, preprocess, _ = _worker_model()
+    return _native.embed_part(model, preprocess, tuple(shard), part, out, info["batch"], info["dtype"],
+                              info["decode_threads"])
+
+
+def _finish(out, _):
+    return _native.finish_run(out)
+
+
+def _model_reference(name):
+    """As `clip embed` records it: a checkpoint file by its absolute path, a name as is."""
+    return os.path.normpath(os.path.abspath(name)) if os.path.isfile(name) else name
+
+
+def embed(client, inputs, out, model, *, part_size=10000, batch=16, dtype="float32", precision="fp32", config="",
+          threads=0, decode_threads=0, retries=3, progress=None):
+    """Embeds `inputs` (image files, folders, tar shards, .txt lists, as `clip embed` reads
+    them) into the folder `out` on the cluster of `client` (a distributed.Client). Returns
+    (items, embedded, failed). `threads`: the model's threads in each worker (0: the library's
+    default)."""
+    out = os.path.abspath(out)
+    shards, skipped = _native.plan_collection([os.fspath(i) for i in inputs], part_size)
+    if not shards:
+        raise RuntimeError("no image files found in the inputs")
+    info = dict(model=_model_reference(model), config=os.path.abspath(config) if config else "", precision=precision,
+                dtype=dtype, batch=batch, part_size=part_size, decode_threads=decode_threads)
+    plugin = ModelPlugin(model, precision, config, threads)
+    register = getattr(client, "register_plugin", None) or client.register_worker_plugin
+    register(plugin, name=PLUGIN)
+    begun = client.submit(_begin, out, shards, skipped, info, pure=False, retries=retries, key=f"clip-begin-{out}")
+    begun.result()
+    parts = [client.submit(_embed, out, shard, p, info, pure=False, retries=retries,
+                           key=f"clip-{_native.part_name(p)}-{out}") for p, shard in enumerate(shards)]
+    for done, _ in enumerate(distributed.as_completed(parts, with_results=True), 1):
+        if progress:
+            progress(done, len(parts))
+    return client.submit(_finish, out, parts, pure=False, retries=retries, key=f"clip-finish-{out}").result()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m clip_cpp.distributed",
+                                     description="Embed a collection on a Dask cluster (docs/COLLECTIONS.md)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("embed", help="Embed images into a folder of parts, one Dask task per shard")
+    e.add_argument("--scheduler", required=True, help="The Dask scheduler's address, tcp://HOST:PORT")
+    e.add_argument("--input", action="append", required=True,
+                   help="Image files, folders, tar shards or .txt lists, as clip embed reads them (repeatable)")
+    e.add_argument("--out", required=True, help="The folder of parts; every worker must see it at this path")
+    e.add_argument("--model", required=True, help="Built-in name, official name or checkpoint file")
+    e.add_argument("--config", default="", help="The model's open_clip_config.json")
+    e.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    e.add_argument("--part-size", type=int, default=10000, help="Images per part (a tar shard is one part)")
+    e.add_argument("--batch", type=int, default=16, help="Images per model call")
+    e.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    e.add_argument("--threads", type=int, default=0, help="The model's threads in each worker (default: all CPUs)")
+    args = parser.parse_args(argv)
+    with distributed.Client(args.scheduler) as client:
+        def show(done, total):
+            print(f"\rparts {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        items, embedded, failed = embed(client, args.input, args.out, args.model, part_size=args.part_size,
+                                        batch=args.batch, dtype=args.dtype, precision=args.precision,
+                                        config=args.config, threads=args.threads, progress=show)
+    print(f"clip_cpp.distributed: embedded {embedded} of {items} items into {args.out}"
+          + (f" ({failed} unreadable: status \"error\" in the parts' .jsonl)" if failed else ""), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

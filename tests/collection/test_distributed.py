@@ -1,0 +1,80 @@
+"""clip_cpp.distributed on a Dask LocalCluster of two worker processes on 127.0.0.1
+(pytest; needs the module and Debian's python3-distributed): the same folder as the single
+process `clip embed`, byte for byte, also when a worker is killed in the middle of the run."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import distributed
+import pytest
+
+import generated_inputs
+from clip_cpp import distributed as clip_distributed
+
+CLI = os.environ["CLIP_CLI"]
+MODEL = "demo-shapes"
+ARGS = dict(part_size=8, batch=4)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return generated_inputs.make(tmp_path_factory.mktemp("distributed_inputs"))
+
+
+@pytest.fixture(scope="module")
+def single_process(inputs, tmp_path_factory):
+    """The folder `clip embed` writes alone, with the same arguments."""
+    root, _ = inputs
+    out = tmp_path_factory.mktemp("single") / "parts"
+    r = subprocess.run([CLI, "embed", str(root), "--model", MODEL, "--out", str(out), "--part-size",
+                        str(ARGS["part_size"]), "--batch", str(ARGS["batch"])], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return generated_inputs.folder_bytes(out)
+
+
+@pytest.fixture
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def test_two_workers_write_what_one_process_writes(inputs, single_process, client, tmp_path):
+    root, _ = inputs
+    out = tmp_path / "parts"
+    items, embedded, failed = clip_distributed.embed(client, [root], out, MODEL, threads=1, **ARGS)
+    assert (items, embedded, failed) == (300, 300 - len(inputs[1]), len(inputs[1]))
+    assert generated_inputs.folder_bytes(out) == single_process
+    # A second run finds every part finished and changes nothing.
+    assert clip_distributed.embed(client, [root], out, MODEL, threads=1, **ARGS) == (items, embedded, failed)
+    assert generated_inputs.folder_bytes(out) == single_process
+
+
+def test_a_worker_killed_mid_run_changes_nothing(inputs, single_process, client, tmp_path):
+    root, _ = inputs
+    out = tmp_path / "parts"
+    result, errors = [], []
+
+    def run():
+        try:
+            result.append(clip_distributed.embed(client, [root], out, MODEL, threads=1, **ARGS))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not (out / "part-00002.jsonl").exists():  # the workers have loaded the model and run
+        assert time.monotonic() < deadline and thread.is_alive(), errors
+        time.sleep(0.001)
+    victim = next(iter(client.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)
+    finished_before = len(list(out.glob("part-*.jsonl")))
+    thread.join(timeout=300)
+    assert not errors, errors
+    assert finished_before < 32, "the worker was killed after the run's end"
+    assert not (out / "manifest.json").exists() or result
+    assert generated_inputs.folder_bytes(out) == single_process
+    assert victim not in client.run(os.getpid).values()
