@@ -591,7 +591,7 @@ int cli::run(int argc, char** argv) {
       ->check(CLI::IsMember({"float32", "float16"}));
   embed
       ->add_option("--decode-threads", emb.decode_threads,
-                   "Threads that decode and preprocess while the model runs (default 1)")
+                   "Threads that decode and preprocess for the model (default: one per CPU)")
       ->check(in_range(1));
   embed->add_option("--batch", emb.batch, "Images per forward pass (default 16)")->check(in_range(1));
   add_image_options(*embed, emb.input);

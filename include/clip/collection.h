@@ -64,8 +64,10 @@ struct CLIP_API PartOptions {
   int batch = 16;                // images per model call
   DType dtype = DType::Float32;  // of the .npy: Float32 or Float16
   ImageOptions image;
-  // Threads that read, decode and preprocess while the model runs on the caller's thread;
-  // 0: one (measured on 2 cores, docs/COLLECTIONS.md).
+  // Threads that read, decode and preprocess the items in order for the model, which runs
+  // on the caller's thread; 0: one per CPU this process may use. Where they and the
+  // model's threads are more than the CPUs, they take turns with the model instead of
+  // running beside it (docs/COLLECTIONS.md).
   int decode_threads = 0;
   // Called on the caller's thread after each model call with the items finished so far in
   // this part (read, and embedded or failed).
