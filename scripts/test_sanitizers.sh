@@ -19,6 +19,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 configure build-tsan "-fsanitize=thread -fno-omit-frame-pointer"
 cmake --build build-tsan -j"$(nproc)" --target clip_tests
 # One OpenMP thread per model call: TSan cannot see OpenMP's own synchronisation; the
-# application threads are what these tests are about.
+# application threads are what these tests are about (Collection: the decode threads).
 OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1 CLIP_REQUIRE_SHARED=1 \
-  build-tsan/tests/clip_tests --gtest_filter='Concurrency.*:Tokenizer.Concurrent*:Batcher.*'
+  build-tsan/tests/clip_tests --gtest_filter='Concurrency.*:Tokenizer.Concurrent*:Batcher.*:Collection.*'
