@@ -571,7 +571,9 @@ int cli::run(int argc, char** argv) {
 
   cli::EmbedOptions emb;
   CLI::App* embed = app.add_subcommand(
-      "embed", "Embed many images: unit-length features as .npy, and the list of files as .json beside it");
+      "embed",
+      "Embed many images: unit-length features as one .npy (the list of files as .json beside it), or as a "
+      "resumable folder of parts");
   embed
       ->add_option("inputs", emb.inputs,
                    "Image files, folders (searched recursively for images and tar shards), tar shards "
@@ -663,7 +665,9 @@ int cli::run(int argc, char** argv) {
        "  clip classify --model ViT-B/32 --json photos/ --labels-file labels.txt"},
       {embed,
        "  clip embed photos/ --model ViT-B/32 --out index.npy\n"
-       "Unreadable files are skipped with a warning. A progress bar is shown when stderr is a terminal."},
+       "  clip embed shards/ list.txt --model ViT-B/32 --out embeddings/    (run it again to resume)\n"
+       "Unreadable files are skipped with a warning (in a folder of parts: recorded in the parts' .jsonl).\n"
+       "A progress bar is shown when stderr is a terminal. docs/COLLECTIONS.md: the folder's layout."},
       {serve,
        "  clip serve --model ViT-B/32 --port 8080\n"
        "  curl -s localhost:8080/v1/embed/text -d '{\"texts\": [\"a dog\", \"a cat\"]}'\n"
