@@ -301,12 +301,13 @@ PYBIND11_MODULE(_clip_cpp, m) {
   m.def(
       "embed_part",
       [](const clip::Model& model, const clip::Preprocess& preprocess, const ShardTuple& shard, std::size_t part,
-         const std::filesystem::path& dir, int batch, const std::string& dtype, int decode_threads,
+         const std::filesystem::path& dir, int batch, const std::string& dtype, int decode_threads, int cpus,
          bool exif_orientation) {
         clip::PartOptions options;
         options.batch = batch;
         options.dtype = dtype_of_name(dtype);
         options.decode_threads = decode_threads;
+        options.cpus = cpus;
         options.image.apply_exif_orientation = exif_orientation;
         py::gil_scoped_release release;
         const clip::PartSummary s =
@@ -314,7 +315,8 @@ PYBIND11_MODULE(_clip_cpp, m) {
         return std::make_tuple(s.items, s.embedded, s.failed);
       },
       py::arg("model"), py::arg("preprocess"), py::arg("shard"), py::arg("part"), py::arg("dir"), py::arg("batch") = 16,
-      py::arg("dtype") = "float32", py::arg("decode_threads") = 0, py::arg("exif_orientation") = false);
+      py::arg("dtype") = "float32", py::arg("decode_threads") = 0, py::arg("cpus") = 0,
+      py::arg("exif_orientation") = false);
   m.def(
       "finish_run",
       [](const std::filesystem::path& dir) {

@@ -69,6 +69,9 @@ struct CLIP_API PartOptions {
   // model's threads are more than the CPUs, they take turns with the model instead of
   // running beside it (docs/COLLECTIONS.md).
   int decode_threads = 0;
+  // The CPUs this part may use; 0: all this process may use. Several processes sharing a
+  // machine (Dask workers) pass their share, so that decoders and model take turns there.
+  int cpus = 0;
   // Called on the caller's thread after each model call with the items finished so far in
   // this part (read, and embedded or failed).
   std::function<void(std::size_t items)> progress;

@@ -224,7 +224,7 @@ EmbeddedShard embed_shard(const Model& model, const Preprocess& preprocess, cons
                           const PartOptions& options) {
   if (options.batch < 1) throw Error("the batch size must be at least 1");
   if (!shard.tar.empty() && !shard.files.empty()) throw Error("a shard is either files or one tar, not both");
-  const int cpus = core::available_cpus();
+  const int cpus = options.cpus > 0 ? options.cpus : core::available_cpus();
   const int threads = options.decode_threads > 0 ? options.decode_threads : cpus;
   // Where the decoders and the model's threads would share CPUs, they take turns: the
   // decoders fill the next batch on every CPU, then wait while the model runs on every CPU.
