@@ -79,7 +79,7 @@ int run_embed(const EmbedOptions& opt);
 
 struct SearchOptions {
   std::string index;   // what `clip embed` wrote: X.npy or a folder of parts
-  ModelOptions model;  // name default: the model named in the index's .json
+  ModelOptions model;  // name default: the model the index names (X.json or run.json)
   InputOptions input;
   std::vector<std::string> queries;  // texts
   std::vector<std::string> images;   // --image: image queries

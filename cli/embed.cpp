@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 // The index's file list lives beside the array: embeddings.npy -> embeddings.json.
 fs::path sidecar(const fs::path& npy) { return fs::path(npy).replace_extension(".json"); }
 
-// The model as recorded in an index: a checkpoint file by its absolute path (so that
-// `clip search` finds it from any folder, issue #14), a name as is.
-std::string model_reference(const std::string& name) {
-  std::error_code ec;
-  return fs::is_regular_file(name, ec) ? fs::absolute(name).lexically_normal().string() : name;
-}
-
 // "embed 120/1000  45.1 images/s  ETA 19 s" on stderr, redrawn in place, only on a
 // terminal. Without a total (tar shards are counted as they are read): "embed 120".
 class Progress {
@@ -92,8 +85,8 @@ int embed_parts(const EmbedOptions& opt, const clip::CollectionPlan& plan) {
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
   clip::RunInfo info;
-  info.model = model_reference(opt.model.name);
-  if (!opt.model.config.empty()) info.config = fs::absolute(opt.model.config).string();
+  info.model = clip::model_reference(opt.model.name);
+  if (!opt.model.config.empty()) info.config = clip::model_reference(opt.model.config);
   info.precision = opt.model.precision;
   info.check = clip::model_check(model);
   clip::PartOptions options = part_options(opt);
@@ -162,8 +155,8 @@ int embed_one_file(const EmbedOptions& opt, const clip::CollectionPlan& plan) {
   const auto count = static_cast<std::int64_t>(embedded.size());
   clip::save_npy(opt.out, clip::Tensor::from_vector({count, model.config().embed_dim}, features));
   nlohmann::ordered_json index;
-  index["model"] = model_reference(opt.model.name);
-  if (!opt.model.config.empty()) index["config"] = fs::absolute(opt.model.config).string();
+  index["model"] = clip::model_reference(opt.model.name);
+  if (!opt.model.config.empty()) index["config"] = clip::model_reference(opt.model.config);
   index["model_check"] = clip::model_check(model);
   index["files"] = embedded;
   index["skipped"] = nlohmann::json::array();

@@ -275,6 +275,7 @@ PYBIND11_MODULE(_clip_cpp, m) {
       },
       py::arg("inputs"), py::arg("part_size"));
   m.def("part_name", &clip::part_name, py::arg("part"));
+  m.def("model_reference", &clip::model_reference, py::arg("name"));
   m.def("part_done", &clip::part_done, py::arg("dir"), py::arg("part"));
   m.def(
       "model_check",

@@ -117,11 +117,16 @@ CLIP_API PartSummary embed_part(const Model& model, const Preprocess& preprocess
 // different ones, so runs and indexes record them and searches compare.
 CLIP_API std::vector<float> model_check(const Model& model);
 
+// How runs and indexes record a model or configuration the user named: an existing file by
+// its absolute, normalised path (found again from any folder, or by a Dask worker), a name
+// ("ViT-B/32") as given.
+CLIP_API std::string model_reference(const std::string& name);
+
 // What a run is, DIR/run.json. Written by begin_run before the first part; a run started
 // again into the same folder must describe the same work.
 struct CLIP_API RunInfo {
-  std::string model;   // as the user named it (a file: its absolute path)
-  std::string config;  // the open_clip configuration file, if one was named
+  std::string model;   // model_reference of the user's --model
+  std::string config;  // model_reference of the open_clip configuration file, if one was named
   std::string precision = "fp32";
   std::vector<float> check;
   DType dtype = DType::Float32;

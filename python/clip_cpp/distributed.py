@@ -88,11 +88,6 @@ def _finish(out, _):
     return _native.finish_run(out)
 
 
-def _model_reference(name):
-    """As `clip embed` records it: a checkpoint file by its absolute path, a name as is."""
-    return os.path.normpath(os.path.abspath(name)) if os.path.isfile(name) else name
-
-
 def embed(client, inputs, out, model, *, part_size=10000, batch=16, dtype="float32", precision="fp32", config="",
           threads=0, decode_threads=0, retries=3, progress=None):
     """Embeds `inputs` (image files, folders, tar shards, .txt lists, as `clip embed` reads
@@ -103,10 +98,12 @@ def embed(client, inputs, out, model, *, part_size=10000, batch=16, dtype="float
     shards, skipped = _native.plan_collection([os.fspath(i) for i in inputs], part_size)
     if not shards:
         raise RuntimeError("no image files found in the inputs")
-    info = dict(model=_model_reference(model), config=os.path.abspath(config) if config else "", precision=precision,
+    # Resolved here, where the user's relative paths mean what they meant.
+    info = dict(model=_native.model_reference(os.fspath(model)),
+                config=_native.model_reference(os.fspath(config)) if config else "", precision=precision,
                 dtype=dtype, batch=batch, part_size=part_size, decode_threads=decode_threads,
                 threads=threads)
-    plugin = ModelPlugin(model, precision, config, threads)
+    plugin = ModelPlugin(info["model"], precision, info["config"], threads)  # absolute: workers start elsewhere
     register = getattr(client, "register_plugin", None) or client.register_worker_plugin
     register(plugin, name=PLUGIN)
     begun = client.submit(_begin, out, shards, skipped, info, pure=False, retries=retries, key=f"clip-begin-{out}")

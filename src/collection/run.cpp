@@ -10,6 +10,7 @@
 #include "clip/error.h"
 #include "clip/models.h"
 #include "clip/npy.h"
+#include "core/hex.h"
 
 namespace clip {
 namespace {
@@ -41,13 +42,7 @@ std::string plan_hash(const CollectionPlan& plan) {
   unsigned int len = 0;
   if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1)
     throw Error("OpenSSL: cannot compute SHA-256");
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    char b[3];
-    std::snprintf(b, sizeof b, "%02x", digest[i]);
-    hex += b;
-  }
-  return hex;
+  return core::hex(digest, len);
 }
 
 json skipped_json(const std::vector<std::pair<std::string, std::string>>& skipped) {
@@ -96,6 +91,11 @@ Embeddings read_npy_index(const fs::path& path) {
 }
 
 }  // namespace
+
+std::string model_reference(const std::string& name) {
+  std::error_code ec;
+  return fs::is_regular_file(name, ec) ? fs::absolute(name).lexically_normal().string() : name;
+}
 
 std::vector<float> model_check(const Model& model) {
   // Token ids 1..8, inside any vocabulary (fixture models have 1,000 tokens), not a text.

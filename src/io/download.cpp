@@ -16,6 +16,7 @@
 #include "clip/atomic_file.h"
 #include "clip/error.h"
 #include "clip/models.h"
+#include "core/hex.h"
 #include "io/hub.h"
 
 namespace clip {
@@ -302,13 +303,7 @@ std::string sha256_file(const std::filesystem::path& path) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    char b[3];
-    std::snprintf(b, sizeof b, "%02x", digest[i]);
-    hex += b;
-  }
-  return hex;
+  return core::hex(digest, len);
 }
 
 std::string download_file(const std::string& url, const std::filesystem::path& destination, const std::string& sha256,
