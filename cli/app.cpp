@@ -606,14 +606,38 @@ int cli::run(int argc, char** argv) {
   add_image_options(*search, srch.input);
   search
       ->add_option("--index", srch.index,
-                   "What `clip embed` wrote: X.npy (its .json beside it) or a folder of parts (searched exactly)")
+                   "What `clip embed` wrote: X.npy (its .json beside it) or a folder of parts (searched exactly), "
+                   "or an index of `clip index build`")
       ->required();
+  search->add_option("--vectors", srch.vectors, "Query by vectors: an .npy of float32 [n, embed] rows (no model loaded)");
+  search->add_option("--nprobe", srch.index_search.nprobe, "ivf-pq: lists searched (default nlist / 8)")
+      ->check(in_range(1));
+  search->add_option("--ef", srch.index_search.ef, "hnsw: candidates kept while searching (default 128)")
+      ->check(in_range(1));
+  search->add_option("--rerank", srch.index_search.rerank, "ivf-pq: candidates re-ranked exactly per result (default 10)")
+      ->check(in_range(1));
   add_model_options(*search, srch.model, false);
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")
       ->allow_extra_args(false);
   search->add_option("--top", srch.top, "Results per query (default 5)")->check(in_range(1));
   add_text_options(*search, srch.input);
   search->add_flag("--json", srch.json, "One JSON object per query: {\"query\", \"results\": [{\"file\", \"score\"}]}");
+
+  cli::IndexBuildOptions idx;
+  CLI::App* index = app.add_subcommand("index", "FAISS indexes over the embeddings of `clip embed`");
+  index->require_subcommand(1);
+  CLI::App* index_build = index->add_subcommand("build", "Build an index from a folder of parts (or an .npy)");
+  index_build->add_option("embeddings", idx.source, "What `clip embed` wrote: a folder of parts or X.npy")->required();
+  index_build->add_option("--out", idx.out, "The index file (its description goes beside it, as .json)")->required();
+  index_build->add_option("--type", idx.type, "flat (exact), ivf-pq (compressed) or hnsw (graph; default)")
+      ->check(CLI::IsMember({"flat", "ivf-pq", "hnsw"}));
+  index_build->add_option("--nlist", idx.nlist, "ivf-pq: inverted lists (default: a power of two near 4 sqrt(rows))")
+      ->check(in_range(1));
+  index_build->add_option("--pq", idx.pq, "ivf-pq: bytes per row (default: embed / 4)")->check(in_range(1));
+  index_build->add_option("--m", idx.hnsw_m, "hnsw: links per node (default 32)")->check(in_range(2, 512));
+  index_build->add_option("--ef-construction", idx.ef_construction, "hnsw: candidates while linking (default 80)")
+      ->check(in_range(1));
+  index_build->add_option("--threads", idx.threads, "Threads (default: all this process may use)")->check(in_range(1));
 
   cli::ServeOptions srv;
   CLI::App* serve =
@@ -674,7 +698,12 @@ int cli::run(int argc, char** argv) {
        "  curl -s localhost:8080/v1/embed/image --data-binary @photo.jpg"},
       {search,
        "  clip search --index index.npy \"a dog on a beach\" --top 10\n"
-       "  clip search --index index.npy --image photos/beach.jpg --json"}};
+       "  clip search --index index.npy --image photos/beach.jpg --json\n"
+       "  clip search --index photos.faiss \"a dog on a beach\"    (built by clip index build)"},
+      {index_build,
+       "  clip index build embeddings/ --out photos.faiss --type hnsw\n"
+       "  clip index build embeddings/ --out photos.faiss --type ivf-pq --nlist 1024\n"
+       "docs/COLLECTIONS.md: which type for which collection, and their parameters."}};
   for (const auto& [command, text] : examples) command->footer(std::string("Examples:\n") + text);
 
   // A first word that is no subcommand is named as such (CLI11 said "A subcommand is
@@ -718,6 +747,10 @@ int cli::run(int argc, char** argv) {
     if (*classify) return run_classify(cls);
     if (*embed) return cli::run_embed(emb);
     if (*search) return cli::run_search(srch);
+    if (*index_build) {
+      cli::build_index(idx);
+      return 0;
+    }
     if (*download) return run_download(download_name, download_root);
     if (*serve) return cli::run_serve(srv);
   } catch (const clip::Error& e) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "clip/clip.h"
+#include "vector_index.h"
 
 namespace cli {
 
@@ -78,8 +79,10 @@ struct EmbedOptions {
 int run_embed(const EmbedOptions& opt);
 
 struct SearchOptions {
-  std::string index;   // what `clip embed` wrote: X.npy or a folder of parts
-  ModelOptions model;  // name default: the model the index names (X.json or run.json)
+  std::string index;    // what `clip embed` wrote (X.npy, a folder of parts) or `clip index build`
+  ModelOptions model;   // name default: the model the index names (X.json or run.json)
+  std::string vectors;  // queries as rows of an .npy instead (no model)
+  IndexSearchOptions index_search;
   InputOptions input;
   std::vector<std::string> queries;  // texts
   std::vector<std::string> images;   // --image: image queries

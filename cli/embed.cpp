@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "progress.h"
 
 namespace cli {
 namespace {
@@ -21,35 +23,6 @@ namespace fs = std::filesystem;
 
 // The index's file list lives beside the array: embeddings.npy -> embeddings.json.
 fs::path sidecar(const fs::path& npy) { return fs::path(npy).replace_extension(".json"); }
-
-// "embed 120/1000  45.1 images/s  ETA 19 s" on stderr, redrawn in place, only on a
-// terminal. Without a total (tar shards are counted as they are read): "embed 120".
-class Progress {
- public:
-  explicit Progress(std::size_t total) : total_(total), enabled_(isatty(STDERR_FILENO)) {}
-  ~Progress() {
-    if (enabled_ && drawn_) std::fputc('\n', stderr);
-  }
-  void update(std::size_t done) {
-    if (!enabled_) return;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = seconds > 0 ? (done - first_) / seconds : 0;
-    if (total_ > 0) {
-      const double eta = rate > 0 ? (total_ - done) / rate : 0;
-      std::fprintf(stderr, "\rembed %zu/%zu  %.1f images/s  ETA %.0f s   ", done, total_, rate, eta);
-    } else {
-      std::fprintf(stderr, "\rembed %zu  %.1f images/s   ", done, rate);
-    }
-    drawn_ = true;
-  }
-  // Items finished before this run (resumed parts): not counted in the rate.
-  void resumed(std::size_t done) { first_ = done; }
-
- private:
-  std::size_t total_, first_ = 0;
-  bool enabled_, drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
 
 std::size_t known_items(const clip::CollectionPlan& plan) {
   std::size_t n = 0;
@@ -95,7 +68,7 @@ int embed_parts(const EmbedOptions& opt, const clip::CollectionPlan& plan) {
   info.part_size = opt.part_size;
   clip::begin_run(dir, plan, info);
 
-  Progress progress(known_items(plan));
+  Progress progress("embed", "images", known_items(plan));
   std::size_t done = 0, resumed = 0;
   for (std::size_t p = 0; p < plan.shards.size(); ++p) {
     const clip::Shard& shard = plan.shards[p];
@@ -131,7 +104,7 @@ int embed_one_file(const EmbedOptions& opt, const clip::CollectionPlan& plan) {
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
   clip::PartOptions options = part_options(opt);
-  Progress progress(known_items(plan));
+  Progress progress("embed", "images", known_items(plan));
   std::size_t done = 0;
   std::vector<float> features;
   std::vector<std::string> embedded;
@@ -193,54 +166,82 @@ int run_embed(const EmbedOptions& opt) {
 
 int run_search(const SearchOptions& opt) {
   if (opt.top < 1) throw clip::Error("--top must be at least 1");
-  if (opt.queries.empty() && opt.images.empty()) throw clip::Error("give a text QUERY or --image");
-  const clip::Embeddings index = clip::read_embeddings(opt.index);
-  const clip::Tensor& images = index.features;
+  if (opt.queries.empty() && opt.images.empty() && opt.vectors.empty())
+    throw clip::Error("give a text QUERY, --image or --vectors");
+  if (!opt.vectors.empty() && (!opt.queries.empty() || !opt.images.empty()))
+    throw clip::Error("--vectors are the queries: give no text or --image with them");
+  // A FAISS index reads the items of its embeddings, not their rows; exact search reads both.
+  std::unique_ptr<VectorIndex> vector_index;
+  clip::Embeddings exact;
+  if (is_faiss_index(opt.index))
+    vector_index = std::make_unique<VectorIndex>(opt.index);
+  else
+    exact = clip::read_embeddings(opt.index);
+  const clip::Embeddings& index = vector_index ? vector_index->embeddings() : exact;
   const std::vector<std::string>& files = index.items;
-  ModelOptions model_options = opt.model;
-  if (model_options.name.empty()) {
-    model_options.name = index.model;
-    if (model_options.config.empty()) model_options.config = index.config;
-  }
-  if (model_options.name.empty()) throw clip::Error("give --model: " + opt.index + " does not name one");
-  const std::string& model_name = model_options.name;
-  clip::Preprocess preprocess;
-  const clip::Model model = load_model(model_options, &preprocess);
-  clip::check_embeddings(index, opt.index, model, model_name);
 
-  // Text queries, then image queries (image-to-image search), as unit rows [queries, embed].
-  std::vector<std::string> names = opt.queries;
+  // The queries as unit rows [queries, embed]: vectors as given; else texts, then images
+  // (image-to-image search) through the index's model.
+  std::vector<std::string> names;
   std::vector<float> rows;
-  if (!opt.queries.empty())
-    rows = label_features(model, opt.queries, opt.templates, opt.input.truncate).to_vector<float>();
-  if (!opt.images.empty()) {
-    std::vector<clip::Tensor> pixels;
-    for (const std::string& image : opt.images) pixels.push_back(preprocess(open_image(image, opt.input)));
-    const auto features = clip::normalize(model.encode_image(clip::stack(pixels))).to_vector<float>();
-    rows.insert(rows.end(), features.begin(), features.end());
-    names.insert(names.end(), opt.images.begin(), opt.images.end());
+  if (!opt.vectors.empty()) {
+    const clip::Tensor v = clip::load_npy(opt.vectors);
+    if (v.dim() != 2 || v.size(1) != index.dim)
+      throw clip::Error("--vectors " + opt.vectors + " holds " + v.shape_string() + ", not rows of " +
+                        std::to_string(index.dim) + " (the index's)");
+    rows = clip::normalize(v.to(clip::DType::Float32)).to_vector<float>();
+    for (std::int64_t i = 0; i < v.size(0); ++i) names.push_back(opt.vectors + "[" + std::to_string(i) + "]");
+  } else {
+    ModelOptions model_options = opt.model;
+    if (model_options.name.empty()) {
+      model_options.name = index.model;
+      if (model_options.config.empty()) model_options.config = index.config;
+    }
+    if (model_options.name.empty()) throw clip::Error("give --model: " + opt.index + " does not name one");
+    clip::Preprocess preprocess;
+    const clip::Model model = load_model(model_options, &preprocess);
+    clip::check_embeddings(index, opt.index, model, model_options.name);
+    names = opt.queries;
+    if (!opt.queries.empty())
+      rows = label_features(model, opt.queries, opt.templates, opt.input.truncate).to_vector<float>();
+    if (!opt.images.empty()) {
+      std::vector<clip::Tensor> pixels;
+      for (const std::string& image : opt.images) pixels.push_back(preprocess(open_image(image, opt.input)));
+      const auto features = clip::normalize(model.encode_image(clip::stack(pixels))).to_vector<float>();
+      rows.insert(rows.end(), features.begin(), features.end());
+      names.insert(names.end(), opt.images.begin(), opt.images.end());
+    }
   }
-  const clip::Tensor queries =
-      clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), images.size(1)}, rows);
-  const std::vector<float> scores = clip::cosine_similarity(queries, images).to_vector<float>();  // [queries, images]
-  const std::size_t n = files.size(), top = std::min<std::size_t>(opt.top, n);
+
+  std::vector<std::vector<Hit>> hits;
+  const std::size_t top = std::min<std::size_t>(opt.top, files.size());
+  if (vector_index) {
+    hits = vector_index->search(rows, top, opt.index_search);
+  } else {
+    const clip::Tensor queries = clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), index.dim}, rows);
+    const std::vector<float> scores = clip::cosine_similarity(queries, index.features).to_vector<float>();
+    const std::size_t n = files.size();
+    for (std::size_t q = 0; q < names.size(); ++q) {
+      const std::vector<std::size_t> order =
+          ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
+      hits.emplace_back();
+      for (std::size_t r = 0; r < top; ++r) hits.back().push_back({order[r], scores[q * n + order[r]]});
+    }
+  }
   for (std::size_t q = 0; q < names.size(); ++q) {
-    const std::vector<std::size_t> order =
-        ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
     if (opt.json) {
       nlohmann::ordered_json j;
       j["query"] = names[q];
       j["results"] = nlohmann::json::array();
-      for (std::size_t r = 0; r < top; ++r)
-        j["results"].push_back({{"file", files[order[r]]}, {"score", scores[q * n + order[r]]}});
+      for (const Hit& h : hits[q]) j["results"].push_back({{"file", files[h.row]}, {"score", h.score}});
       std::cout << j.dump() << '\n';
       continue;
     }
     std::cout << names[q] << '\n';
-    for (std::size_t r = 0; r < top; ++r) {
+    for (std::size_t r = 0; r < hits[q].size(); ++r) {
       char score[32];
-      std::snprintf(score, sizeof score, "%.4f", scores[q * n + order[r]]);
-      std::cout << "  " << r + 1 << ". " << score << "  " << files[order[r]] << '\n';
+      std::snprintf(score, sizeof score, "%.4f", hits[q][r].score);
+      std::cout << "  " << r + 1 << ". " << score << "  " << files[hits[q][r].row] << '\n';
     }
   }
   return 0;

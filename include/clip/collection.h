@@ -144,12 +144,18 @@ CLIP_API PartSummary finish_run(const std::filesystem::path& dir);
 // Embeddings and what each row is: an .npy written by `clip embed --out X.npy` (with X.json
 // beside it) or a run's folder (every part, in order).
 struct CLIP_API Embeddings {
-  Tensor features;                 // float32 [N, embed], unit rows
+  Tensor features;                 // float32 [N, embed], unit rows (empty when not read)
+  std::int64_t dim = 0;            // embed
   std::vector<std::string> items;  // a file's path, or "SHARD.tar#MEMBER"
   std::string model, config;       // as recorded
   std::vector<float> check;        // model_check of the model that made them
+  // Where the rows are: .npy files (float32 or float16 [rows, embed]) and how many rows
+  // each holds, in order. Rows too many to load are read from there (clip::NpyFile).
+  std::vector<std::filesystem::path> files;
+  std::vector<std::size_t> file_rows;
 };
-CLIP_API Embeddings read_embeddings(const std::filesystem::path& npy_or_dir);
+// With `features` false, only the .npy headers are read (the rows stay on disk).
+CLIP_API Embeddings read_embeddings(const std::filesystem::path& npy_or_dir, bool features = true);
 // A clip::Error unless `model` made `embeddings` (same size, same model_check).
 CLIP_API void check_embeddings(const Embeddings& embeddings, const std::string& where, const Model& model,
                                const std::string& model_name);

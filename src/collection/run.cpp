@@ -70,9 +70,10 @@ std::vector<json> read_records(const fs::path& path) {
 bool is_ok(const json& record) { return record.value("status", "") == "ok"; }
 
 // The legacy single-file index: X.npy and X.json ({"files", "model", "config", "model_check"}).
-Embeddings read_npy_index(const fs::path& path) {
+Embeddings read_npy_index(const fs::path& path, bool features) {
   Embeddings e;
-  e.features = load_npy(path);
+  const NpyFile file(path);
+  const Tensor::Shape& shape = file.shape();
   const fs::path list = fs::path(path).replace_extension(".json");
   const json j = read_json(list, "the file list `clip embed` writes beside the index");
   try {
@@ -83,10 +84,14 @@ Embeddings read_npy_index(const fs::path& path) {
   } catch (const json::exception& ex) {
     throw Error("cannot read " + list.string() + ": " + ex.what());
   }
-  if (e.features.dim() != 2 || e.features.dtype() != DType::Float32 ||
-      e.features.size(0) != static_cast<std::int64_t>(e.items.size()))
-    throw Error(path.string() + " and " + list.string() + " do not match: " + e.features.shape_string() +
-                " features for " + std::to_string(e.items.size()) + " files");
+  if (shape.size() != 2 || file.dtype() != DType::Float32 || shape[0] != static_cast<std::int64_t>(e.items.size()))
+    throw Error(path.string() + " and " + list.string() + " do not match: " + std::string(dtype_name(file.dtype())) +
+                " features " + Tensor::shape_string_of(shape) + " for " +
+                std::to_string(e.items.size()) + " files");
+  e.dim = shape[1];
+  e.files = {fs::absolute(path)};
+  e.file_rows = {e.items.size()};
+  if (features) e.features = file.rows(0, shape[0]);
   return e;
 }
 
@@ -183,9 +188,9 @@ PartSummary finish_run(const fs::path& dir) {
   return total;
 }
 
-Embeddings read_embeddings(const fs::path& path) {
+Embeddings read_embeddings(const fs::path& path, bool features) {
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) return read_npy_index(path);
+  if (!fs::is_directory(path, ec)) return read_npy_index(path, features);
   const json run = read_json(path / "run.json", "what `clip embed --out DIR` writes first");
   Embeddings e;
   e.model = run.value("model", std::string());
@@ -193,12 +198,14 @@ Embeddings read_embeddings(const fs::path& path) {
   e.check = run.value("model_check", std::vector<float>());
   const std::size_t parts = run.value("parts", std::size_t{0});
   std::vector<float> all;
-  std::int64_t width = -1;
+  e.dim = -1;
   for (std::size_t p = 0; p < parts; ++p) {
     const std::string name = part_name(p);
     if (!part_done(path, p))
       throw Error(path.string() + ": " + name + " is not finished; run `clip embed` again with the same arguments");
-    const Tensor f = load_npy(path / (name + ".npy")).to(DType::Float32);
+    const fs::path npy = fs::absolute(path / (name + ".npy"));
+    const NpyFile file(npy);
+    const Tensor::Shape& shape = file.shape();
     std::size_t ok = 0;
     for (const json& r : read_records(path / (name + ".jsonl"))) {
       if (!is_ok(r)) continue;
@@ -206,22 +213,27 @@ Embeddings read_embeddings(const fs::path& path) {
       const std::string member = r.value("member", "");
       e.items.push_back(member.empty() ? r.value("path", "") : r.value("path", "") + "#" + member);
     }
-    if (f.dim() != 2 || f.size(0) != static_cast<std::int64_t>(ok) || (width >= 0 && f.size(1) != width))
-      throw Error(path.string() + ": " + name + ".npy holds " + f.shape_string() + " for " + std::to_string(ok) +
+    if (shape.size() != 2 || shape[0] != static_cast<std::int64_t>(ok) || (e.dim >= 0 && shape[1] != e.dim) ||
+        (file.dtype() != DType::Float32 && file.dtype() != DType::Float16))
+      throw Error(path.string() + ": " + name + ".npy holds " + dtype_name(file.dtype()) + " " +
+                  Tensor::shape_string_of(shape) + " for " + std::to_string(ok) +
                   " embedded records");
-    width = f.size(1);
-    const std::vector<float> v = f.to_vector<float>();
+    e.dim = shape[1];
+    e.files.push_back(npy);
+    e.file_rows.push_back(ok);
+    if (!features) continue;
+    const std::vector<float> v = file.rows(0, shape[0]).to(DType::Float32).to_vector<float>();
     all.insert(all.end(), v.begin(), v.end());
   }
-  if (width < 0) throw Error(path.string() + " holds no parts");
-  e.features = Tensor::from_vector({static_cast<std::int64_t>(e.items.size()), width}, all);
+  if (e.dim < 0) throw Error(path.string() + " holds no parts");
+  if (features) e.features = Tensor::from_vector({static_cast<std::int64_t>(e.items.size()), e.dim}, all);
   return e;
 }
 
 void check_embeddings(const Embeddings& e, const std::string& where, const Model& model,
                       const std::string& model_name) {
-  if (e.features.size(1) != model.config().embed_dim)
-    throw Error(where + " holds " + std::to_string(e.features.size(1)) + "-dim features but " + model_name +
+  if (e.dim != model.config().embed_dim)
+    throw Error(where + " holds " + std::to_string(e.dim) + "-dim features but " + model_name +
                 " embeds to " + std::to_string(model.config().embed_dim));
   if (e.check.empty()) return;
   // The same model gives the same features of the check text (to within precision: bf16

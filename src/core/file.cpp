@@ -29,6 +29,19 @@ FileHandle open_regular_file(const std::filesystem::path& path, const std::strin
   return file;
 }
 
+bool read_at(int fd, void* out, std::size_t n, std::uint64_t offset) {
+  auto* bytes = static_cast<std::uint8_t*>(out);
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd, bytes + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw Error(std::string("read failed: ") + std::strerror(errno));
+    if (got == 0) return false;
+    done += static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
 std::vector<std::uint8_t> read_regular_file(const std::filesystem::path& path, const std::string& what,
                                             std::uint64_t max_bytes) {
   const std::string name = what.empty() ? path.string() : what + " " + path.string();

@@ -4,6 +4,7 @@
 // of user-named input files goes through here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -35,6 +36,10 @@ class FileHandle {
 // refuses anything that is not a regular file with clip::Error("cannot read <what>
 // <path>: it is a directory" / "...not a regular file"). `size` receives the file size.
 FileHandle open_regular_file(const std::filesystem::path& path, const std::string& what, std::uint64_t& size);
+
+// Reads `n` bytes at `offset` (pread, retried on EINTR and short reads). False when the file
+// ends first; an I/O error is a clip::Error.
+bool read_at(int fd, void* out, std::size_t n, std::uint64_t offset);
 
 // The whole of a regular file, opened as above; refused when larger than `max_bytes`.
 std::vector<std::uint8_t> read_regular_file(const std::filesystem::path& path, const std::string& what,

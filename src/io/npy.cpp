@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <utility>
 #include <regex>
 
 #include "clip/atomic_file.h"
@@ -42,18 +43,16 @@ DType dtype_of_descr(const std::string& descr, const std::string& where) {
 
 }  // namespace
 
-Tensor load_npy(const std::filesystem::path& path) {
+NpyFile::NpyFile(const std::filesystem::path& path) : path_(path) {
   const std::string where = path.string();
-  // Regular files only (a FIFO would block, a directory is no array), then read through stdio.
+  // Regular files only (a FIFO would block, a directory is no array).
   std::uint64_t file_size = 0;
   core::FileHandle fd = core::open_regular_file(path, "", file_size);
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(fdopen(fd.get(), "rb"), std::fclose);
-  if (!file) throw Error("cannot open " + where + ": " + std::strerror(errno));
-  fd.release();  // now owned by `file`
   std::uint64_t pos = 0;
   const auto read = [&](void* out, std::size_t n) {
+    const bool whole = core::read_at(fd.get(), out, n, pos);
     pos += n;
-    return std::fread(out, 1, n, file.get()) == n;
+    return whole;
   };
   char magic[8];
   if (!read(magic, 8) || std::memcmp(magic, kMagic, 6) != 0) throw Error(where + ": not a .npy file (bad magic)");
@@ -77,29 +76,62 @@ Tensor load_npy(const std::filesystem::path& path) {
   std::smatch m;
   if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']+)')")))
     throw Error(where + ": .npy header has no descr");
-  const DType dtype = dtype_of_descr(m[1], where);
+  dtype_ = dtype_of_descr(m[1], where);
   if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")) || m[1] == "True")
     throw Error(where + ": only C-order .npy arrays are supported");
   if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
     throw Error(where + ": .npy header has no shape");
-  Tensor::Shape shape;
   const std::string dims = m[1];
   const std::regex number(R"(\d+)");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
     if (it->str().size() > 12) throw Error(where + ": .npy dimension too large");
-    shape.push_back(std::stoll(it->str()));
+    shape_.push_back(std::stoll(it->str()));
   }
 
-  // Check the payload size against the file before allocating.
-  const std::uint64_t data_start = pos;
+  // Check the payload size against the file before anything is allocated for it.
+  data_start_ = pos;
   const std::uint64_t expected =
-      core::checked_mul(static_cast<std::uint64_t>(core::checked_numel(shape, where)), dtype_size(dtype), where);
-  if (expected > file_size - data_start)
+      core::checked_mul(static_cast<std::uint64_t>(core::checked_numel(shape_, where)), dtype_size(dtype_), where);
+  if (expected > file_size - data_start_)
     throw Error(where + ": truncated .npy data (shape needs " + std::to_string(expected) + " bytes, file has " +
-                std::to_string(file_size - data_start) + ")");
-  Tensor t(shape, dtype);
-  if (!read(t.raw_data(), t.nbytes())) throw Error(where + ": truncated .npy data");
+                std::to_string(file_size - data_start_) + ")");
+  fd_ = fd.release();
+}
+
+NpyFile::~NpyFile() {
+  const core::FileHandle close_it(fd_);
+}
+
+NpyFile::NpyFile(NpyFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      dtype_(other.dtype_),
+      shape_(std::move(other.shape_)),
+      data_start_(other.data_start_) {}
+
+Tensor NpyFile::rows(std::int64_t begin, std::int64_t count) const {
+  const std::string where = path_.string();
+  if (shape_.empty()) {
+    if (begin != 0 || count != 1) throw Error(where + ": a 0-d array has one value");
+    Tensor t(shape_, dtype_);
+    if (!core::read_at(fd_, t.raw_data(), t.nbytes(), data_start_)) throw Error(where + ": truncated .npy data");
+    return t;
+  }
+  if (begin < 0 || count < 0 || begin > shape_[0] || count > shape_[0] - begin)
+    throw Error(where + ": rows " + std::to_string(begin) + " to " + std::to_string(begin + count) +
+                " are outside its " + std::to_string(shape_[0]) + " rows");
+  Tensor::Shape shape = shape_;
+  shape[0] = count;
+  Tensor t(shape, dtype_);
+  const std::uint64_t row_bytes = count ? t.nbytes() / static_cast<std::uint64_t>(count) : 0;
+  if (!core::read_at(fd_, t.raw_data(), t.nbytes(), data_start_ + static_cast<std::uint64_t>(begin) * row_bytes))
+    throw Error(where + ": truncated .npy data");
   return t;
+}
+
+Tensor load_npy(const std::filesystem::path& path) {
+  const NpyFile file(path);
+  return file.rows(0, file.shape().empty() ? 1 : file.shape()[0]);
 }
 
 void write_npy(std::ostream& out, const Tensor& tensor) {

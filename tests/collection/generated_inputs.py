@@ -54,3 +54,36 @@ def make(root, files=240, samples=30):
 def folder_bytes(folder):
     """{file name: bytes} of every file in `folder`."""
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def random_run(root, rows, dim=512, part_rows=10000, seed=1, dtype=np.float32):
+    """A finished run's folder (run.json, parts, manifest.json) of `rows` random unit vectors,
+    as `clip embed --out DIR` leaves it, item i named "v{i}"; no model made them (search it
+    with --vectors). Returns the rows, float32 [rows, dim]."""
+    import hashlib
+    import json
+    import os
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    parts = (rows + part_rows - 1) // part_rows
+    all_rows, part_list = [], []
+    for p in range(parts):
+        n = min(part_rows, rows - p * part_rows)
+        x = rng.standard_normal((n, dim), dtype=np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        x = x.astype(dtype)
+        all_rows.append(x.astype(np.float32))
+        name = os.path.join(root, "part-%05d" % p)
+        np.save(name + ".npy", x)
+        with open(name + ".jsonl", "w") as f:
+            for r in range(n):
+                f.write(json.dumps({"path": "v%d" % (p * part_rows + r), "bytes": 0, "status": "ok", "row": r}) + "\n")
+        with open(name + ".npy", "rb") as f:
+            part_list.append({"name": "part-%05d" % p, "npy_sha256": hashlib.sha256(f.read()).hexdigest()})
+    run = {"format": "clip-embed-run/1", "model": "", "parts": parts, "model_check": []}
+    with open(os.path.join(root, "run.json"), "w") as f:
+        json.dump(run, f)
+    with open(os.path.join(root, "manifest.json"), "w") as f:
+        json.dump(dict(run, part_list=part_list), f)
+    return np.concatenate(all_rows)
