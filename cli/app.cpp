@@ -609,12 +609,14 @@ int cli::run(int argc, char** argv) {
                    "What `clip embed` wrote: X.npy (its .json beside it) or a folder of parts (searched exactly), "
                    "or an index of `clip index build`")
       ->required();
-  search->add_option("--vectors", srch.vectors, "Query by vectors: an .npy of float32 [n, embed] rows (no model loaded)");
+  search->add_option("--vectors", srch.vectors,
+                     "Query by vectors: an .npy of float32 [n, embed] rows (no model loaded)");
   search->add_option("--nprobe", srch.index_search.nprobe, "ivf-pq: lists searched (default nlist / 8)")
       ->check(in_range(1));
   search->add_option("--ef", srch.index_search.ef, "hnsw: candidates kept while searching (default 128)")
       ->check(in_range(1));
-  search->add_option("--rerank", srch.index_search.rerank, "ivf-pq: candidates re-ranked exactly per result (default 10)")
+  search
+      ->add_option("--rerank", srch.index_search.rerank, "ivf-pq: candidates re-ranked exactly per result (default 10)")
       ->check(in_range(1));
   add_model_options(*search, srch.model, false);
   search->add_option("--template", srch.templates, "Prompt template with {}, repeatable, averaged as in classify")

@@ -4,14 +4,17 @@
 // preprocess; one Batcher per tower gathers batches (batcher.h), and one thread runs them all
 // on the model (engine_thread.h).
 #include <httplib.h>
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -144,37 +147,52 @@ std::vector<std::pair<std::string, std::string>> request_images(const httplib::R
   return images;
 }
 
-// SIGINT and SIGTERM, blocked in this thread and every thread started after (made first,
-// before the model's and the batchers' threads exist), then taken by a thread of their own
-// that calls `stop` (httplib's stop() is not async-signal-safe).
+// SIGINT and SIGTERM, caught by a handler that only writes the signal's number into a pipe
+// (async-signal-safe), read by a thread of their own that calls `stop` (httplib's stop()
+// is not async-signal-safe). A handler, not sigwait with the signals blocked: threads that
+// libraries start before main (OpenBLAS's, linked for FAISS) do not block them, and the
+// kernel delivered SIGTERM to one of those, which ended the process at once.
 class SignalStop {
  public:
   SignalStop() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    if (pipe2(pipe_, O_CLOEXEC) != 0) throw clip::Error(std::string("pipe: ") + std::strerror(errno));
+    struct sigaction action {};
+    action.sa_handler = [](int signal) {
+      const unsigned char byte = static_cast<unsigned char>(signal);
+      [[maybe_unused]] const ssize_t n = write(write_end_, &byte, 1);
+    };
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    write_end_ = pipe_[1];
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
   }
   void start(std::function<void(const char*)> stop) {
     thread_ = std::thread([this, stop] {
-      int signal = 0;
-      sigwait(&set_, &signal);
-      fired_ = true;
-      if (!done_) stop(signal == SIGINT ? "SIGINT" : "SIGTERM");
+      unsigned char signal = 0;
+      while (read(pipe_[0], &signal, 1) < 0 && errno == EINTR) {
+      }
+      if (signal != 0) stop(signal == SIGINT ? "SIGINT" : "SIGTERM");  // 0: the destructor's wake-up
     });
   }
   ~SignalStop() {
-    done_ = true;
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
     if (thread_.joinable()) {
-      if (!fired_) pthread_kill(thread_.native_handle(), SIGTERM);  // ends the sigwait
+      const unsigned char wake = 0;
+      [[maybe_unused]] const ssize_t n = write(pipe_[1], &wake, 1);
       thread_.join();
     }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    close(pipe_[0]);
+    close(pipe_[1]);
   }
+  SignalStop(const SignalStop&) = delete;
+  SignalStop& operator=(const SignalStop&) = delete;
 
  private:
-  sigset_t set_, old_;
-  std::atomic<bool> done_{false}, fired_{false};
+  static inline int write_end_ = -1;  // for the handler
+  int pipe_[2] = {-1, -1};
+  struct sigaction old_int_ {}, old_term_ {};
   std::thread thread_;
 };
 

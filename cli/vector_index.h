@@ -30,8 +30,8 @@ void build_index(const IndexBuildOptions& options);
 bool is_faiss_index(const std::string& path);
 
 struct IndexSearchOptions {
-  int nprobe = 0;  // ivf-pq: lists searched (0: nlist / 8)
-  int ef = 128;    // hnsw: candidates kept while searching
+  int nprobe = 0;   // ivf-pq: lists searched (0: nlist / 8)
+  int ef = 128;     // hnsw: candidates kept while searching
   int rerank = 10;  // ivf-pq: candidates re-ranked exactly, per result
 };
 

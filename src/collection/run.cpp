@@ -86,8 +86,7 @@ Embeddings read_npy_index(const fs::path& path, bool features) {
   }
   if (shape.size() != 2 || file.dtype() != DType::Float32 || shape[0] != static_cast<std::int64_t>(e.items.size()))
     throw Error(path.string() + " and " + list.string() + " do not match: " + std::string(dtype_name(file.dtype())) +
-                " features " + Tensor::shape_string_of(shape) + " for " +
-                std::to_string(e.items.size()) + " files");
+                " features " + Tensor::shape_string_of(shape) + " for " + std::to_string(e.items.size()) + " files");
   e.dim = shape[1];
   e.files = {fs::absolute(path)};
   e.file_rows = {e.items.size()};
@@ -216,8 +215,7 @@ Embeddings read_embeddings(const fs::path& path, bool features) {
     if (shape.size() != 2 || shape[0] != static_cast<std::int64_t>(ok) || (e.dim >= 0 && shape[1] != e.dim) ||
         (file.dtype() != DType::Float32 && file.dtype() != DType::Float16))
       throw Error(path.string() + ": " + name + ".npy holds " + dtype_name(file.dtype()) + " " +
-                  Tensor::shape_string_of(shape) + " for " + std::to_string(ok) +
-                  " embedded records");
+                  Tensor::shape_string_of(shape) + " for " + std::to_string(ok) + " embedded records");
     e.dim = shape[1];
     e.files.push_back(npy);
     e.file_rows.push_back(ok);
@@ -233,8 +231,8 @@ Embeddings read_embeddings(const fs::path& path, bool features) {
 void check_embeddings(const Embeddings& e, const std::string& where, const Model& model,
                       const std::string& model_name) {
   if (e.dim != model.config().embed_dim)
-    throw Error(where + " holds " + std::to_string(e.dim) + "-dim features but " + model_name +
-                " embeds to " + std::to_string(model.config().embed_dim));
+    throw Error(where + " holds " + std::to_string(e.dim) + "-dim features but " + model_name + " embeds to " +
+                std::to_string(model.config().embed_dim));
   if (e.check.empty()) return;
   // The same model gives the same features of the check text (to within precision: bf16
   // against fp32 stays above 0.99 cosine); another model does not.

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <utility>
 #include <regex>
+#include <utility>
 
 #include "clip/atomic_file.h"
 #include "clip/error.h"
@@ -98,9 +98,7 @@ NpyFile::NpyFile(const std::filesystem::path& path) : path_(path) {
   fd_ = fd.release();
 }
 
-NpyFile::~NpyFile() {
-  const core::FileHandle close_it(fd_);
-}
+NpyFile::~NpyFile() { const core::FileHandle close_it(fd_); }
 
 NpyFile::NpyFile(NpyFile&& other) noexcept
     : path_(std::move(other.path_)),

@@ -591,7 +591,7 @@ TEST(Cli, SearchByImage) {
   EXPECT_EQ(j["query"], images + "/red-star.png");
   EXPECT_EQ(j["results"][0]["file"], std::filesystem::path(images + "/red-star.png").lexically_normal().string());
   EXPECT_NEAR(j["results"][0]["score"].get<double>(), 1.0, 1e-5);
-  EXPECT_EQ(run("search --index " + index.string()).output, "clip: error: give a text QUERY or --image\n");
+  EXPECT_EQ(run("search --index " + index.string()).output, "clip: error: give a text QUERY, --image or --vectors\n");
   std::filesystem::remove(index);
   std::filesystem::remove(std::filesystem::path(index).replace_extension(".json"));
 }

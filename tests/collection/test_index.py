@@ -53,7 +53,7 @@ def recall(found, truth):
 @pytest.mark.parametrize("kind, build, search", [
     ("flat", [], []),
     ("ivf-pq", ["--nlist", "256", "--pq", "128"], ["--nprobe", "256", "--rerank", "40"]),
-    ("hnsw", ["--m", "16", "--ef-construction", "40"], ["--ef", "4096"]),
+    ("hnsw", ["--m", "16", "--ef-construction", "40"], ["--ef", "8192"]),
 ])
 def test_recall_at_10_on_100000_random_unit_vectors(random_rows, kind, build, search):
     root, truth = random_rows

@@ -39,3 +39,25 @@ TEST(Npy, SpecialFilesAreWrittenNotReplaced) {
   EXPECT_THROW(clip::save_npy(std::filesystem::temp_directory_path(), clip::Tensor({1}, clip::DType::Float32)),
                clip::Error);
 }
+
+TEST(Npy, RowsAreReadOnDemandAsLoadReadsThem) {
+  const auto path = std::filesystem::temp_directory_path() / "clip_rows.npy";
+  std::vector<float> values(5 * 3);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.5f * static_cast<float>(i);
+  clip::save_npy(path, clip::Tensor::from_vector<float>({5, 3}, values).to(clip::DType::Float16));
+  const clip::NpyFile file(path);
+  EXPECT_EQ(file.dtype(), clip::DType::Float16);
+  EXPECT_EQ(file.shape(), (clip::Tensor::Shape{5, 3}));
+  const clip::Tensor rows = file.rows(2, 2);
+  EXPECT_EQ(rows.shape(), (clip::Tensor::Shape{2, 3}));
+  EXPECT_EQ(rows.to(clip::DType::Float32).to_vector<float>(),
+            std::vector<float>(values.begin() + 6, values.begin() + 12));
+  EXPECT_EQ(file.rows(0, 5).to(clip::DType::Float32).to_vector<float>(),
+            clip::load_npy(path).to(clip::DType::Float32).to_vector<float>());
+  EXPECT_EQ(file.rows(5, 0).numel(), 0);
+  EXPECT_THROW(file.rows(4, 2), clip::Error);
+  EXPECT_THROW(file.rows(-1, 1), clip::Error);
+  // The file cut short after it was opened: an error, not garbage.
+  std::filesystem::resize_file(path, 100);
+  EXPECT_THROW(file.rows(3, 2), clip::Error);
+}
