@@ -607,7 +607,7 @@ int cli::run(int argc, char** argv) {
   search
       ->add_option("--index", srch.index,
                    "What `clip embed` wrote: X.npy (its .json beside it) or a folder of parts (searched exactly), "
-                   "or an index of `clip index build`")
+                   "or an X.faiss of `clip index build`")
       ->required();
   search->add_option("--vectors", srch.vectors,
                      "Query by vectors: an .npy of float32 [n, embed] rows (no model loaded)");
@@ -630,7 +630,8 @@ int cli::run(int argc, char** argv) {
   index->require_subcommand(1);
   CLI::App* index_build = index->add_subcommand("build", "Build an index from a folder of parts (or an .npy)");
   index_build->add_option("embeddings", idx.source, "What `clip embed` wrote: a folder of parts or X.npy")->required();
-  index_build->add_option("--out", idx.out, "The index file (its description goes beside it, as .json)")->required();
+  index_build->add_option("--out", idx.out, "The index, X.faiss (its description goes beside it: X.faiss.json)")
+      ->required();
   index_build->add_option("--type", idx.type, "flat (exact), ivf-pq (compressed) or hnsw (graph; default)")
       ->check(CLI::IsMember({"flat", "ivf-pq", "hnsw"}));
   index_build->add_option("--nlist", idx.nlist, "ivf-pq: inverted lists (default: a power of two near 4 sqrt(rows))")
@@ -662,7 +663,8 @@ int cli::run(int argc, char** argv) {
                    "Drop a client that sends or reads nothing for this long (default 10000)")
       ->check(in_range(1, 3600000));
   serve->add_option("--index", srv.index,
-                    "An index made by `clip embed` with this model: POST /v1/search, and a search page at /");
+                    "What `clip embed` made with this model (X.npy, a folder of parts) or a `clip index build` "
+                    "index: POST /v1/search, and a search page at /");
   serve->add_option("--http-threads", srv.http_threads, "Connection threads (default max(8, 2 x max batch))")
       ->check(in_range(1, 1024));
 

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -170,14 +169,8 @@ int run_search(const SearchOptions& opt) {
     throw clip::Error("give a text QUERY, --image or --vectors");
   if (!opt.vectors.empty() && (!opt.queries.empty() || !opt.images.empty()))
     throw clip::Error("--vectors are the queries: give no text or --image with them");
-  // A FAISS index reads the items of its embeddings, not their rows; exact search reads both.
-  std::unique_ptr<VectorIndex> vector_index;
-  clip::Embeddings exact;
-  if (is_faiss_index(opt.index))
-    vector_index = std::make_unique<VectorIndex>(opt.index);
-  else
-    exact = clip::read_embeddings(opt.index);
-  const clip::Embeddings& index = vector_index ? vector_index->embeddings() : exact;
+  const Searcher searcher(opt.index);
+  const clip::Embeddings& index = searcher.embeddings();
   const std::vector<std::string>& files = index.items;
 
   // The queries as unit rows [queries, embed]: vectors as given; else texts, then images
@@ -213,21 +206,7 @@ int run_search(const SearchOptions& opt) {
     }
   }
 
-  std::vector<std::vector<Hit>> hits;
-  const std::size_t top = std::min<std::size_t>(opt.top, files.size());
-  if (vector_index) {
-    hits = vector_index->search(rows, top, opt.index_search);
-  } else {
-    const clip::Tensor queries = clip::Tensor::from_vector({static_cast<std::int64_t>(names.size()), index.dim}, rows);
-    const std::vector<float> scores = clip::cosine_similarity(queries, index.features).to_vector<float>();
-    const std::size_t n = files.size();
-    for (std::size_t q = 0; q < names.size(); ++q) {
-      const std::vector<std::size_t> order =
-          ranking(std::vector<float>(scores.begin() + q * n, scores.begin() + (q + 1) * n));
-      hits.emplace_back();
-      for (std::size_t r = 0; r < top; ++r) hits.back().push_back({order[r], scores[q * n + order[r]]});
-    }
-  }
+  const std::vector<std::vector<Hit>> hits = searcher.search(rows, static_cast<std::size_t>(opt.top), opt.index_search);
   for (std::size_t q = 0; q < names.size(); ++q) {
     if (opt.json) {
       nlohmann::ordered_json j;

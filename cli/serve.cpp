@@ -3,8 +3,8 @@
 // would need an event loop written around it). Connection threads parse, decode and
 // preprocess; one Batcher per tower gathers batches (batcher.h), and one thread runs them all
 // on the model (engine_thread.h).
-#include <httplib.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -192,7 +192,8 @@ class SignalStop {
  private:
   static inline int write_end_ = -1;  // for the handler
   int pipe_[2] = {-1, -1};
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
   std::thread thread_;
 };
 
@@ -256,11 +257,13 @@ int run_serve(const ServeOptions& opt) {
   clip::Preprocess preprocess;
   const clip::Model model = load_model(opt.model, &preprocess);
   const std::string name = opt.model.name;
-  clip::Embeddings index;
+  std::unique_ptr<Searcher> searcher;
   if (!opt.index.empty()) {
-    index = clip::read_embeddings(opt.index);
-    clip::check_embeddings(index, opt.index, model, name);
+    searcher = std::make_unique<Searcher>(opt.index);
+    clip::check_embeddings(searcher->embeddings(), opt.index, model, name);
   }
+  const clip::Embeddings no_index;
+  const clip::Embeddings& index = searcher ? searcher->embeddings() : no_index;
   Metrics metrics;
   Batcher::Options batching;
   batching.max_batch = opt.max_batch;
@@ -459,13 +462,11 @@ int run_serve(const ServeOptions& opt) {
                                                      nullptr, client_gone(req)));
           }
           if (top < 1 || top > 10000) throw HttpError(400, "top must be an integer from 1 to 10000");
-          const std::vector<float> scores = clip::cosine_similarity(features, index.features).to_vector<float>();
-          const std::vector<std::size_t> order = ranking(scores);
           json results = json::array();
-          for (std::size_t r = 0; r < std::min<std::size_t>(static_cast<std::size_t>(top), order.size()); ++r)
-            results.push_back(json{{"file", index.items[order[r]]},
-                                   {"score", scores[order[r]]},
-                                   {"url", "/v1/files/" + std::to_string(order[r])}});
+          const auto hits = searcher->search(features.to_vector<float>(), static_cast<std::size_t>(top));
+          for (const Hit& hit : hits[0])
+            results.push_back(json{
+                {"file", index.items[hit.row]}, {"score", hit.score}, {"url", "/v1/files/" + std::to_string(hit.row)}});
           res.set_content(json{{"query", query}, {"results", std::move(results)}}.dump(), "application/json");
         }));
   }

@@ -22,6 +22,7 @@
 #include "clip/atomic_file.h"
 #include "clip/error.h"
 #include "clip/npy.h"
+#include "commands.h"
 #include "progress.h"
 
 namespace cli {
@@ -32,8 +33,9 @@ using json = nlohmann::ordered_json;
 
 constexpr const char* kFormat = "clip-faiss-index/1";
 
-// The description beside the index: INDEX.faiss -> INDEX.json.
-fs::path description_of(const fs::path& index) { return fs::path(index).replace_extension(".json"); }
+// The description beside the index: photos.faiss -> photos.faiss.json (not photos.json,
+// which is the file list of a photos.npy of `clip embed`).
+fs::path description_of(const fs::path& index) { return fs::path(index).concat(".json"); }
 
 // Inner products for HNSW. Debian's FAISS is built for any x86-64 and computes them one
 // float at a time (fvec_inner_product_ref: 89% of an HNSW build, by perf); the same sum
@@ -152,15 +154,16 @@ void for_each_rows(const clip::Embeddings& e, std::size_t chunk, F&& f) {
 
 }  // namespace
 
-bool is_faiss_index(const std::string& path) {
-  std::error_code ec;
-  return !fs::is_directory(path, ec) && fs::path(path).extension() != ".npy";
-}
+bool is_faiss_index(const std::string& path) { return fs::path(path).extension() == ".faiss"; }
 
 void build_index(const IndexBuildOptions& opt) {
   const fs::path out = opt.out;
-  if (!is_faiss_index(opt.out) || out.extension() == ".json")
-    throw clip::Error("--out " + opt.out + ": name the index file (e.g. photos.faiss; photos.json goes beside it)");
+  if (!is_faiss_index(opt.out))
+    throw clip::Error("--out " + opt.out + ": name the index X.faiss (its description goes beside it as X.faiss.json)");
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) throw clip::Error("--out " + opt.out + " is a folder");
+  const fs::path folder = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!fs::is_directory(folder, ec)) throw clip::Error("--out " + opt.out + ": no folder " + folder.string());
   if (opt.threads < 0) throw clip::Error("--threads must be positive");
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
   one_blas_thread();
@@ -195,8 +198,8 @@ void build_index(const IndexBuildOptions& opt) {
       return std::make_unique<faiss::IndexIVFPQ>(quantizer, d, nlist, pq, bits, faiss::METRIC_INNER_PRODUCT);
     });
     pq_index->own_fields = true;
-    // FAISS's polysemous training re-orders the codes for Hamming filtering, which the
-    // search here does not use; it took most of the training time (237 s of 243 on 100,000 rows).
+    // FAISS's polysemous training (on by default) re-orders the codes for Hamming
+    // filtering, which the search here does not use, and it took minutes here.
     pq_index->do_polysemous_training = false;
     ivf = pq_index.get();
     params = {{"nlist", nlist}, {"pq", pq}, {"bits", bits}};
@@ -231,8 +234,6 @@ void build_index(const IndexBuildOptions& opt) {
 
   // The index, then its description, each through a temporary file: a search never
   // pairs a new index with an old description unnoticed (the size is recorded).
-  std::error_code ec;
-  if (fs::is_directory(out, ec)) throw clip::Error("--out " + opt.out + " is a folder");
   const fs::path tmp = fs::path(out).concat(".tmp");
   faiss_call("writing " + opt.out, [&] { faiss::write_index(index.get(), tmp.c_str()); });
   fs::rename(tmp, out, ec);
@@ -260,9 +261,7 @@ struct VectorIndex::State {
 VectorIndex::VectorIndex(const std::string& path) : path_(path), state_(std::make_unique<State>()) {
   const fs::path desc_path = description_of(path);
   std::ifstream in(desc_path);
-  if (!in)
-    throw clip::Error(path + " is not an index of `clip index build` (no " + desc_path.string() +
-                      " beside it); --index takes that, a folder of parts or an .npy of `clip embed`");
+  if (!in) throw clip::Error(path + " is not an index of `clip index build` (no " + desc_path.string() + " beside it)");
   json desc;
   std::string source;
   try {
@@ -298,6 +297,7 @@ VectorIndex::~VectorIndex() = default;
 
 std::vector<std::vector<Hit>> VectorIndex::search(const std::vector<float>& queries, std::size_t top,
                                                   const IndexSearchOptions& options) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
   const std::size_t d = static_cast<std::size_t>(embeddings_.dim), n = queries.size() / d;
   faiss::Index& index = *state_->index;
   top = std::min<std::size_t>(top, static_cast<std::size_t>(index.ntotal));
@@ -338,6 +338,30 @@ std::vector<std::vector<Hit>> VectorIndex::search(const std::vector<float>& quer
       std::stable_sort(h.begin(), h.end(), [](const Hit& a, const Hit& b) { return a.score > b.score; });
       if (h.size() > top) h.resize(top);
     }
+  }
+  return hits;
+}
+
+Searcher::Searcher(const std::string& index) {
+  if (is_faiss_index(index))
+    faiss_ = std::make_unique<VectorIndex>(index);
+  else
+    exact_ = clip::read_embeddings(index);
+}
+
+std::vector<std::vector<Hit>> Searcher::search(const std::vector<float>& queries, std::size_t top,
+                                               const IndexSearchOptions& options) const {
+  if (faiss_) return faiss_->search(queries, top, options);
+  const std::int64_t n = static_cast<std::int64_t>(queries.size()) / exact_.dim;
+  const std::size_t rows = exact_.items.size();
+  top = std::min(top, rows);
+  const std::vector<float> scores =
+      clip::cosine_similarity(clip::Tensor::from_vector({n, exact_.dim}, queries), exact_.features).to_vector<float>();
+  std::vector<std::vector<Hit>> hits(static_cast<std::size_t>(n));
+  for (std::size_t q = 0; q < hits.size(); ++q) {
+    const std::vector<std::size_t> order =
+        ranking(std::vector<float>(scores.begin() + q * rows, scores.begin() + (q + 1) * rows));
+    for (std::size_t r = 0; r < top; ++r) hits[q].push_back({order[r], scores[q * rows + order[r]]});
   }
   return hits;
 }

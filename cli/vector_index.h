@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ namespace cli {
 
 struct IndexBuildOptions {
   std::string source;  // a run's folder of parts, or an .npy of `clip embed --out X.npy`
-  std::string out;     // INDEX; its description goes beside it (INDEX with extension .json)
+  std::string out;     // X.faiss; its description goes beside it, X.faiss.json
   std::string type = "hnsw";
   int nlist = 0;             // ivf-pq: inverted lists (0: a power of two near 4 sqrt(rows))
   int pq = 0;                // ivf-pq: bytes per row (0: dim / 4, one per 4 dimensions)
@@ -26,7 +27,7 @@ struct IndexBuildOptions {
 // Reads the rows one .npy at a time (an ivf-pq training sample first), never all of them.
 void build_index(const IndexBuildOptions& options);
 
-// Whether `path` is given as a FAISS index: not a folder of parts, not an .npy.
+// Whether `path` names a FAISS index (X.faiss), not what `clip embed` wrote.
 bool is_faiss_index(const std::string& path);
 
 struct IndexSearchOptions {
@@ -51,7 +52,8 @@ class VectorIndex {
   VectorIndex& operator=(const VectorIndex&) = delete;
 
   const clip::Embeddings& embeddings() const { return embeddings_; }
-  // The `top` best rows for each of the unit rows `queries` [n, dim], best first.
+  // The `top` best rows for each of the unit rows `queries` [n, dim], best first. One
+  // search at a time (the search options are set on the FAISS index).
   std::vector<std::vector<Hit>> search(const std::vector<float>& queries, std::size_t top,
                                        const IndexSearchOptions& options) const;
 
@@ -60,6 +62,22 @@ class VectorIndex {
   std::string path_;
   clip::Embeddings embeddings_;
   std::unique_ptr<State> state_;
+  mutable std::mutex mutex_;
+};
+
+// What --index names (clip search, clip serve): an .npy or a folder of parts, searched
+// exactly with every row in memory, or a FAISS index.
+class Searcher {
+ public:
+  explicit Searcher(const std::string& index);
+  const clip::Embeddings& embeddings() const { return faiss_ ? faiss_->embeddings() : exact_; }
+  // As VectorIndex::search; exact search ranks every row (ties keep the rows' order).
+  std::vector<std::vector<Hit>> search(const std::vector<float>& queries, std::size_t top,
+                                       const IndexSearchOptions& options = {}) const;
+
+ private:
+  clip::Embeddings exact_;
+  std::unique_ptr<VectorIndex> faiss_;
 };
 
 }  // namespace cli

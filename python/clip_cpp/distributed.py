@@ -5,16 +5,21 @@ written by Dask workers, one task per shard.
         --input /data/shards/ --out /data/embeddings --model ViT-B/32
 
 Every worker loads the model once (a worker plugin) and writes its parts itself into DIR,
-which every worker must see at the same path (a shared filesystem); the client only plans
-and waits. Retries and lost workers are Dask's job; a part is written atomically, so a task
+which every worker must see at the same path (a shared filesystem), or which is an fsspec
+URL (s3://bucket/embeddings, file:///..., any protocol the installation has): each part is
+then made in the worker's local staging folder and copied up, its .jsonl last. The client
+only plans and waits. Retries and lost workers are Dask's job; a part is written atomically, so a task
 that dies leaves nothing half-written, and parts already finished are skipped, by a re-run
 too. A last task writes DIR/manifest.json. The folder is the one `clip embed` writes with the
 same arguments, byte for byte where the model gives the same bits (docs/COLLECTIONS.md).
 Starting a scheduler and workers: docs/COLLECTIONS.md.
 """
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
+import uuid
 
 import distributed
 
@@ -67,34 +72,100 @@ class ModelPlugin(distributed.WorkerPlugin):
         return self._loaded
 
 
+def _is_url(out):
+    return "://" in out
+
+
+@contextlib.contextmanager
+def _staging():
+    """A local folder for the files of one task, in the worker's own directory."""
+    from distributed import get_worker
+    with tempfile.TemporaryDirectory(prefix="clip-staging-", dir=get_worker().local_directory) as stage:
+        yield stage
+
+
+def _store(out):
+    """(fsspec filesystem, path in it) of a URL."""
+    import fsspec
+    return fsspec.core.url_to_fs(out)
+
+
+def _upload(fs, local, remote):
+    """`local` to `remote` through a temporary name, so that nothing reads it half-written."""
+    tmp = f"{remote}.tmp-{uuid.uuid4().hex}"
+    fs.put_file(local, tmp)
+    fs.mv(tmp, remote)
+
+
 def _begin(out, shards, skipped, info):
     _, _, check = _worker_model()
-    _native.begin_run(out, shards, skipped, info["model"], info["config"], info["precision"], check, info["dtype"],
-                      info["batch"], info["part_size"])
+    args = (shards, skipped, info["model"], info["config"], info["precision"], check, info["dtype"], info["batch"],
+            info["part_size"])
+    if not _is_url(out):
+        _native.begin_run(out, *args)
+        return len(shards)
+    # run.json is checked (or written) in a local copy, then copied up when it was not there.
+    fs, root = _store(out)
+    with _staging() as stage:
+        there = fs.exists(f"{root}/run.json")
+        if there:
+            fs.get_file(f"{root}/run.json", os.path.join(stage, "run.json"))
+        _native.begin_run(stage, *args)
+        if not there:
+            fs.makedirs(root, exist_ok=True)
+            _upload(fs, os.path.join(stage, "run.json"), f"{root}/run.json")
     return len(shards)
 
 
 def _embed(out, shard, part, info):
-    if _native.part_done(out, part):  # finished by an earlier run or an earlier try
+    name = _native.part_name(part)
+    url = _is_url(out)
+    if url:
+        fs, root = _store(out)
+        if fs.exists(f"{root}/{name}.jsonl"):
+            return None  # finished by an earlier run or an earlier try
+    elif _native.part_done(out, part):
         return None
     model, preprocess, _ = _worker_model()
     # A worker's share of its machine is its model's threads: decoders then take turns with
     # the model instead of competing with the other workers' models (docs/COLLECTIONS.md).
-    return _native.embed_part(model, preprocess, tuple(shard), part, out, info["batch"], info["dtype"],
-                              info["decode_threads"], info["threads"])
+    args = (tuple(shard), part)
+    options = (info["batch"], info["dtype"], info["decode_threads"], info["threads"])
+    if not url:
+        return _native.embed_part(model, preprocess, *args, out, *options)
+    with _staging() as stage:
+        summary = _native.embed_part(model, preprocess, *args, stage, *options)
+        for ext in (".npy", ".jsonl"):  # the .jsonl last: it marks the part finished
+            _upload(fs, os.path.join(stage, name + ext), f"{root}/{name}{ext}")
+    return summary
 
 
 def _finish(out, _):
-    return _native.finish_run(out)
+    if not _is_url(out):
+        return _native.finish_run(out)
+    # The manifest is made from local copies of run.json and every part (the embeddings:
+    # 2 KB per image at most), then copied up; temporary files of killed tasks are removed.
+    fs, root = _store(out)
+    with _staging() as stage:
+        for path in fs.ls(root, detail=False):
+            base = path.rsplit("/", 1)[-1]
+            if ".tmp-" in base:
+                fs.rm(path)
+            elif base == "run.json" or base.startswith("part-"):
+                fs.get_file(path, os.path.join(stage, base))
+        summary = _native.finish_run(stage)
+        _upload(fs, os.path.join(stage, "manifest.json"), f"{root}/manifest.json")
+    return summary
 
 
 def embed(client, inputs, out, model, *, part_size=10000, batch=16, dtype="float32", precision="fp32", config="",
           threads=0, decode_threads=0, retries=3, progress=None):
     """Embeds `inputs` (image files, folders, tar shards, .txt lists, as `clip embed` reads
-    them) into the folder `out` on the cluster of `client` (a distributed.Client). Returns
-    (items, embedded, failed). `threads`: the model's threads in each worker (0: the library's
-    default)."""
-    out = os.path.abspath(out)
+    them) into `out`, a folder every worker sees or an fsspec URL, on the cluster of `client`
+    (a distributed.Client). Returns (items, embedded, failed). `threads`: the model's threads
+    in each worker (0: the library's default)."""
+    out = os.fspath(out)
+    out = out.rstrip("/") if _is_url(out) else os.path.abspath(out)
     shards, skipped = _native.plan_collection([os.fspath(i) for i in inputs], part_size)
     if not shards:
         raise RuntimeError("no image files found in the inputs")
@@ -124,7 +195,8 @@ def main(argv=None):
     e.add_argument("--scheduler", required=True, help="The Dask scheduler's address, tcp://HOST:PORT")
     e.add_argument("--input", action="append", required=True,
                    help="Image files, folders, tar shards or .txt lists, as clip embed reads them (repeatable)")
-    e.add_argument("--out", required=True, help="The folder of parts; every worker must see it at this path")
+    e.add_argument("--out", required=True,
+                   help="The folder of parts, which every worker must see at this path, or an fsspec URL")
     e.add_argument("--model", required=True, help="Built-in name, official name or checkpoint file")
     e.add_argument("--config", default="", help="The model's open_clip_config.json")
     e.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])

@@ -261,6 +261,22 @@ def test_search_over_an_index_and_its_files(tmp_path):
         assert with_index.stop()[0] == 0
 
 
+def test_search_through_a_faiss_index(tmp_path):
+    """clip serve --index INDEX of `clip index build`: the results of exact search."""
+    index = make_index(tmp_path)
+    want = json.loads(tool("search", "--index", index, "--json", "--top", "3", "a red star"))
+    faiss = str(tmp_path / "index.faiss")
+    tool("index", "build", index, "--out", faiss, "--type", "hnsw")
+    with_faiss = Server("--index", faiss)
+    try:
+        status, got = with_faiss.json("/v1/search", {"text": "a red star", "top": 3})
+        assert status == 200
+        assert [r["file"] for r in got["results"]] == [r["file"] for r in want["results"]]
+        assert np.allclose([r["score"] for r in got["results"]], [r["score"] for r in want["results"]], atol=1e-5)
+    finally:
+        assert with_faiss.stop()[0] == 0
+
+
 def test_clients_that_vanish_leave_the_server_serving(server):
     """Half a request, or a whole one whose answer nobody reads: the server goes on, and at
     exit (the fixture's SIGTERM; under ASan, with leak checking) nothing is left behind."""

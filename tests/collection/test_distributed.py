@@ -78,3 +78,19 @@ def test_a_worker_killed_mid_run_changes_nothing(inputs, single_process, client,
     assert not (out / "manifest.json").exists() or result
     assert generated_inputs.folder_bytes(out) == single_process
     assert victim not in client.run(os.getpid).values()
+
+
+def test_an_fsspec_url_gets_the_same_parts(inputs, single_process, client, tmp_path):
+    # file:// goes through fsspec as any other protocol would: parts made in each worker's
+    # staging folder and copied up (through temporary names), the manifest from copies.
+    root, _ = inputs
+    out = tmp_path / "url"
+    result = clip_distributed.embed(client, [root], f"file://{out}", MODEL, threads=1, **ARGS)
+    assert result == (300, 300 - len(inputs[1]), len(inputs[1]))
+    assert generated_inputs.folder_bytes(out) == single_process
+    # Finished parts are skipped: a second run leaves every file as it was.
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert clip_distributed.embed(client, [root], f"file://{out}", MODEL, threads=1, **ARGS) == result
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.json"} == \
+        {k: v for k, v in stamps.items() if k != "manifest.json"}
+    assert generated_inputs.folder_bytes(out) == single_process

@@ -59,7 +59,7 @@ def test_recall_at_10_on_100000_random_unit_vectors(random_rows, kind, build, se
     root, truth = random_rows
     index = root / f"{kind}.faiss"
     clip("index", "build", root / "run", "--out", index, "--type", kind, *build)
-    desc = json.loads((root / f"{kind}.json").read_text())
+    desc = json.loads((root / f"{kind}.faiss.json").read_text())
     assert desc["type"] == kind and desc["source"]["rows"] == 100_000
     found = search_vectors(index, root / "queries.npy", 10, *search)
     r = recall(found, truth)
@@ -116,10 +116,10 @@ def test_an_index_refuses_embeddings_that_changed_and_names_what_is_wrong(run, t
     assert err.returncode == 1 and "changed since" in err.stderr and "build the index again" in err.stderr
 
     # No description beside the index; an index file that is not the one described.
-    os.rename(tmp_path / "photos.json", tmp_path / "other.json")
+    os.rename(tmp_path / "photos.faiss.json", tmp_path / "other.json")
     err = clip("search", "--index", index, "a red star", check=False)
-    assert err.returncode == 1 and "photos.json" in err.stderr
-    os.rename(tmp_path / "other.json", tmp_path / "photos.json")
+    assert err.returncode == 1 and "photos.faiss.json" in err.stderr
+    os.rename(tmp_path / "other.json", tmp_path / "photos.faiss.json")
     with open(index, "ab") as f:
         f.write(b"x")
     err = clip("search", "--index", index, "a red star", check=False)
@@ -131,6 +131,8 @@ def test_an_index_refuses_embeddings_that_changed_and_names_what_is_wrong(run, t
     assert err.returncode == 1 and "not finished" in err.stderr
     err = clip("index", "build", run / "parts", "--out", tmp_path / "x.npy", check=False)
     assert err.returncode == 1 and "--out" in err.stderr
+    err = clip("index", "build", run / "parts", "--out", tmp_path / "nowhere" / "x.faiss", check=False)
+    assert err.returncode == 1 and "no folder" in err.stderr
     err = clip("index", "build", run / "parts", "--out", tmp_path / "x.faiss", "--type", "ivf-pq", "--pq", 7,
                check=False)
     assert err.returncode == 1 and "--pq 7 must divide" in err.stderr
