@@ -111,15 +111,13 @@ Tensor NpyFile::rows(std::int64_t begin, std::int64_t count) const {
   const std::string where = path_.string();
   if (shape_.empty()) {
     if (begin != 0 || count != 1) throw Error(where + ": a 0-d array has one value");
-    Tensor t(shape_, dtype_);
+    Tensor t(Tensor::Shape{}, dtype_);  // not a copy of shape_: g++ 14 warned (-Warray-bounds)
     if (!core::read_at(fd_, t.raw_data(), t.nbytes(), data_start_)) throw Error(where + ": truncated .npy data");
     return t;
   }
   if (begin < 0 || count < 0 || begin > shape_[0] || count > shape_[0] - begin)
     throw Error(where + ": rows " + std::to_string(begin) + " to " + std::to_string(begin + count) +
                 " are outside its " + std::to_string(shape_[0]) + " rows");
-  // Built element by element: g++ 14 warned (-Warray-bounds) on a copy of shape_ whose
-  // first element is then replaced, not seeing that shape_ is not empty here.
   Tensor::Shape shape{count};
   for (std::size_t i = 1; i < shape_.size(); ++i) shape.push_back(shape_[i]);
   Tensor t(shape, dtype_);
