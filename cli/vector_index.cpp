@@ -291,6 +291,7 @@ VectorIndex::VectorIndex(const std::string& path) : path_(path), state_(std::mak
     first += rows;
   }
   state_->files.resize(embeddings_.files.size());
+  one_blas_thread();  // once, not per search
 }
 
 VectorIndex::~VectorIndex() = default;
@@ -302,7 +303,6 @@ std::vector<std::vector<Hit>> VectorIndex::search(const std::vector<float>& quer
   faiss::Index& index = *state_->index;
   top = std::min<std::size_t>(top, static_cast<std::size_t>(index.ntotal));
   std::size_t candidates = top;
-  one_blas_thread();
   if (auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(&index)) {
     if (options.nprobe < 0 || options.rerank < 1) throw clip::Error("--nprobe and --rerank must be positive");
     ivf->nprobe = static_cast<std::size_t>(options.nprobe > 0 ? options.nprobe : std::max(1, state_->nlist / 8));
