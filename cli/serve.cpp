@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
@@ -286,6 +287,18 @@ int run_serve(const ServeOptions& opt) {
   // client's delayed ACK, ~40 ms on Linux (bench/serve_load, one connection: p50 80 ms for
   // an image against 29 ms for the engine alone).
   server.set_tcp_nodelay(true);
+  // httplib listens with a backlog of 5 (its compiled default): a burst of clients arriving
+  // while the accept thread waits for a core overflowed it, and their SYNs were dropped and
+  // resent a second later, or their connections reset (tests/cli/test_serve.py, 8-16 clients
+  // at once). The socket is kept here and listened on again with the kernel's maximum after
+  // binding (Linux takes a second listen() as a new backlog). SO_REUSEADDR without httplib's
+  // SO_REUSEPORT: a second server on a port in use is an error, not a silent sharer.
+  int listening = -1;
+  server.set_socket_options([&listening](int sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening = sock;
+  });
   server.set_payload_max_length(static_cast<std::size_t>(opt.max_body_mb) << 20);
   server.set_read_timeout(std::chrono::milliseconds(opt.io_timeout_ms));  // slow clients
   server.set_write_timeout(std::chrono::milliseconds(opt.io_timeout_ms));
@@ -479,6 +492,7 @@ int run_serve(const ServeOptions& opt) {
   if (port <= 0)
     throw clip::Error("cannot listen on " + opt.host + ":" + std::to_string(opt.port) +
                       " (in use, or not an address of this machine)");
+  ::listen(listening, SOMAXCONN);
   std::cerr << "clip serve: " << name << " on http://" << opt.host << ":" << port << " (max batch " << opt.max_batch
             << ", max wait " << opt.max_wait_ms << " ms, queue " << opt.max_queue << ")" << std::endl;
   signals.start([&](const char* signal) {

@@ -107,6 +107,31 @@ def test_health_ready_models(server):
     assert status == 200 and body["data"][0]["id"] == MODEL and body["data"][0]["embed_dim"] > 0
 
 
+def test_a_port_in_use_is_an_error(server):
+    """A second server on the first one's port is refused (httplib's default SO_REUSEPORT let
+    the two share it, each getting some of the connections), and the first serves on."""
+    port = server.url.rsplit(":", 1)[1]
+    second = subprocess.run([CLI, "serve", "--model", MODEL, "--port", port], capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in second.stderr
+    assert server.json("/health") == (200, {"status": "ok"})
+
+
+def test_a_burst_of_connections_is_accepted_at_once(server):
+    """64 connections opened together, none answered yet: each is accepted by the kernel at
+    once (httplib's backlog of 5 dropped the rest's SYNs, resent a second later, or reset them)."""
+    import socket
+    port = int(server.url.rsplit(":", 1)[1])
+    started = time.time()
+    held = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(64)]
+    try:
+        assert time.time() - started < 0.9  # a dropped SYN is resent after 1 s
+    finally:
+        for s in held:
+            s.close()
+    assert server.json("/health")[0] == 200
+
+
 def test_embeddings_equal_the_tool(server):
     texts = ["a red star", "a blue circle", "étoile rouge"]
     want = npy(tool("encode-text", "--model", MODEL, "--normalize", *texts, "--out", "-"))
