@@ -1,7 +1,11 @@
-// BMP, decoded by hand as Pillow's own BmpImagePlugin does: uncompressed 1/4/8-bit
-// palettes (mode 1 or L when the palette is the plain black/white or gray ramp, else P),
-// 16/24/32-bit colour. RLE compression is refused with a clear error.
-#include <cstring>
+// BMP, decoded by hand with the rules of Pillow 9.4's BmpImagePlugin (no Debian library
+// reads BMP the way Pillow does, and Pillow's own reading has quirks that decide pixels):
+// 1/4/8-bit palettes (mode 1 or L when the palette is the plain black/white or gray ramp,
+// else P), RLE8/RLE4, 16-bit 5-5-5 and 5-6-5, 24 and 32-bit, the bitfield layouts Pillow
+// knows. Each quirk reproduced is named where it is handled.
+#include <algorithm>
+#include <array>
+#include <vector>
 
 #include "image/decoders.h"
 
@@ -13,114 +17,242 @@ std::uint32_t u32(Bytes d, std::size_t at) {
 }
 std::uint16_t u16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>(d[at] | (d[at + 1] << 8)); }
 
-// Value of a masked channel scaled to 8 bits, as Pillow's BGR;15/BGR;16/BGRA unpackers.
-int shift_of(std::uint32_t mask) {
-  int s = 0;
-  while (mask && !(mask & 1)) mask >>= 1, ++s;
-  return s;
+// How the pixel bytes are laid out: Pillow's raw modes.
+enum class Raw { Palette, Gray8, Bits1, BGR15, BGR16, BGR, BGRX, XBGR, ABGR, RGBA, BGRA };
+
+// Pillow's BITFIELDS table (BmpImagePlugin.MASK_MODES): any other layout is refused there.
+Raw bitfields_layout(int bits, const std::array<std::uint32_t, 4>& m, const DecodeContext& ctx) {
+  const auto is = [&](std::uint32_t r, std::uint32_t g, std::uint32_t b, std::uint32_t a) {
+    return m[0] == r && m[1] == g && m[2] == b && m[3] == a;
+  };
+  if (bits == 32) {
+    if (is(0xFF0000, 0xFF00, 0xFF, 0)) return Raw::BGRX;
+    if (is(0xFF000000, 0xFF0000, 0xFF00, 0)) return Raw::XBGR;
+    if (is(0xFF000000, 0xFF0000, 0xFF00, 0xFF)) return Raw::ABGR;
+    if (is(0xFF, 0xFF00, 0xFF0000, 0xFF000000)) return Raw::RGBA;
+    if (is(0xFF0000, 0xFF00, 0xFF, 0xFF000000) || is(0, 0, 0, 0)) return Raw::BGRA;
+  }
+  // 24 and 16 bits: the alpha mask is not part of the comparison.
+  if (bits == 24 && m[0] == 0xFF0000 && m[1] == 0xFF00 && m[2] == 0xFF) return Raw::BGR;
+  if (bits == 16 && m[0] == 0xF800 && m[1] == 0x7E0 && m[2] == 0x1F) return Raw::BGR16;
+  if (bits == 16 && m[0] == 0x7C00 && m[1] == 0x3E0 && m[2] == 0x1F) return Raw::BGR15;
+  ctx.fail("unsupported BMP bitfields layout (the reference, Pillow 9.4, refuses it too)");
+}
+
+// Pillow 9.4's BmpRleDecoder, quirks kept, as they decide where pixels land: a run that
+// passes the row's end is clipped, an absolute run is not (it spills into the next row); a
+// delta reads two bytes, ignores them and uses the two after; an odd RLE4 absolute run loses
+// its last pixel; the word alignment after an absolute run counts from the file's start.
+// Returns the indices, rows in file order; fewer than width*height is a truncated file.
+std::vector<std::uint8_t> rle_indices(Bytes d, std::size_t at, std::size_t width, std::size_t height, bool rle4) {
+  std::vector<std::uint8_t> out;
+  const std::size_t want = width * height;
+  const auto read = [&](std::size_t n) {
+    const std::size_t got = at < d.size() ? std::min(n, d.size() - at) : 0;
+    const std::size_t from = at;
+    at += got;
+    return Bytes(d.data() + from, got);
+  };
+  std::size_t x = 0;
+  while (out.size() < want) {
+    const Bytes head = read(2);
+    if (head.size() < 2) break;
+    std::size_t count = head[0];
+    const std::uint8_t value = head[1];
+    if (count) {  // encoded run
+      if (x + count > width) count = x < width ? width - x : 0;
+      for (std::size_t i = 0; i < count; ++i)
+        out.push_back(rle4 ? static_cast<std::uint8_t>(i % 2 ? value & 0x0F : value >> 4) : value);
+      x += count;
+    } else if (value == 0) {  // end of line: the row filled with index 0
+      while (out.size() % width) out.push_back(0);
+      x = 0;
+    } else if (value == 1) {  // end of bitmap
+      break;
+    } else if (value == 2) {  // delta
+      if (read(2).size() < 2) break;
+      const Bytes move = read(2);
+      if (move.size() < 2) return {};  // Pillow: an unpacking error
+      // Zeros past the image's end are never read: not stored either.
+      const std::size_t skip = move[0] + static_cast<std::size_t>(move[1]) * width;
+      out.insert(out.end(), std::min(skip, want - out.size()), 0);
+      x = out.size() % width;
+    } else {  // absolute run of `value` pixels
+      const std::size_t bytes = rle4 ? value / 2 : value;
+      const Bytes run = read(bytes);
+      for (const std::uint8_t b : run) {
+        if (rle4) {
+          out.push_back(b >> 4);
+          out.push_back(b & 0x0F);
+        } else {
+          out.push_back(b);
+        }
+      }
+      if (run.size() < bytes) break;
+      x += value;
+      if (at % 2) read(1);
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 Image decode_bmp(Bytes d, const DecodeContext& ctx) {
-  if (d.size() < 26) ctx.fail("truncated BMP header");
-  const std::uint32_t pixel_offset = u32(d, 10);
+  if (d.size() < 18) ctx.fail("truncated BMP header");
+  std::size_t offset = u32(d, 10);
   const std::uint32_t header_size = u32(d, 14);
-  if (header_size != 12 && header_size < 40) ctx.fail("unsupported BMP header size " + std::to_string(header_size));
+  if (header_size != 12 && header_size != 40 && header_size != 64 && header_size != 108 && header_size != 124)
+    ctx.fail("unsupported BMP header size " + std::to_string(header_size));
   if (d.size() < 14 + static_cast<std::size_t>(header_size)) ctx.fail("truncated BMP header");
   std::int64_t width, height;
   int bits;
-  std::uint32_t compression = 0, colors_used = 0;
-  if (header_size == 12) {
+  std::uint32_t compression = 0, colors = 0;
+  bool top_down = false;
+  std::size_t after_header = 14 + header_size;
+  std::array<std::uint32_t, 4> masks{};
+  if (header_size == 12) {  // OS/2 1.x: unsigned 16-bit sizes, always bottom-up
     width = u16(d, 18);
-    height = static_cast<std::int16_t>(u16(d, 20));
+    height = u16(d, 20);
     bits = u16(d, 24);
   } else {
-    width = static_cast<std::int32_t>(u32(d, 18));
-    height = static_cast<std::int32_t>(u32(d, 22));
+    // Pillow takes a height whose top byte is 0xFF as top-down (2^32 - h), any other as
+    // an unsigned bottom-up height.
+    top_down = d[25] == 0xFF;
+    width = u32(d, 18);
+    height = top_down ? (std::int64_t{1} << 32) - u32(d, 22) : u32(d, 22);
     bits = u16(d, 28);
     compression = u32(d, 30);
-    colors_used = u32(d, 46);
+    colors = u32(d, 46);
+    if (compression == 3) {
+      if (header_size >= 56) {
+        for (int i = 0; i < 4; ++i) masks[i] = u32(d, 54 + 4 * i);
+      } else {  // a 40-byte header: three masks follow it, no alpha
+        if (d.size() < after_header + 12) ctx.fail("truncated BMP colour masks");
+        for (int i = 0; i < 3; ++i) masks[i] = u32(d, after_header + 4 * i);
+        after_header += 12;
+      }
+    }
   }
-  const bool top_down = height < 0;
-  if (top_down) height = -height;
-  ctx.check_size(width, height);
-  if (compression != 0 && compression != 3)
-    ctx.fail("unsupported BMP compression " + std::to_string(compression) +
-             " (RLE and embedded JPEG/PNG are not supported)");
+  if (!colors) colors = bits < 32 ? 1u << bits : 0;
+  // A pixel offset that points just past the header, where the palette is, is taken to
+  // mean "after the palette" (always 4 bytes per entry, as Pillow counts it).
+  if (offset == 14 + header_size && bits <= 8) offset += 4 * static_cast<std::size_t>(colors);
   if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
     ctx.fail("unsupported BMP bit depth " + std::to_string(bits));
+  ctx.check_size(width, height);
 
-  // Channel masks for 16 and 32 bits (defaults when not given).
-  std::uint32_t masks[4] = {0, 0, 0, 0};
-  if (bits == 16) masks[0] = 0x7C00, masks[1] = 0x03E0, masks[2] = 0x001F;
-  if (bits == 32) masks[0] = 0xFF0000, masks[1] = 0xFF00, masks[2] = 0xFF;
-  if (compression == 3) {
-    const std::size_t at = header_size >= 52 ? 54 : 14 + header_size;
-    if (d.size() < at + 12) ctx.fail("truncated BMP colour masks");
-    for (int i = 0; i < 3; ++i) masks[i] = u32(d, at + 4 * i);
-    if (header_size >= 56 || d.size() >= at + 16) masks[3] = header_size >= 56 ? u32(d, 66) : 0;
-  }
+  Raw raw = bits <= 8 ? Raw::Palette : bits == 16 ? Raw::BGR15 : bits == 24 ? Raw::BGR : Raw::BGRX;
+  const bool rle = compression == 1 || compression == 2;
+  if (compression == 3)
+    raw = bitfields_layout(bits, masks, ctx);
+  else if (rle && bits > 8)
+    ctx.fail("BMP RLE compression with " + std::to_string(bits) + "-bit pixels (the reference fails on it too)");
+  else if (compression != 0 && !rle)
+    ctx.fail("unsupported BMP compression " + std::to_string(compression) + " (embedded JPEG/PNG are not supported)");
 
-  const std::size_t stride = ((static_cast<std::size_t>(width) * bits + 31) / 32) * 4;
-  if (pixel_offset > d.size() || stride * static_cast<std::size_t>(height) > d.size() - pixel_offset)
-    ctx.fail("truncated BMP pixel data");
-  const auto row_at = [&](std::int64_t y) {
-    const std::int64_t file_row = top_down ? y : height - 1 - y;
-    return d.data() + pixel_offset + static_cast<std::size_t>(file_row) * stride;
-  };
-  const int w = static_cast<int>(width), h = static_cast<int>(height);
-
-  if (bits <= 8) {
-    const std::uint32_t colors = colors_used ? colors_used : (1u << bits);
-    const int entry = header_size == 12 ? 3 : 4;
-    const std::size_t palette_at = 14 + header_size;
-    if (colors > 256 || palette_at + static_cast<std::size_t>(colors) * entry > d.size())
-      ctx.fail("truncated or invalid BMP palette");
-    std::vector<std::array<std::uint8_t, 3>> palette;
+  ImageMode mode = raw == Raw::ABGR || raw == Raw::RGBA || raw == Raw::BGRA ? ImageMode::RGBA : ImageMode::RGB;
+  std::vector<std::array<std::uint8_t, 3>> palette;
+  if (raw == Raw::Palette) {
+    // Pillow compares entries 0..colors-1 with the gray ramp (0 and 255 for two colours);
+    // past 256 entries that comparison itself fails, so the file does not open.
+    if (colors > 256) ctx.fail("BMP palette of " + std::to_string(colors) + " colours (at most 256)");
+    const std::size_t entry = header_size == 12 ? 3 : 4;
+    if (after_header + entry * colors > d.size()) ctx.fail("truncated BMP palette");
     bool gray = true;
     for (std::uint32_t i = 0; i < colors; ++i) {
-      const std::uint8_t* p = d.data() + palette_at + i * entry;
+      const std::uint8_t* p = d.data() + after_header + i * entry;
       palette.push_back({p[2], p[1], p[0]});
       const unsigned expect = colors == 2 ? i * 255 : i;
       gray = gray && p[0] == expect && p[1] == expect && p[2] == expect;
     }
-    const ImageMode mode = gray ? (colors == 2 ? ImageMode::One : ImageMode::L) : ImageMode::P;
-    Image image(mode, w, h);
-    if (!gray) image.palette() = palette;
-    auto px = image.pixels();
-    for (int y = 0; y < h; ++y) {
-      const std::uint8_t* row = row_at(y);
-      for (int x = 0; x < w; ++x) {
-        const std::size_t bit = static_cast<std::size_t>(x) * bits;
-        const unsigned index = (row[bit / 8] >> (8 - bits - bit % 8)) & ((1u << bits) - 1);
-        px[static_cast<std::size_t>(y) * w + x] =
-            static_cast<std::uint8_t>(mode == ImageMode::One ? (index ? 255 : 0) : index);
+    if (offset == 0) offset = after_header + entry * colors;  // Pillow: "offset or fp.tell()"
+    if (gray) {
+      // A gray palette is dropped and the bytes read with the raw mode of the image mode:
+      // "1" unpacks one bit per pixel and "L" one byte per pixel, whatever `bits` says.
+      mode = colors == 2 ? ImageMode::One : ImageMode::L;
+      raw = colors == 2 ? Raw::Bits1 : Raw::Gray8;
+      if (rle && mode == ImageMode::One) ctx.fail("RLE-compressed two-colour gray BMP (the reference fails on it too)");
+    } else {
+      mode = ImageMode::P;
+      // Indices past the palette read Pillow's initial palette there: the gray ramp.
+      for (std::size_t i = palette.size(); i < 256; ++i) {
+        const auto v = static_cast<std::uint8_t>(i);
+        palette.push_back({v, v, v});
       }
     }
+  } else if (offset == 0) {
+    offset = after_header;
+  }
+  const int w = static_cast<int>(width), h = static_cast<int>(height);
+  Image image(mode, w, h);
+  if (mode == ImageMode::P) image.palette() = std::move(palette);
+  auto px = image.pixels();
+  const auto out_row = [&](std::size_t file_row) {
+    const std::size_t y = top_down ? file_row : static_cast<std::size_t>(h) - 1 - file_row;
+    return px.data() + y * w * image.bands();
+  };
+
+  if (rle) {
+    const std::vector<std::uint8_t> indices = rle_indices(d, offset, w, h, compression == 2);
+    if (indices.size() < static_cast<std::size_t>(w) * h) ctx.fail("truncated or corrupt BMP RLE data");
+    for (int r = 0; r < h; ++r) std::copy_n(indices.data() + static_cast<std::size_t>(r) * w, w, out_row(r));
     image.set_format("BMP");
     return image;
   }
 
-  const bool alpha = bits == 32 && masks[3] != 0;
-  Image image(alpha ? ImageMode::RGBA : ImageMode::RGB, w, h);
-  auto px = image.pixels();
-  const int bands = alpha ? 4 : 3;
-  for (int y = 0; y < h; ++y) {
-    const std::uint8_t* row = row_at(y);
-    std::uint8_t* out = px.data() + static_cast<std::size_t>(y) * w * bands;
-    for (int x = 0; x < w; ++x, out += bands) {
-      if (bits == 24) {
-        out[0] = row[3 * x + 2], out[1] = row[3 * x + 1], out[2] = row[3 * x];
-        continue;
-      }
-      const std::uint32_t v = bits == 16 ? u16(Bytes(row, stride), 2 * static_cast<std::size_t>(x))
-                                         : u32(Bytes(row, stride), 4 * static_cast<std::size_t>(x));
-      for (int c = 0; c < bands; ++c) {
-        const std::uint32_t mask = masks[c];
-        const std::uint32_t max = mask >> shift_of(mask);
-        const std::uint32_t value = (v & mask) >> shift_of(mask);
-        out[c] = static_cast<std::uint8_t>(max ? (value * 255 + max / 2) / max : 0);
+  // Pillow's raw decoder: rows of `stride` bytes, of which the raw mode's bytes are read.
+  const std::size_t stride = ((static_cast<std::size_t>(width) * bits + 31) >> 3) & ~std::size_t{3};
+  if (offset > d.size() || stride * static_cast<std::size_t>(height) > d.size() - offset)
+    ctx.fail("truncated BMP pixel data");
+  for (int r = 0; r < h; ++r) {
+    const std::uint8_t* in = d.data() + offset + static_cast<std::size_t>(r) * stride;
+    std::uint8_t* out = out_row(r);
+    for (int x = 0; x < w; ++x) {
+      switch (raw) {
+        case Raw::Palette: {
+          const std::size_t bit = static_cast<std::size_t>(x) * bits;
+          out[x] = static_cast<std::uint8_t>((in[bit / 8] >> (8 - bits - bit % 8)) & ((1u << bits) - 1));
+          break;
+        }
+        case Raw::Gray8: {
+          // With 1 or 4-bit pixels under a gray palette, Pillow reads a byte per pixel
+          // from each row's start: rows overlap, the last one runs past the pixel data
+          // (bytes past the file's end read as 0, as measured with Pillow 9.4).
+          const std::size_t at = offset + static_cast<std::size_t>(r) * stride + x;
+          out[x] = at < d.size() ? d[at] : 0;
+          break;
+        }
+        case Raw::Bits1: out[x] = (in[x / 8] >> (7 - x % 8)) & 1 ? 255 : 0; break;
+        case Raw::BGR15:
+        case Raw::BGR16: {
+          // Pillow's BGR;15 and BGR;16 unpackers: value * 255 / max, rounded down.
+          const unsigned v = u16(Bytes(in, stride), 2 * static_cast<std::size_t>(x));
+          std::uint8_t* o = out + 3 * x;
+          if (raw == Raw::BGR15) {
+            o[0] = static_cast<std::uint8_t>(((v >> 10) & 31) * 255 / 31);
+            o[1] = static_cast<std::uint8_t>(((v >> 5) & 31) * 255 / 31);
+          } else {
+            o[0] = static_cast<std::uint8_t>(((v >> 11) & 31) * 255 / 31);
+            o[1] = static_cast<std::uint8_t>(((v >> 5) & 63) * 255 / 63);
+          }
+          o[2] = static_cast<std::uint8_t>((v & 31) * 255 / 31);
+          break;
+        }
+        case Raw::BGR: out[3 * x] = in[3 * x + 2], out[3 * x + 1] = in[3 * x + 1], out[3 * x + 2] = in[3 * x]; break;
+        default: {  // the 32-bit layouts: which byte holds R, G, B (and A)
+          const std::uint8_t* p = in + 4 * x;
+          static constexpr int kOrder[][4] = {
+              {2, 1, 0, -1},  // BGRX
+              {3, 2, 1, -1},  // XBGR
+              {3, 2, 1, 0},   // ABGR
+              {0, 1, 2, 3},   // RGBA
+              {2, 1, 0, 3},   // BGRA
+          };
+          const int* order = kOrder[static_cast<int>(raw) - static_cast<int>(Raw::BGRX)];
+          const int bands = mode == ImageMode::RGBA ? 4 : 3;
+          for (int c = 0; c < bands; ++c) out[bands * x + c] = p[order[c]];
+        }
       }
     }
   }

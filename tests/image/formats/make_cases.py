@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Writes the format cases of this folder: small images of every layout the decoders must
+read as the reference does (issue #21), and their goldens from the reference itself.
+
+Run with Debian 12's python3-pil (Pillow 9.4.0) and python3-torchvision (0.14.1): the
+goldens are what `PIL.Image.open` and the reference transform give there, so the script
+refuses any other Pillow. The files are made by the small writers below (no image
+collection is copied), deterministically: a re-run writes the same bytes.
+
+Layout, as ../shared/fixtures/preprocess (tests/image/preprocess_fixtures_test.cpp reads
+both): images/, golden/<id>_rgb_u8.npy (the uint8 image after Resize + CenterCrop +
+convert("RGB")), manifest.jsonl. A case the reference cannot open has "expect_open_error".
+
+Usage: tests/image/formats/make_cases.py
+"""
+import io
+import json
+import os
+import struct
+
+import numpy as np
+import PIL
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+N_PX = 32  # small goldens; every resize path still runs (up- and down-scaling)
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------------- BMP
+def bmp(width, height, bits, rows, *, compression=0, colors=None, palette=b"", masks=b"", header=40,
+        offset=None, top_down=False):
+    """A BMP file: `rows` is the pixel data as stored (already padded / compressed)."""
+    if header == 12:
+        info = struct.pack("<IHHHH", 12, width, height, 1, bits)
+    else:
+        h = (1 << 32) - height if top_down else height
+        info = struct.pack("<IIIHHIIiiII", header, width, h, 1, bits, compression, len(rows), 2835, 2835,
+                           colors if colors is not None else 0, 0)
+        info += masks[: max(0, header - 40)].ljust(header - 40, b"\0")
+        masks = masks[header - 40:] if header == 40 else b""
+    start = 14 + len(info) + len(masks) + len(palette)
+    off = start if offset is None else offset
+    return b"BM" + struct.pack("<IHHI", start + len(rows), 0, 0, off) + info + masks + palette + rows
+
+
+def stride_rows(data, width, bits, height):
+    """Packs rows of bytes (each `width * bits / 8` long, rounded up) to 4-byte strides."""
+    row = (width * bits + 7) // 8
+    stride = ((width * bits + 31) // 32) * 4
+    return b"".join(data[y * row:(y + 1) * row].ljust(stride, b"\0") for y in range(height))
+
+
+def pack_indices(indices, bits):
+    out = bytearray()
+    per = 8 // bits
+    for i in range(0, len(indices), per):
+        byte = 0
+        for k, v in enumerate(indices[i:i + per]):
+            byte |= v << (8 - bits * (k + 1))
+        out.append(byte)
+    return bytes(out)
+
+
+def rows_of(indices, width, height, bits):
+    return b"".join(stride_rows(pack_indices(indices[y * width:(y + 1) * width], bits), width, bits, 1)
+                    for y in range(height))
+
+
+def bgrx(colours):
+    return b"".join(bytes([b, g, r, 0]) for r, g, b in colours)
+
+
+def bmp_cases():
+    r = rng(21)
+    cases = {}
+    w, h = 45, 29
+    v16 = r.integers(0, 1 << 16, w * h, dtype=np.uint16)
+    data16 = b"".join(stride_rows(v16[y * w:(y + 1) * w].astype("<u2").tobytes(), w, 16, 1) for y in range(h))
+    cases["bmp_rgb555_raw"] = (bmp(w, h, 16, data16), "16-bit, no compression: 5-5-5")
+    cases["bmp_rgb565_bitfields"] = (bmp(w, h, 16, data16, compression=3, masks=struct.pack("<3I", 0xF800, 0x7E0, 0x1F)),
+                                     "16-bit BITFIELDS 5-6-5 (40-byte header, masks after it)")
+    cases["bmp_rgb555_bitfields_v5"] = (bmp(w, h, 16, data16, compression=3, header=124,
+                                            masks=struct.pack("<4I", 0x7C00, 0x3E0, 0x1F, 0)),
+                                        "16-bit BITFIELDS 5-5-5, V5 header")
+    cases["bmp_rgb4444_bitfields"] = (bmp(w, h, 16, data16, compression=3, header=124,
+                                          masks=struct.pack("<4I", 0xF00, 0xF0, 0xF, 0xF000)),
+                                      "16-bit BITFIELDS 4-4-4-4: a layout Pillow refuses")
+    v32 = r.integers(0, 256, w * h * 4, dtype=np.uint8).tobytes()
+    for name, m in {"abgr": (0xFF000000, 0xFF0000, 0xFF00, 0xFF), "rgba": (0xFF, 0xFF00, 0xFF0000, 0xFF000000),
+                    "xbgr": (0xFF000000, 0xFF0000, 0xFF00, 0), "zero_masks": (0, 0, 0, 0)}.items():
+        cases[f"bmp_32_{name}"] = (bmp(w, h, 32, v32, compression=3, header=124, masks=struct.pack("<4I", *m)),
+                                   f"32-bit BITFIELDS {m}")
+    cases["bmp_32_raw_alpha_ignored"] = (bmp(w, h, 32, v32), "32-bit, no compression: the 4th byte is not alpha")
+
+    # Palettes: indices past a 16-entry palette; gray ramps that drop the palette.
+    pal16 = [tuple(int(c) for c in r.integers(0, 256, 3)) for _ in range(16)]
+    idx = [int(i) for i in r.integers(0, 256, w * h)]
+    cases["bmp_p8_indices_past_palette"] = (bmp(w, h, 8, rows_of(idx, w, h, 8), colors=16, palette=bgrx(pal16)),
+                                            "8-bit, 16 colours, indices up to 255 (Pillow's gray ramp past the end)")
+    idx4 = [int(i) for i in r.integers(0, 16, w * h)]
+    body4 = rows_of(idx4, w, h, 4)
+    cases["bmp_p4_offset_at_palette"] = (bmp(w, h, 4, body4, palette=bgrx(pal16), offset=14 + 40),
+                                         "4-bit, pixel offset = end of header: Pillow skips 4 x colours bytes")
+    cases["bmp_p4_offset_inside_palette"] = (bmp(w, h, 4, body4, palette=bgrx(pal16), offset=14 + 40 + 24),
+                                             "4-bit, pixel offset in the middle of the palette: read from there")
+    os2_pal = b"".join(bytes([b, g, rr]) for rr, g, b in pal16 * 16)
+    cases["bmp_os2_p8"] = (bmp(w, h, 8, rows_of(idx, w, h, 8), header=12, palette=os2_pal),
+                           "OS/2 1.x header (12 bytes), 3-byte palette entries")
+    gray16 = bgrx([(i, i, i) for i in range(16)])
+    cases["bmp_gray_ramp_4bit_narrow"] = (bmp(3, 20, 4, rows_of(idx4[:60], 3, 20, 4), palette=gray16),
+                                          "4-bit with a 0..15 gray palette: Pillow reads the bytes as L")
+    cases["bmp_gray_ramp_4bit_wide"] = (bmp(w, h, 4, body4, palette=gray16),
+                                        "the same 45 px wide: its rows are too short for L, Pillow fails")
+    bw = bgrx([(0, 0, 0), (255, 255, 255)])
+    cases["bmp_two_gray_colours_8bit"] = (bmp(w, h, 8, rows_of([i % 2 for i in idx], w, h, 8), colors=2, palette=bw),
+                                          "8-bit pixels, black/white palette: Pillow unpacks them as 1 bit each")
+
+    # RLE8 / RLE4, Pillow's decoder quirks included.
+    pal256 = [tuple(int(c) for c in r.integers(0, 256, 3)) for _ in range(256)]
+    rle8 = bytearray()
+    for y in range(h + 3):  # an empty row and overflowing rows use up rows: 3 more
+        if y == 5:
+            rle8 += bytes([0, 2, 9, 9, 7, 1])  # delta: Pillow skips 9, 9 and moves by (7, 1)
+            continue
+        if y == 9:
+            rle8 += bytes([0, 0])  # an end of line at a row's start adds no row
+            continue
+        rle8 += bytes([10, int(r.integers(0, 256))])  # encoded run
+        rle8 += bytes([0, 5]) + bytes(int(i) for i in r.integers(0, 256, 5)) + b"\0"  # odd absolute run, padded
+        if y % 7 == 3:
+            rle8 += bytes([0, 40]) + bytes(int(i) for i in r.integers(0, 256, 40))  # past the row's end
+        else:
+            rle8 += bytes([40, int(r.integers(0, 256))])  # clipped at the row's end
+        rle8 += bytes([0, 0])
+    rle8 += bytes([0, 1])
+    cases["bmp_rle8"] = (bmp(w, h, 8, bytes(rle8), compression=1, palette=bgrx(pal256)),
+                         "RLE8: encoded, absolute (odd, padded; past the row end), clipped runs, delta, EOL, EOB")
+    cases["bmp_rle8_top_down"] = (bmp(w, h, 8, bytes(rle8), compression=1, palette=bgrx(pal256), top_down=True),
+                                  "RLE8 with a negative height")
+    rle4 = bytearray()
+    for y in range(h):
+        rle4 += bytes([9, int(r.integers(0, 256))])
+        # 7 pixels in 4 bytes (a word boundary): Pillow reads 3 of them, skips the 4th to
+        # realign, and so loses the 7th pixel.
+        rle4 += bytes([0, 7]) + bytes(int(i) for i in r.integers(0, 256, 4))
+        if y % 4 == 0:
+            rle4 += bytes([60, 0x5A])  # clipped: x counted 7 for the 6 pixels of the odd run
+        rle4 += bytes([0, 0])
+    rle4 += bytes([0, 1])
+    cases["bmp_rle4"] = (bmp(w, h, 4, bytes(rle4), compression=2, palette=bgrx(pal16)),
+                         "RLE4: encoded, odd absolute runs, clipped runs, EOL")
+    cases["bmp_rle8_truncated"] = (bmp(w, h, 8, bytes(rle8[: len(rle8) // 2]), compression=1, palette=bgrx(pal256)),
+                                   "RLE8 cut in half: not enough data")
+    return cases
+
+
+# ----------------------------------------------------------------------------- goldens
+def reference_u8(path):
+    from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Resize
+    image = Image.open(path)
+    out = Compose([Resize(N_PX, interpolation=InterpolationMode.BICUBIC), CenterCrop(N_PX)])(image)
+    return image, np.asarray(out.convert("RGB"))
+
+
+def main():
+    assert PIL.__version__ == "9.4.0", f"goldens are Pillow 9.4.0's; this is {PIL.__version__}"
+    for sub in ("images", "golden"):
+        os.makedirs(os.path.join(HERE, sub), exist_ok=True)
+    records = []
+    for case_id, (data, note) in bmp_cases().items():
+        file = f"images/{case_id}.bmp"
+        with open(os.path.join(HERE, file), "wb") as f:
+            f.write(data)
+        record = {"id": case_id, "file": file, "n_px": N_PX, "note": note}
+        try:
+            image, u8 = reference_u8(os.path.join(HERE, file))
+        except Exception as e:  # the reference cannot read it: we must fail too
+            record["expect_open_error"] = f"{type(e).__name__}: {e}"
+            records.append(record)
+            continue
+        golden = f"golden/{case_id}_rgb_u8.npy"
+        np.save(os.path.join(HERE, golden), u8)
+        record.update(format=image.format, mode=image.mode, size=list(image.size), golden_rgb_u8=golden)
+        records.append(record)
+    with open(os.path.join(HERE, "manifest.jsonl"), "w") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    print(f"{len(records)} cases, {sum('expect_open_error' in r for r in records)} the reference refuses")
+
+
+if __name__ == "__main__":
+    main()
