@@ -248,6 +248,7 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".webp") return "image/webp";
   if (ext == ".bmp") return "image/bmp";
   if (ext == ".tif" || ext == ".tiff") return "image/tiff";
+  if (ext == ".pbm" || ext == ".pgm" || ext == ".ppm" || ext == ".pnm") return "image/x-portable-anymap";
   return "application/octet-stream";
 }
 

@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-# "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp and
-# tiff call one decoder directly and can be named on the command line.
+# "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp, tiff
+# and ppm call one decoder directly and can be named on the command line. Seeds: the shared
+# fixtures' images and the repository's format cases (tests/image/formats).
 ((${#targets[@]})) || targets=(tokenizer serve_request pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
 build=build-fuzz
@@ -21,7 +22,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=cl
 cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 
 seed() {  # seed <target> <dir>
-  local t=$1 dir=$2 images="$shared/fixtures/preprocess/images"
+  local t=$1 dir=$2 images="$shared/fixtures/preprocess/images" formats=tests/image/formats/images
   mkdir -p "$dir"
   case $t in
     tokenizer) python3 -c "
@@ -51,13 +52,14 @@ open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(
                                '{"text": "a dog on a beach", "top": 3, "templates": ["a photo of a {}."]}' '[1, {"a": null}]'; do
                      printf '%s' "$body" > "$dir/$(printf '%s' "$body" | md5sum | cut -c1-8)"
                    done ;;
-    image) cp "$images"/* "$dir/" ;;
+    image) cp "$images"/* "$formats"/* "$dir/" ;;
     jpeg) cp "$images"/*.jpg "$dir/" ;;
     png) cp "$images"/*.png "$dir/" ;;
     gif) cp "$images"/*.gif "$dir/" ;;
     webp) cp "$images"/*.webp "$dir/" ;;
-    bmp) cp "$images"/*.bmp "$dir/" ;;
+    bmp) cp "$images"/*.bmp "$formats"/*.bmp "$dir/" ;;
     tiff) cp "$images"/*.tif "$dir/" ;;
+    ppm) cp "$formats"/*.p?m "$dir/" ;;
   esac
 }
 

@@ -50,7 +50,8 @@ class CLIP_API Image {
   // e.g. an RGB buffer from another library. A size mismatch is a clip::Error.
   static Image from_pixels(ImageMode mode, int width, int height, std::vector<std::uint8_t> pixels);
 
-  // Decodes JPEG, PNG, GIF (first frame), WebP, BMP or TIFF. Every failure (missing file,
+  // Decodes JPEG, PNG, GIF (first frame), WebP, BMP, TIFF or PBM/PGM/PPM (the table in the
+  // README says how each opens). Every failure (missing file,
   // truncated or corrupt data, unsupported format, too many pixels) is a clip::Error
   // naming the file.
   static Image open(const std::filesystem::path& path, const ImageOptions& options = {});

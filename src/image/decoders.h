@@ -28,6 +28,9 @@ Image decode_gif(Bytes data, const DecodeContext& ctx);
 Image decode_webp(Bytes data, const DecodeContext& ctx);
 Image decode_bmp(Bytes data, const DecodeContext& ctx);
 Image decode_tiff(Bytes data, const DecodeContext& ctx);
+// PBM/PGM/PPM: Pillow's PpmImagePlugin accepts "P" and one of "0123456y" as a start.
+bool is_ppm(Bytes data);
+Image decode_ppm(Bytes data, const DecodeContext& ctx);
 
 // EXIF orientation (1..8) from a TIFF-structured EXIF block ("Exif\0\0" prefix allowed);
 // 1 when absent or unreadable.

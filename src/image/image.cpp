@@ -157,10 +157,12 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_bmp(data, ctx);
   else if (starts_with(std::string_view("II*\0", 4)) || starts_with(std::string_view("MM\0*", 4)))
     img = image::decode_tiff(data, ctx);
+  else if (image::is_ppm(data))
+    img = image::decode_ppm(data, ctx);
   else if (data.empty())
     ctx.fail("the file is empty");
   else
-    ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF)");
+    ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF, PBM/PGM/PPM)");
   return img;
 }
 

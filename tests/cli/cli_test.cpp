@@ -574,9 +574,11 @@ TEST(Cli, LabelsFileModelsJsonExamplesAndExtensions) {
   }
 
   std::filesystem::copy_file(png, tmp / "images" / "photo.jfif");  // the content decides the format
+  std::filesystem::copy_file(std::string(CLIP_SOURCE_DIR) + "/tests/image/formats/images/pgm_p2.pgm",
+                             tmp / "images" / "scan.pgm");
   r = run("embed " + (tmp / "images").string() + " --model demo-shapes --out " + (tmp / "index.npy").string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(clip::load_npy(tmp / "index.npy").size(0), 1);
+  EXPECT_EQ(clip::load_npy(tmp / "index.npy").size(0), 2);
   std::filesystem::remove_all(tmp);
 }
 

@@ -158,6 +158,54 @@ def bmp_cases():
     return cases
 
 
+# -------------------------------------------------------------------------- PBM/PGM/PPM
+def netpbm_cases():
+    r = rng(22)
+    w, h = 37, 26
+    cases = {}
+
+    def plain(values, per_line=17):
+        lines = [" ".join(str(int(v)) for v in values[i:i + per_line]) for i in range(0, len(values), per_line)]
+        return ("\n".join(lines) + "\n").encode()
+
+    rgb = r.integers(0, 256, w * h * 3, dtype=np.uint8)
+    cases["ppm_p6"] = (b"P6\n%d %d\n255\n" % (w, h) + rgb.tobytes(), "binary RGB, maxval 255", "ppm")
+    cases["ppm_p6_maxval_1000"] = (b"P6 %d %d 1000\n" % (w, h) + r.integers(0, 1001, w * h * 3).astype(">u2").tobytes(),
+                                   "binary RGB, 16-bit samples, maxval 1000: scaled to 255, rounded half to even",
+                                   "ppm")
+    cases["ppm_p6_maxval_100"] = (b"P6\n# a comment\n%d %d\n100\n" % (w, h) +
+                                  r.integers(0, 101, w * h * 3, dtype=np.uint8).tobytes(),
+                                  "binary RGB, maxval 100 (scaled), a comment in the header", "ppm")
+    gray = r.integers(0, 256, w * h, dtype=np.uint8)
+    cases["pgm_p5"] = (b"P5\n%d %d\n255\n" % (w, h) + gray.tobytes(), "binary gray, maxval 255", "pgm")
+    cases["pgm_p5_65535"] = (b"P5\n%d %d\n65535\n" % (w, h) + r.integers(0, 65536, w * h).astype(">u2").tobytes(),
+                             "binary gray, 16-bit: mode I", "pgm")
+    cases["pgm_p5_4095"] = (b"P5\n%d %d\n4095\n" % (w, h) + r.integers(0, 4096, w * h).astype(">u2").tobytes(),
+                            "binary gray, maxval 4095: mode I, scaled to 65535", "pgm")
+    cases["pgm_p5_15"] = (b"P5 %d %d 15 " % (w, h) + r.integers(0, 16, w * h, dtype=np.uint8).tobytes(),
+                          "binary gray, maxval 15: scaled to 255", "pgm")
+    bits = r.integers(0, 2, w * h, dtype=np.uint8)
+    rows = b"".join(np.packbits(bits[y * w:(y + 1) * w]).tobytes() for y in range(h))
+    cases["pbm_p4"] = (b"P4\n%d %d\n" % (w, h) + rows, "binary bilevel, 37 px rows padded to 5 bytes", "pbm")
+    cases["pbm_p1"] = (b"P1\n# plain\n%d %d\n" % (w, h) +
+                       b"\n".join(b"".join(b"%d" % v for v in bits[y * w:(y + 1) * w]) for y in range(h)) + b"\n",
+                       "plain bilevel, digits without spaces", "pbm")
+    cases["pgm_p2"] = (b"P2\n%d %d\n255\n" % (w, h) + plain(gray[: w * h // 2]) + b"# a comment in the data\n" +
+                       plain(gray[w * h // 2:]), "plain gray, a comment among the samples", "pgm")
+    cases["pgm_p2_maxval_1000"] = (b"P2 %d %d 1000\n" % (w, h) + plain(r.integers(0, 1001, w * h)),
+                                   "plain gray, maxval 1000: mode I", "pgm")
+    cases["ppm_p3_maxval_7"] = (b"P3\n%d %d\n7\n" % (w, h) + plain(r.integers(0, 8, w * h * 3)),
+                                "plain RGB, maxval 7", "ppm")
+    cases["ppm_p3_too_large"] = (b"P3\n2 2\n7\n1 2 3 4 5 6 7 8 9 1 2 3\n", "plain RGB, a sample over maxval", "ppm")
+    cases["pgm_p5_maxval_0"] = (b"P5\n2 2\n0\n\0\0\0\0", "maxval 0", "pgm")
+    cases["pgm_p5_truncated"] = (b"P5\n%d %d\n255\n" % (w, h) + gray.tobytes()[:500], "binary gray cut short", "pgm")
+    cases["ppm_token_too_long"] = (b"P6\n000000000037 26\n255\n" + rgb.tobytes(), "an 11-character header token",
+                                   "ppm")
+    cmyk = r.integers(0, 256, w * h * 4, dtype=np.uint8)
+    cases["ppm_p0cmyk"] = (b"P0CMYK %d %d 255\n" % (w, h) + cmyk.tobytes(), "Pillow's CMYK extension", "ppm")
+    return cases
+
+
 # ----------------------------------------------------------------------------- goldens
 def reference_u8(path):
     from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Resize
@@ -171,8 +219,10 @@ def main():
     for sub in ("images", "golden"):
         os.makedirs(os.path.join(HERE, sub), exist_ok=True)
     records = []
-    for case_id, (data, note) in bmp_cases().items():
-        file = f"images/{case_id}.bmp"
+    cases = {k: (data, note, "bmp") for k, (data, note) in bmp_cases().items()}
+    cases.update(netpbm_cases())
+    for case_id, (data, note, ext) in cases.items():
+        file = f"images/{case_id}.{ext}"
         with open(os.path.join(HERE, file), "wb") as f:
             f.write(data)
         record = {"id": case_id, "file": file, "n_px": N_PX, "note": note}
