@@ -249,6 +249,7 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".bmp") return "image/bmp";
   if (ext == ".tif" || ext == ".tiff") return "image/tiff";
   if (ext == ".pbm" || ext == ".pgm" || ext == ".ppm" || ext == ".pnm") return "image/x-portable-anymap";
+  if (ext == ".tga") return "image/x-tga";
   return "application/octet-stream";
 }
 

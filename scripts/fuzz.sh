@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-# "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp, tiff
-# and ppm call one decoder directly and can be named on the command line. Seeds: the shared
+# "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp, tiff,
+# ppm and tga call one decoder directly and can be named on the command line. Seeds: the shared
 # fixtures' images and the repository's format cases (tests/image/formats).
 ((${#targets[@]})) || targets=(tokenizer serve_request pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
@@ -60,6 +60,7 @@ open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(
     bmp) cp "$images"/*.bmp "$formats"/*.bmp "$dir/" ;;
     tiff) cp "$images"/*.tif "$dir/" ;;
     ppm) cp "$formats"/*.p?m "$dir/" ;;
+    tga) cp "$formats"/*.tga "$dir/" ;;
   esac
 }
 

@@ -31,6 +31,9 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx);
 // PBM/PGM/PPM: Pillow's PpmImagePlugin accepts "P" and one of "0123456y" as a start.
 bool is_ppm(Bytes data);
 Image decode_ppm(Bytes data, const DecodeContext& ctx);
+// TGA: no magic number; a header Pillow's TgaImagePlugin accepts.
+bool is_tga(Bytes data);
+Image decode_tga(Bytes data, const DecodeContext& ctx);
 
 // EXIF orientation (1..8) from a TIFF-structured EXIF block ("Exif\0\0" prefix allowed);
 // 1 when absent or unreadable.

@@ -159,10 +159,12 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_tiff(data, ctx);
   else if (image::is_ppm(data))
     img = image::decode_ppm(data, ctx);
+  else if (image::is_tga(data))  // last, as Pillow tries it: TGA has no magic number
+    img = image::decode_tga(data, ctx);
   else if (data.empty())
     ctx.fail("the file is empty");
   else
-    ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF, PBM/PGM/PPM)");
+    ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF, PBM/PGM/PPM, TGA)");
   return img;
 }
 

@@ -206,6 +206,70 @@ def netpbm_cases():
     return cases
 
 
+# ---------------------------------------------------------------------------------- TGA
+def tga(width, height, image_type, depth, pixels, *, flags=0, ident=b"", colormap=None):
+    """colormap: (start, count, map_depth, entry bytes)."""
+    cm_type, start, count, map_depth, entries = 0, 0, 0, 0, b""
+    if colormap:
+        cm_type, (start, count, map_depth, entries) = 1, colormap
+    header = struct.pack("<BBBHHBHHHHBB", len(ident), cm_type, image_type, start, count, map_depth, 0, 0, width,
+                         height, depth, flags)
+    return header + ident + entries + pixels
+
+
+def tga_rle(pixels, pixel_bytes, r, row=None):
+    """RLE packets of random lengths, runs and literals; with `row` (pixels per row) none
+    crosses a row's end (Pillow refuses those), else they run on across rows."""
+    out, i, n = bytearray(), 0, len(pixels) // pixel_bytes
+    while i < n:
+        length = int(min(n - i, r.integers(1, 129)))
+        if row:
+            length = min(length, row - i % row)
+        if r.integers(0, 2):
+            out += bytes([0x80 | (length - 1)]) + pixels[i * pixel_bytes:(i + 1) * pixel_bytes]
+        else:
+            out += bytes([length - 1]) + pixels[i * pixel_bytes:(i + length) * pixel_bytes]
+        i += length
+    return bytes(out)
+
+
+def tga_cases():
+    r = rng(23)
+    w, h = 41, 27
+    cases = {}
+
+    def px(n):
+        return r.integers(0, 256, n, dtype=np.uint8).tobytes()
+
+    bgr = px(w * h * 3)
+    cases["tga_rgb24"] = (tga(w, h, 2, 24, bgr), "24-bit BGR, bottom-up")
+    cases["tga_rgba32_top_down"] = (tga(w, h, 2, 32, px(w * h * 4), flags=0x28), "32-bit BGRA, top-down")
+    cases["tga_rgb16"] = (tga(w, h, 2, 16, px(w * h * 2)), "16-bit 5-5-5 (BGR;5), the top bit ignored")
+    cases["tga_l8_mirrored"] = (tga(w, h, 3, 8, px(w * h), flags=0x10), "8-bit gray, right-to-left")
+    cases["tga_la16_both_flipped"] = (tga(w, h, 3, 16, px(w * h * 2), flags=0x30), "gray + alpha, top-down, mirrored")
+    cases["tga_1bit"] = (tga(w, h, 3, 1, px(((w + 7) // 8) * h)), "1-bit gray: rows of bits")
+    cases["tga_p8_24bit_map_from_5"] = (tga(w, h, 1, 8, px(w * h), ident=b"made by make_cases.py",
+                                            colormap=(5, 20, 24, px(60))),
+                                        "palette of 24-bit entries starting at index 5, an ID field, "
+                                        "indices past the palette")
+    cases["tga_p8_16bit_map"] = (tga(w, h, 1, 8, px(w * h), colormap=(0, 256, 16, px(512))), "palette of 15-bit entries")
+    cases["tga_p8_32bit_map"] = (tga(w, h, 1, 8, px(w * h), colormap=(0, 256, 32, px(1024))),
+                                 "palette of 32-bit BGRA entries: Pillow 9.4 fails (raw mode)")
+    cases["tga_rgb24_with_map"] = (tga(w, h, 2, 24, bgr, colormap=(0, 16, 24, px(48))),
+                                   "true colour with a colour map: Pillow 9.4 fails (a palette on RGB)")
+    cases["tga_rle_rgb24"] = (tga(w, h, 10, 24, tga_rle(bgr, 3, r, w)), "RLE 24-bit")
+    cases["tga_rle_rgba32_top_down_mirrored"] = (tga(w, h, 10, 32, tga_rle(px(w * h * 4), 4, r, w), flags=0x38),
+                                                 "RLE 32-bit, top-down, mirrored")
+    cases["tga_rle_p8"] = (tga(w, h, 9, 8, tga_rle(px(w * h), 1, r, w), colormap=(0, 256, 24, px(768))),
+                           "RLE palette")
+    cases["tga_rle_l8"] = (tga(w, h, 11, 8, tga_rle(px(w * h), 1, r, w)), "RLE gray")
+    cases["tga_rle_across_rows"] = (tga(w, h, 10, 24, tga_rle(bgr, 3, r)),
+                                    "RLE packets across rows: Pillow refuses them (buffer overrun)")
+    cases["tga_rle_truncated"] = (tga(w, h, 10, 24, tga_rle(bgr, 3, r, w)[:-50]), "RLE cut short")
+    cases["tga_rgb_8bit"] = (tga(w, h, 2, 8, px(w * h)), "true colour with 8-bit pixels: no raw mode in Pillow")
+    return {k: (data, note, "tga") for k, (data, note) in cases.items()}
+
+
 # ----------------------------------------------------------------------------- goldens
 def reference_u8(path):
     from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Resize
@@ -221,6 +285,7 @@ def main():
     records = []
     cases = {k: (data, note, "bmp") for k, (data, note) in bmp_cases().items()}
     cases.update(netpbm_cases())
+    cases.update(tga_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
         with open(os.path.join(HERE, file), "wb") as f:
