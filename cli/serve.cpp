@@ -250,6 +250,7 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".tif" || ext == ".tiff") return "image/tiff";
   if (ext == ".pbm" || ext == ".pgm" || ext == ".ppm" || ext == ".pnm") return "image/x-portable-anymap";
   if (ext == ".tga") return "image/x-tga";
+  if (ext == ".ico") return "image/x-icon";
   return "application/octet-stream";
 }
 

@@ -138,6 +138,8 @@ void run(Bytes data) {
       image = clip::image::decode_ppm(data, ctx);
     else if (target == "tga")
       image = clip::image::decode_tga(data, ctx);
+    else if (target == "ico")
+      image = clip::image::decode_ico(data, ctx);
     else
       image = clip::Image::decode(data, "fuzz", options);  // "image": format detection
     clip::Preprocess(16)(image);

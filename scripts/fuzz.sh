@@ -9,7 +9,7 @@ seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 # "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp, tiff,
-# ppm and tga call one decoder directly and can be named on the command line. Seeds: the shared
+# ppm, tga and ico call one decoder directly and can be named on the command line. Seeds: the shared
 # fixtures' images and the repository's format cases (tests/image/formats).
 ((${#targets[@]})) || targets=(tokenizer serve_request pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
@@ -61,6 +61,7 @@ open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(
     tiff) cp "$images"/*.tif "$dir/" ;;
     ppm) cp "$formats"/*.p?m "$dir/" ;;
     tga) cp "$formats"/*.tga "$dir/" ;;
+    ico) cp "$formats"/*.ico "$formats"/*.cur "$dir/" ;;
   esac
 }
 

@@ -113,7 +113,7 @@ bool has_image_extension(const fs::path& path) {
   // .jfif, .mpo and others were skipped silently).
   static const std::set<std::string> known = {".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo",  ".png", ".apng",
                                               ".gif", ".webp", ".bmp", ".dib",  ".tif", ".tiff", ".pbm", ".pgm",
-                                              ".ppm", ".pnm",  ".tga", ".icb",  ".vda", ".vst"};
+                                              ".ppm", ".pnm",  ".tga", ".icb",  ".vda", ".vst",  ".ico", ".cur"};
   return known.count(lower_extension(path)) != 0;
 }
 

@@ -98,35 +98,35 @@ std::vector<std::uint8_t> rle_indices(Bytes d, std::size_t at, std::size_t width
 
 }  // namespace
 
-Image decode_bmp(Bytes d, const DecodeContext& ctx) {
-  if (d.size() < 18) ctx.fail("truncated BMP header");
-  std::size_t offset = u32(d, 10);
-  const std::uint32_t header_size = u32(d, 14);
+Image decode_dib(Bytes d, std::size_t info, std::size_t offset, const DibLayout& layout, const DecodeContext& ctx,
+                 std::size_t* pixels_at) {
+  if (d.size() < info + 4) ctx.fail("truncated BMP header");
+  const std::uint32_t header_size = u32(d, info);
   if (header_size != 12 && header_size != 40 && header_size != 64 && header_size != 108 && header_size != 124)
     ctx.fail("unsupported BMP header size " + std::to_string(header_size));
-  if (d.size() < 14 + static_cast<std::size_t>(header_size)) ctx.fail("truncated BMP header");
+  if (d.size() < info + header_size) ctx.fail("truncated BMP header");
   std::int64_t width, height;
   int bits;
   std::uint32_t compression = 0, colors = 0;
   bool top_down = false;
-  std::size_t after_header = 14 + header_size;
+  std::size_t after_header = info + header_size;
   std::array<std::uint32_t, 4> masks{};
   if (header_size == 12) {  // OS/2 1.x: unsigned 16-bit sizes, always bottom-up
-    width = u16(d, 18);
-    height = u16(d, 20);
-    bits = u16(d, 24);
+    width = u16(d, info + 4);
+    height = u16(d, info + 6);
+    bits = u16(d, info + 10);
   } else {
     // Pillow takes a height whose top byte is 0xFF as top-down (2^32 - h), any other as
     // an unsigned bottom-up height.
-    top_down = d[25] == 0xFF;
-    width = u32(d, 18);
-    height = top_down ? (std::int64_t{1} << 32) - u32(d, 22) : u32(d, 22);
-    bits = u16(d, 28);
-    compression = u32(d, 30);
-    colors = u32(d, 46);
+    top_down = d[info + 11] == 0xFF;
+    width = u32(d, info + 4);
+    height = top_down ? (std::int64_t{1} << 32) - u32(d, info + 8) : u32(d, info + 8);
+    bits = u16(d, info + 14);
+    compression = u32(d, info + 16);
+    colors = u32(d, info + 32);
     if (compression == 3) {
       if (header_size >= 56) {
-        for (int i = 0; i < 4; ++i) masks[i] = u32(d, 54 + 4 * i);
+        for (int i = 0; i < 4; ++i) masks[i] = u32(d, info + 40 + 4 * i);
       } else {  // a 40-byte header: three masks follow it, no alpha
         if (d.size() < after_header + 12) ctx.fail("truncated BMP colour masks");
         for (int i = 0; i < 3; ++i) masks[i] = u32(d, after_header + 4 * i);
@@ -135,14 +135,18 @@ Image decode_bmp(Bytes d, const DecodeContext& ctx) {
     }
   }
   if (!colors) colors = bits < 32 ? 1u << bits : 0;
-  // A pixel offset that points just past the header, where the palette is, is taken to
-  // mean "after the palette" (always 4 bytes per entry, as Pillow counts it).
+  // A pixel offset that points just past a file header and the info header, where the
+  // palette is, is taken to mean "after the palette" (always 4 bytes per entry, as Pillow
+  // counts it; 14 even for a bitmap inside an icon, where the offset is 0).
   if (offset == 14 + header_size && bits <= 8) offset += 4 * static_cast<std::size_t>(colors);
   if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
     ctx.fail("unsupported BMP bit depth " + std::to_string(bits));
   ctx.check_size(width, height);
+  if (layout.halve_height) height /= 2;  // ICO/CUR: the AND mask's rows follow
+  if (height == 0) ctx.fail("an icon bitmap of one row");
 
   Raw raw = bits <= 8 ? Raw::Palette : bits == 16 ? Raw::BGR15 : bits == 24 ? Raw::BGR : Raw::BGRX;
+  if (bits == 32 && layout.bgra) raw = Raw::BGRA;
   const bool rle = compression == 1 || compression == 2;
   if (compression == 3)
     raw = bitfields_layout(bits, masks, ctx);
@@ -184,6 +188,7 @@ Image decode_bmp(Bytes d, const DecodeContext& ctx) {
   } else if (offset == 0) {
     offset = after_header;
   }
+  if (pixels_at) *pixels_at = offset;
   const int w = static_cast<int>(width), h = static_cast<int>(height);
   Image image(mode, w, h);
   if (mode == ImageMode::P) image.palette() = std::move(palette);
@@ -258,6 +263,11 @@ Image decode_bmp(Bytes d, const DecodeContext& ctx) {
   }
   image.set_format("BMP");
   return image;
+}
+
+Image decode_bmp(Bytes d, const DecodeContext& ctx) {
+  if (d.size() < 14) ctx.fail("truncated BMP header");
+  return decode_dib(d, 14, u32(d, 10), {}, ctx);
 }
 
 }  // namespace clip::image

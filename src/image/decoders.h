@@ -27,6 +27,21 @@ Image decode_png(Bytes data, const DecodeContext& ctx);
 Image decode_gif(Bytes data, const DecodeContext& ctx);
 Image decode_webp(Bytes data, const DecodeContext& ctx);
 Image decode_bmp(Bytes data, const DecodeContext& ctx);
+// The bitmap of a BMP file, an ICO or a CUR (Pillow's BmpImageFile._bitmap): the info
+// header at byte `info`, the pixels at byte `offset` (0: right after the palette).
+struct DibLayout {
+  bool halve_height = false;  // icons: the rows of the AND mask follow the image's
+  bool bgra = false;          // 32-bit pixels with alpha (Pillow: a .cur whose bitmap is at byte 22)
+};
+// `pixels_at`, when given, receives where the pixels were read from.
+Image decode_dib(Bytes data, std::size_t info, std::size_t offset, const DibLayout& layout, const DecodeContext& ctx,
+                 std::size_t* pixels_at = nullptr);
+// ICO (the largest entry, PNG or bitmap + AND mask) and CUR (the largest cursor's bitmap).
+// Without a complete directory of at least one entry Pillow passes the file on to the
+// formats it tries next (a TGA can start with CUR's magic): `is_icon_directory` says so.
+bool is_icon_directory(Bytes data);
+Image decode_ico(Bytes data, const DecodeContext& ctx);
+Image decode_cur(Bytes data, const DecodeContext& ctx);
 Image decode_tiff(Bytes data, const DecodeContext& ctx);
 // PBM/PGM/PPM: Pillow's PpmImagePlugin accepts "P" and one of "0123456y" as a start.
 bool is_ppm(Bytes data);

@@ -157,6 +157,10 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_bmp(data, ctx);
   else if (starts_with(std::string_view("II*\0", 4)) || starts_with(std::string_view("MM\0*", 4)))
     img = image::decode_tiff(data, ctx);
+  else if (starts_with(std::string_view("\0\0\1\0", 4)) && image::is_icon_directory(data))
+    img = image::decode_ico(data, ctx);
+  else if (starts_with(std::string_view("\0\0\2\0", 4)) && image::is_icon_directory(data))
+    img = image::decode_cur(data, ctx);
   else if (image::is_ppm(data))
     img = image::decode_ppm(data, ctx);
   else if (image::is_tga(data))  // last, as Pillow tries it: TGA has no magic number
@@ -164,7 +168,9 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
   else if (data.empty())
     ctx.fail("the file is empty");
   else
-    ctx.fail("unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, TIFF, PBM/PGM/PPM, TGA)");
+    ctx.fail(
+        "unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, ICO, CUR, TIFF, PBM/PGM/PPM, "
+        "TGA)");
   return img;
 }
 

@@ -42,8 +42,10 @@ TEST(ImageRobustness, CutAndCorruptedFormatCases) {
     const std::vector<std::uint8_t> data = read_file(entry.path());
     ++files;
     const auto decode = [&](std::span<const std::uint8_t> bytes) {
+      clip::ImageOptions small;  // a flipped size byte may ask for millions of pixels: refused
+      small.max_pixels = 1 << 16;
       try {
-        const clip::Image image = clip::Image::decode(bytes, entry.path().filename().string());
+        const clip::Image image = clip::Image::decode(bytes, entry.path().filename().string(), small);
         EXPECT_GT(image.width() * image.height(), 0);
       } catch (const clip::Error&) {
       }

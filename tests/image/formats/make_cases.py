@@ -270,6 +270,77 @@ def tga_cases():
     return {k: (data, note, "tga") for k, (data, note) in cases.items()}
 
 
+# ------------------------------------------------------------------------------ ICO/CUR
+def dib(width, height, bits, r, *, palette_colours=None, mask=True):
+    """An icon bitmap: info header with the doubled height, palette, XOR rows, AND mask."""
+    colours = 1 << bits if bits <= 8 else 0
+    palette = b""
+    if colours:
+        entries = palette_colours or [tuple(int(c) for c in r.integers(0, 256, 3)) for _ in range(colours)]
+        palette = bgrx(entries)
+    if bits <= 8:
+        xor = rows_of([int(i) for i in r.integers(0, colours, width * height)], width, height, bits)
+    else:
+        xor = stride_rows(r.integers(0, 256, width * height * bits // 8, dtype=np.uint8).tobytes(), width, bits, height)
+    info = struct.pack("<IiiHHIIiiII", 40, width, 2 * height, 1, bits, 0, 0, 0, 0, 0, 0)
+    and_mask = b""
+    if mask:
+        and_mask = stride_rows(np.packbits(r.integers(0, 2, (height, width)), axis=1).tobytes(), width, 1, height)
+    return info + palette + xor + and_mask
+
+
+def icon_file(kind, images, directory=None):
+    """kind 1: ICO, 2: CUR. images: (width, height, bpp, data); `directory` overrides fields."""
+    out = struct.pack("<HHH", 0, kind, len(images))
+    offset = 6 + 16 * len(images)
+    for i, (w, h, bpp, data) in enumerate(images):
+        fields = dict(w=w % 256, h=h % 256, colours=0, bpp=bpp, size=len(data), offset=offset)
+        fields.update((directory or {}).get(i, {}))
+        out += struct.pack("<BBBBHHII", fields["w"], fields["h"], fields["colours"], 0, 1, fields["bpp"],
+                           fields["size"], fields["offset"])
+        offset += len(data)
+    return out + b"".join(data for *_, data in images)
+
+
+def icon_cases():
+    r = rng(24)
+    cases = {}
+    png = io.BytesIO()
+    Image.fromarray(r.integers(0, 256, (32, 32, 4), dtype=np.uint8), "RGBA").save(png, "PNG")
+    cases["ico_png_largest"] = (icon_file(1, [(16, 16, 4, dib(16, 16, 4, r)), (32, 32, 32, png.getvalue()),
+                                              (24, 24, 32, dib(24, 24, 32, r))]),
+                                "three entries: the largest, a PNG, is opened", "ico")
+    cases["ico_bmp32_alpha"] = (icon_file(1, [(40, 30, 32, dib(40, 30, 32, r))]),
+                                "a 32-bit bitmap: alpha from the fourth bytes", "ico")
+    cases["ico_bmp8_and_mask"] = (icon_file(1, [(37, 21, 8, dib(37, 21, 8, r))]),
+                                  "an 8-bit bitmap, 37 px: the AND mask's rows padded to 32 bits", "ico")
+    cases["ico_bmp24_and_mask"] = (icon_file(1, [(29, 35, 24, dib(29, 35, 24, r))]), "a 24-bit bitmap + AND mask",
+                                   "ico")
+    cases["ico_bmp1"] = (icon_file(1, [(33, 33, 1, dib(33, 33, 1, r, palette_colours=[(0, 0, 0), (255, 255, 255)]))]),
+                         "a black and white bitmap (mode 1) + AND mask", "ico")
+    cases["ico_same_size_deeper_wins"] = (icon_file(1, [(32, 32, 8, dib(32, 32, 8, r)), (32, 32, 4, dib(32, 32, 4, r))]),
+                                          "two 32 px entries: the deeper one", "ico")
+    cases["ico_same_size_same_depth_last_wins"] = (
+        icon_file(1, [(32, 32, 8, dib(32, 32, 8, r)), (32, 32, 8, dib(32, 32, 8, r))]),
+        "two equal entries: the last one (a reversed stable sort)", "ico")
+    cases["ico_one_colour_counts_256"] = (
+        icon_file(1, [(32, 32, 8, dib(32, 32, 8, r)), (32, 32, 4, dib(32, 32, 4, r))], {1: {"bpp": 0, "colours": 1}}),
+        "bpp 0 and 1 colour: Pillow's depth is 256, so this entry wins", "ico")
+    cases["ico_dir_says_32_dib_24"] = (icon_file(1, [(20, 20, 24, dib(20, 20, 24, r))], {0: {"bpp": 32}}),
+                                       "the directory says 32 bits, the bitmap has 24: alpha from every 4th byte", "ico")
+    cases["ico_mask_outside"] = (icon_file(1, [(20, 20, 8, dib(20, 20, 8, r))], {0: {"size": 40}}),
+                                 "an entry size too small for its AND mask", "ico")
+    cases["ico_truncated_directory"] = (icon_file(1, [(20, 20, 8, dib(20, 20, 8, r))])[:15], "the directory cut", "ico")
+    cases["cur_largest"] = (icon_file(2, [(16, 16, 8, dib(16, 16, 8, r)), (32, 32, 8, dib(32, 32, 8, r)),
+                                          (48, 24, 8, dib(48, 24, 8, r))]),
+                            "three cursors: the first wider and taller than the one before", "cur")
+    cases["cur_32bit_at_22"] = (icon_file(2, [(24, 24, 32, dib(24, 24, 32, r))]),
+                                "one 32-bit cursor, its bitmap at byte 22: BGRA, RGBA mode", "cur")
+    cases["cur_32bit_elsewhere"] = (icon_file(2, [(16, 16, 32, dib(16, 16, 32, r)), (24, 24, 32, dib(24, 24, 32, r))]),
+                                    "a 32-bit cursor not at byte 22: BGRX, RGB mode", "cur")
+    return cases
+
+
 # ----------------------------------------------------------------------------- goldens
 def reference_u8(path):
     from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Resize
@@ -286,6 +357,7 @@ def main():
     cases = {k: (data, note, "bmp") for k, (data, note) in bmp_cases().items()}
     cases.update(netpbm_cases())
     cases.update(tga_cases())
+    cases.update(icon_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
         with open(os.path.join(HERE, file), "wb") as f:
