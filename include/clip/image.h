@@ -33,7 +33,8 @@ CLIP_API const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
 
 struct CLIP_API ImageOptions {
   // Like the reference, EXIF orientation is ignored unless asked for; when set, JPEG and
-  // WebP/PNG/TIFF images with an EXIF Orientation tag are rotated/flipped upright.
+  // WebP/PNG images with an EXIF Orientation tag are rotated/flipped upright. (TIFF's own
+  // Orientation tag is always applied: Pillow 9.4 does so when it loads a TIFF.)
   bool apply_exif_orientation = false;
   // Pillow's decompression-bomb guard: images with more pixels are refused before their
   // pixels are decoded. 0 disables the check.
@@ -81,9 +82,17 @@ class CLIP_API Image {
 
   void set_format(std::string format) { format_ = std::move(format); }
 
+  // The size Pillow reports before it decodes the pixels, where that is not the decoded
+  // size: a TIFF with Orientation 5-8 is turned on load, after torchvision's Resize took
+  // its output size from the unturned one, so the reference squashes it (and so do we).
+  int width_before_load() const { return before_load_w_ ? before_load_w_ : width_; }
+  int height_before_load() const { return before_load_h_ ? before_load_h_ : height_; }
+  void set_size_before_load(int w, int h) { before_load_w_ = w, before_load_h_ = h; }
+
  private:
   ImageMode mode_ = ImageMode::RGB;
   int width_ = 0, height_ = 0;
+  int before_load_w_ = 0, before_load_h_ = 0;
   std::string format_;
   std::vector<std::uint8_t> pixels_;
   std::vector<std::int32_t> wide_;

@@ -1,11 +1,17 @@
-// TIFF through libtiff, with Pillow's modes: 1-bit gray -> 1, 8-bit gray -> L, 16-bit
-// gray -> I;16, 8-bit RGB/RGBA/CMYK, 8-bit palette -> P. Other layouts go through
-// libtiff's RGBA interface (mode RGBA).
+// TIFF (and little-endian BigTIFF) through libtiff, unpacked as Pillow 9.4's TiffImagePlugin
+// does: its modes (1, L, LA, P, I;16, I, RGB, RGBA, CMYK), the high byte of 16-bit colour,
+// premultiplied alpha undone, the Orientation tag applied; YCbCr and CIELab through
+// libtiff's RGBA interface.
 #include <tiffio.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstdarg>
 #include <cstring>
 #include <memory>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "image/decoders.h"
 
@@ -46,6 +52,156 @@ void on_error(const char* module, const char* fmt, va_list ap) {
 }
 void on_warning(const char*, const char*, va_list) {}
 
+// How Pillow 9.4 opens a layout: its OPEN_INFO table (TiffImagePlugin.py), keyed by
+// photometric interpretation, sample format, bits and extra samples, and the raw mode that
+// says how the samples become pixels. Layouts it lacks, it refuses; so do we.
+struct Layout {
+  bool supported = true;
+  std::string refusal;
+  ImageMode mode = ImageMode::RGBA;
+  bool unpack = true;          // false: libtiff's RGBA reader (YCbCr, CIELab)
+  bool invert = false;         // WhiteIsZero gray ("1;I", "L;I", ...)
+  bool premultiplied = false;  // ExtraSamples 1, associated alpha ("RGBa", "RGBa;16L")
+};
+
+Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint16_t bits, std::uint16_t spp,
+                     std::span<const std::uint16_t> extra, bool big_endian) {
+  const auto refuse = [&](const std::string& what, bool reference_reads_it = false) {
+    Layout l;
+    l.supported = false;
+    l.refusal = what + " (photometric " + std::to_string(photometric) + ", " + std::to_string(spp) + " samples of " +
+                std::to_string(bits) + " bits, sample format " + std::to_string(format) + ")" +
+                (reference_reads_it ? " is not supported yet" : ": the reference (Pillow 9.4) cannot read it either");
+    return l;
+  };
+  Layout l;
+  const bool gray = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
+  const bool uint = format == SAMPLEFORMAT_UINT;
+  const std::size_t colours = photometric == PHOTOMETRIC_SEPARATED         ? 4
+                              : gray || photometric == PHOTOMETRIC_PALETTE ? 1
+                                                                           : 3;
+  if (spp != colours + extra.size() && !(photometric == PHOTOMETRIC_RGB && spp == 4 && extra.empty()))
+    return refuse("a TIFF whose samples per pixel do not match its colours and extra samples");
+  const int first_extra = extra.empty() ? -1 : extra[0];
+  if (first_extra > EXTRASAMPLE_UNASSALPHA && first_extra != 999)  // 999: Corel Draw 10's alpha
+    return refuse("a TIFF with an unknown kind of extra sample");
+  for (std::size_t i = 1; i < extra.size(); ++i)
+    if (extra[i] != EXTRASAMPLE_UNSPECIFIED) return refuse("a TIFF with more than one alpha sample");
+  if (photometric == PHOTOMETRIC_YCBCR || photometric == PHOTOMETRIC_CIELAB) {
+    if (bits != 8 || spp != 3) return refuse("a YCbCr or CIELab TIFF other than 8-bit");
+    l.unpack = false;
+    return l;
+  }
+  if (gray && spp == 1) {
+    l.invert = photometric == PHOTOMETRIC_MINISWHITE;
+    if (uint && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) {
+      l.mode = bits == 1 ? ImageMode::One : ImageMode::L;
+      return l;
+    }
+    if (bits == 16 && uint && !(big_endian && l.invert)) {  // WhiteIsZero ignored, as Pillow does
+      l.invert = false;
+      l.mode = ImageMode::I16;
+      return l;
+    }
+    l.invert = false;
+    l.mode = ImageMode::I;
+    if (photometric == PHOTOMETRIC_MINISBLACK && format == SAMPLEFORMAT_INT && (bits == 16 || bits == 32)) return l;
+    if (photometric == PHOTOMETRIC_MINISBLACK && uint && bits == 32 && !big_endian) return l;
+    if (format == SAMPLEFORMAT_IEEEFP && bits == 32)
+      return refuse("a 32-bit floating-point TIFF (Pillow's mode F)", true);
+    return refuse("a gray TIFF of this depth");
+  }
+  if (!uint) return refuse("a colour TIFF with signed or floating-point samples");
+  if (photometric == PHOTOMETRIC_MINISBLACK && spp == 2 && bits == 8 && first_extra == EXTRASAMPLE_UNASSALPHA) {
+    l.mode = ImageMode::LA;
+    return l;
+  }
+  if (photometric == PHOTOMETRIC_PALETTE && spp == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) {
+    l.mode = ImageMode::P;
+    return l;
+  }
+  if (photometric == PHOTOMETRIC_PALETTE && spp == 2)
+    return refuse("a palette TIFF with alpha (Pillow's mode PA)", true);
+  if (photometric == PHOTOMETRIC_RGB && (bits == 8 || (bits == 16 && spp <= 4))) {
+    // RGB, RGBA ("RGBA", "RGBa", "RGBX" and their trailing X bands), 8 or 16 bits.
+    l.mode = first_extra == EXTRASAMPLE_UNSPECIFIED || spp == 3 ? ImageMode::RGB : ImageMode::RGBA;
+    l.premultiplied = first_extra == EXTRASAMPLE_ASSOCALPHA;
+    if (spp <= 6) return l;
+  }
+  if (photometric == PHOTOMETRIC_SEPARATED && spp <= 6 && (bits == 8 || (bits == 16 && spp == 4 && !big_endian))) {
+    if (!extra.empty() && first_extra != EXTRASAMPLE_UNSPECIFIED) return refuse("a CMYK TIFF with alpha");
+    l.mode = ImageMode::CMYK;
+    return l;
+  }
+  return refuse("a TIFF of this layout");
+}
+
+// The decoded samples, rows of TIFFScanlineSize bytes, from strips or tiles, in native byte
+// order (libtiff decompresses, undoes the predictor and FillOrder, and swaps bytes).
+template <typename Fail>
+std::vector<std::uint8_t> read_samples(TIFF* tif, std::uint32_t width, std::uint32_t height, const Fail& fail) {
+  const std::uint64_t row_bytes = TIFFScanlineSize64(tif);
+  if (row_bytes == 0) fail("corrupt TIFF: no row size");
+  std::vector<std::uint8_t> out(row_bytes * height);
+  if (!TIFFIsTiled(tif)) {
+    for (std::uint32_t y = 0; y < height; ++y)
+      if (TIFFReadScanline(tif, out.data() + y * row_bytes, y, 0) < 0) fail("corrupt or truncated TIFF data");
+    return out;
+  }
+  std::uint32_t tw = 0, th = 0;
+  TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
+  TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
+  const std::uint64_t tile_bytes = TIFFTileSize64(tif), tile_row = TIFFTileRowSize64(tif);
+  // A tile far larger than the image would be a memory bomb behind a small pixel count.
+  if (tw == 0 || th == 0 || tile_bytes == 0 || tile_bytes > std::max<std::uint64_t>(out.size(), 64u << 20))
+    fail("corrupt TIFF: tiles of " + std::to_string(tw) + "x" + std::to_string(th));
+  std::vector<std::uint8_t> tile(tile_bytes);
+  const std::uint64_t pixel_bits = row_bytes * 8 / width;  // whole bytes per tile row: tw is a multiple of 16
+  for (std::uint32_t ty = 0; ty < height; ty += th)
+    for (std::uint32_t tx = 0; tx < width; tx += tw) {
+      if (TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, 0), tile.data(), static_cast<tmsize_t>(tile_bytes)) <
+          0)
+        fail("corrupt or truncated TIFF tile");
+      const std::uint64_t x_byte = tx * pixel_bits / 8, n = std::min(tile_row, row_bytes - x_byte);
+      for (std::uint32_t y = ty; y < std::min(height, ty + th); ++y)
+        std::memcpy(out.data() + y * row_bytes + x_byte, tile.data() + (y - ty) * tile_row, n);
+    }
+  return out;
+}
+
+// One 16- or 32-bit gray sample as Pillow's "I;16", "I;16S", "I;32N", "I;32S" read it.
+std::int32_t wide_sample(const std::uint8_t* row, std::size_t x, int bits, std::uint16_t format) {
+  if (bits == 16) {
+    std::uint16_t v;
+    std::memcpy(&v, row + 2 * x, 2);
+    return format == SAMPLEFORMAT_INT ? static_cast<std::int16_t>(v) : v;
+  }
+  std::int32_t v;  // unsigned 32-bit values above 2^31 wrap, as in Pillow
+  std::memcpy(&v, row + 4 * x, 4);
+  return v;
+}
+
+// Pillow's unpackRGBa: colour * 255 / alpha, clipped; a zero alpha zeroes the pixel.
+void unpremultiply(std::span<std::uint8_t> rgba) {
+  for (std::size_t i = 0; i < rgba.size(); i += 4) {
+    const int a = rgba[i + 3];
+    if (a == 255) continue;
+    for (int c = 0; c < 3; ++c)
+      rgba[i + c] = a == 0 ? 0 : static_cast<std::uint8_t>(std::min(255, rgba[i + c] * 255 / a));
+  }
+}
+
+// Pillow 9.4 turns every TIFF upright by its Orientation tag once loaded (TiffImageFile.
+// load_end: 2-8 as ImageOps.exif_transpose), whatever ImageOptions says about EXIF; the
+// size it reported before loading stays the unturned one.
+Image upright(Image image, std::uint16_t orientation) {
+  image.set_format("TIFF");
+  const int w = image.width(), h = image.height();
+  image = apply_orientation(image, orientation);
+  if (image.width() != w) image.set_size_before_load(w, h);
+  return image;
+}
+
 struct TiffCloser {
   void operator()(TIFF* t) const { TIFFClose(t); }
 };
@@ -78,88 +234,62 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
   std::uint16_t extra_count = 0;
   std::uint16_t* extra = nullptr;
   TIFFGetField(tif.get(), TIFFTAG_EXTRASAMPLES, &extra_count, &extra);
-  const bool gray = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
-  const bool simple = !TIFFIsTiled(tif.get()) && planar == PLANARCONFIG_CONTIG && format == SAMPLEFORMAT_UINT;
+  std::uint16_t orientation = ORIENTATION_TOPLEFT;
+  TIFFGetField(tif.get(), TIFFTAG_ORIENTATION, &orientation);
+  if (orientation < ORIENTATION_TOPLEFT || orientation > ORIENTATION_LEFTBOT) orientation = ORIENTATION_TOPLEFT;
 
-  ImageMode mode;
-  bool known = simple;
-  if (gray && spp == 1 && bits == 1)
-    mode = ImageMode::One;
-  else if (gray && spp == 1 && bits == 8)
-    mode = ImageMode::L;
-  else if (photometric == PHOTOMETRIC_MINISBLACK && spp == 1 && bits == 16)
-    mode = ImageMode::I16;
-  else if (photometric == PHOTOMETRIC_RGB && spp == 3 && bits == 8)
-    mode = ImageMode::RGB;
-  else if (photometric == PHOTOMETRIC_RGB && spp == 4 && bits == 8)
-    mode = ImageMode::RGBA;
-  else if (photometric == PHOTOMETRIC_SEPARATED && spp == 4 && bits == 8)
-    mode = ImageMode::CMYK;
-  else if (photometric == PHOTOMETRIC_PALETTE && spp == 1 && bits == 8)
-    mode = ImageMode::P;
-  else
-    known = false;
-
-  if (!known) {
-    // Anything else (tiles, planes, YCbCr, other depths): libtiff's RGBA reader.
+  const Layout layout =
+      pillow_layout(photometric, format, bits, spp, std::span(extra, extra_count), TIFFIsBigEndian(tif.get()) != 0);
+  if (!layout.supported) fail(layout.refusal);
+  if (!layout.unpack || planar != PLANARCONFIG_CONTIG) {
+    // YCbCr, CIELab, separate planes: libtiff's RGBA reader, asked for the file's own
+    // orientation so that it flips nothing (rows in stored order).
     Image image(ImageMode::RGBA, static_cast<int>(width), static_cast<int>(height));
     auto px = image.pixels();
-    if (!TIFFReadRGBAImageOriented(tif.get(), width, height, reinterpret_cast<std::uint32_t*>(px.data()),
-                                   ORIENTATION_TOPLEFT, 0))
+    if (!TIFFReadRGBAImageOriented(tif.get(), width, height, reinterpret_cast<std::uint32_t*>(px.data()), orientation,
+                                   0))
       fail("unsupported or corrupt TIFF");
-    image.set_format("TIFF");
-    return image;
+    return upright(std::move(image), orientation);
   }
 
-  Image image(mode, static_cast<int>(width), static_cast<int>(height));
-  const tmsize_t scanline = TIFFScanlineSize(tif.get());
-  std::vector<std::uint8_t> row(static_cast<std::size_t>(scanline));
-  const std::size_t w = width;
+  const std::vector<std::uint8_t> samples = read_samples(tif.get(), width, height, fail);
+  const std::size_t row_bytes = samples.size() / height, w = width;
+  Image image(layout.mode, static_cast<int>(width), static_cast<int>(height));
+  const int bands = image.bands();
   for (std::uint32_t y = 0; y < height; ++y) {
-    if (TIFFReadScanline(tif.get(), row.data(), y, 0) < 0) fail("corrupt or truncated TIFF data");
-    if (mode == ImageMode::I16) {
-      auto wide = image.wide_pixels();
-      for (std::size_t x = 0; x < w; ++x) {
-        std::uint16_t v;
-        std::memcpy(&v, row.data() + 2 * x, 2);  // libtiff returns native byte order
-        wide[y * w + x] = v;
-      }
-    } else if (mode == ImageMode::One) {
-      auto px = image.pixels();
-      for (std::size_t x = 0; x < w; ++x) {
-        const bool set = (row[x / 8] >> (7 - x % 8)) & 1;
-        px[y * w + x] = (set != (photometric == PHOTOMETRIC_MINISWHITE)) ? 255 : 0;
-      }
-    } else {
-      auto px = image.pixels();
-      const std::size_t n = w * static_cast<std::size_t>(image.bands());
-      std::copy_n(row.begin(), n, px.begin() + y * n);
-      if (photometric == PHOTOMETRIC_MINISWHITE)
-        for (std::size_t i = y * n; i < (y + 1) * n; ++i) px[i] = static_cast<std::uint8_t>(255 - px[i]);
+    const std::uint8_t* in = samples.data() + y * row_bytes;
+    if (layout.mode == ImageMode::I || layout.mode == ImageMode::I16) {
+      auto out = image.wide_pixels().subspan(y * w, w);
+      for (std::size_t x = 0; x < w; ++x) out[x] = wide_sample(in, x, bits, format);
+      continue;
     }
-  }
-  if (mode == ImageMode::RGBA && extra_count == 1 && extra[0] == EXTRASAMPLE_ASSOCALPHA) {
-    // Premultiplied alpha: Pillow reads it as "RGBa" and un-premultiplies.
-    auto px = image.pixels();
-    for (std::size_t i = 0; i < px.size(); i += 4) {
-      const int a = px[i + 3];
-      if (a != 0 && a != 255)
-        for (int c = 0; c < 3; ++c) px[i + c] = static_cast<std::uint8_t>(std::min(255, 255 * px[i + c] / a));
+    auto out = image.pixels().subspan(y * w * bands, w * bands);
+    if (bits < 8) {  // "1", "L;2", "L;4", "P;1", "P;2", "P;4": packed, most significant first
+      const int per = 8 / bits, scale = layout.mode == ImageMode::P ? 1 : 255 / ((1 << bits) - 1);
+      for (std::size_t x = 0; x < w; ++x) {
+        const int v = (in[x / per] >> (8 - bits * (1 + static_cast<int>(x % per)))) & ((1 << bits) - 1);
+        out[x] = static_cast<std::uint8_t>(layout.invert ? 255 - v * scale : v * scale);
+      }
+      continue;
     }
+    // 8 or 16 bits a sample: the first `bands` samples of each pixel, the high byte of a
+    // 16-bit one (libtiff returns native byte order).
+    const int step = bits / 8, high = std::endian::native == std::endian::little ? step - 1 : 0;
+    for (std::size_t x = 0; x < w; ++x)
+      for (int c = 0; c < bands; ++c) {
+        const std::uint8_t v = in[(x * spp + c) * step + high];
+        out[x * bands + c] = layout.invert ? static_cast<std::uint8_t>(255 - v) : v;
+      }
+    if (layout.premultiplied) unpremultiply(out);
   }
-  if (mode == ImageMode::P) {
+  if (layout.mode == ImageMode::P) {
     std::uint16_t *r, *g, *b;
     if (!TIFFGetField(tif.get(), TIFFTAG_COLORMAP, &r, &g, &b)) fail("palette TIFF without a colour map");
-    for (int i = 0; i < 256; ++i)
+    for (int i = 0; i < (1 << bits); ++i)
       image.palette().push_back({static_cast<std::uint8_t>(r[i] >> 8), static_cast<std::uint8_t>(g[i] >> 8),
                                  static_cast<std::uint8_t>(b[i] >> 8)});
   }
-  std::uint16_t orientation = 1;
-  if (ctx.options.apply_exif_orientation && TIFFGetField(tif.get(), TIFFTAG_ORIENTATION, &orientation) &&
-      orientation != 1)
-    image = apply_orientation(image, orientation);
-  image.set_format("TIFF");
-  return image;
+  return upright(std::move(image), orientation);
 }
 
 }  // namespace clip::image

@@ -155,8 +155,11 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_webp(data, ctx);
   else if (starts_with("BM"))
     img = image::decode_bmp(data, ctx);
-  else if (starts_with(std::string_view("II*\0", 4)) || starts_with(std::string_view("MM\0*", 4)))
+  else if (starts_with(std::string_view("II*\0", 4)) || starts_with(std::string_view("MM\0*", 4)) ||
+           starts_with(std::string_view("II+\0", 4)))  // TIFF, BigTIFF
     img = image::decode_tiff(data, ctx);
+  else if (starts_with(std::string_view("MM\0+", 4)))  // Pillow 9.4 takes it for a classic TIFF and fails
+    ctx.fail("a big-endian BigTIFF, which the reference (Pillow 9.4) cannot read either");
   else if (starts_with(std::string_view("\0\0\1\0", 4)) && image::is_icon_directory(data))
     img = image::decode_ico(data, ctx);
   else if (starts_with(std::string_view("\0\0\2\0", 4)) && image::is_icon_directory(data))

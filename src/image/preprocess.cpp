@@ -64,12 +64,13 @@ int half_even_half(int d) {
 // as torchvision's pad does (zero samples; palette index 0 for mode P) and centred, the
 // odd pixel going right and down.
 Image longest_rgb(const Image& image, int n, image::Filter filter) {
-  const int w = image.width(), h = image.height();
+  const int w = image.width_before_load(), h = image.height_before_load();  // as open_clip sees it
   const double ratio = std::max(static_cast<double>(h) / n, static_cast<double>(w) / n);
   const int new_w = std::max(1, static_cast<int>(std::nearbyint(w / ratio))),
             new_h = std::max(1, static_cast<int>(std::nearbyint(h / ratio)));
-  const Image resized =
-      new_w == w && new_h == h ? image : resize_crop(image, new_w, new_h, {0, 0, new_w, new_h}, filter);
+  const Image resized = new_w == image.width() && new_h == image.height()
+                            ? image
+                            : resize_crop(image, new_w, new_h, {0, 0, new_w, new_h}, filter);
   // The long side is n; should rounding leave a side over n, the centre crop takes it back.
   const int left = new_w < n ? (n - new_w) / 2 : -half_even_half(new_w - n),
             top = new_h < n ? (n - new_h) / 2 : -half_even_half(new_h - n);
@@ -112,17 +113,19 @@ Image Preprocess::resize_crop_rgb(const Image& image) const {
     return resize_crop(image, n_px, n_px, {0, 0, n_px, n_px}, filter).to_rgb();
   }
   if (config_.resize_mode == "longest") return longest_rgb(image, n_px, filter);
-  // torchvision's _compute_resized_output_size: the short side becomes n_px.
-  const int short_side = std::min(w, h), long_side = std::max(w, h);
+  // torchvision's _compute_resized_output_size: the short side becomes n_px, of the size
+  // the image reports before it is loaded (see Image::width_before_load).
+  const int sw = image.width_before_load(), sh = image.height_before_load();
+  const int short_side = std::min(sw, sh), long_side = std::max(sw, sh);
   const double scaled = static_cast<double>(n_px) * long_side / short_side;
   // The long side may become at most 2^24 pixels (74,898:1 at 224): only the crop is
   // computed, but coordinates stay within int.
   if (scaled > (1 << 24))
-    throw Error("Preprocess: the image's aspect ratio (" + std::to_string(w) + "x" + std::to_string(h) +
+    throw Error("Preprocess: the image's aspect ratio (" + std::to_string(sw) + "x" + std::to_string(sh) +
                 ") is beyond the " + std::to_string((1 << 24) / n_px) + ":1 that size " + std::to_string(n_px) +
                 " can serve");
   const int new_long = static_cast<int>(scaled);
-  const int new_w = w <= h ? n_px : new_long, new_h = w <= h ? new_long : n_px;
+  const int new_w = sw <= sh ? n_px : new_long, new_h = sw <= sh ? new_long : n_px;
   const int top = half_even_half(new_h - n_px), left = half_even_half(new_w - n_px);
   // Pillow returns a copy when the size already fits; cropping the original is the same.
   if (new_w == w && new_h == h) return image.crop(left, top, n_px, n_px).to_rgb();

@@ -31,6 +31,15 @@ int check_cases(const std::filesystem::path& manifest) {
       EXPECT_THROW(clip::Image::open(file), clip::Error) << id << ": the reference says " << r["expect_open_error"];
       continue;
     }
+    if (r.contains("expect_not_supported")) {  // a known gap, refused with a message that says so
+      try {
+        clip::Image::open(file);
+        ADD_FAILURE() << id << ": opened; update its case (" << r["expect_not_supported"] << ")";
+      } catch (const clip::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << id << ": " << e.what();
+      }
+      continue;
+    }
     clip::Image image;
     try {
       image = clip::Image::open(file);
@@ -39,7 +48,10 @@ int check_cases(const std::filesystem::path& manifest) {
       continue;
     }
     EXPECT_EQ(image.format(), r.at("format").get<std::string>()) << id;
-    EXPECT_EQ(clip::mode_name(image.mode()), r.at("mode").get<std::string>()) << id;
+    // Pillow's RGBX (RGB + a padding band) opens here as RGB: bands resize independently and
+    // convert("RGB") drops the padding, so the two give the same pixels.
+    const std::string mode = r.at("mode") == "RGBX" ? "RGB" : r.at("mode").get<std::string>();
+    EXPECT_EQ(clip::mode_name(image.mode()), mode) << id;
     EXPECT_EQ(image.width(), r.at("size")[0].get<int>()) << id;
     EXPECT_EQ(image.height(), r.at("size")[1].get<int>()) << id;
     const clip::Preprocess preprocess(r.at("n_px").get<int>());
