@@ -251,6 +251,8 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".pbm" || ext == ".pgm" || ext == ".ppm" || ext == ".pnm") return "image/x-portable-anymap";
   if (ext == ".tga") return "image/x-tga";
   if (ext == ".ico") return "image/x-icon";
+  if (ext == ".heic" || ext == ".heif" || ext == ".hif") return "image/heif";
+  if (ext == ".avif") return "image/avif";
   return "application/octet-stream";
 }
 

@@ -6,7 +6,7 @@
 #
 #   core     <- everything
 #   text     core                 ICU, zlib
-#   image    core                 libjpeg, giflib, libtiff, libwebp, libdeflate
+#   image    core                 libjpeg, giflib, libtiff, libwebp, libdeflate, libheif
 #   io       core                 zlib, libdeflate, curl, OpenSSL, nlohmann-json
 #   runtime  core                 oneDNN, OpenMP
 #   model    core io image runtime

@@ -140,6 +140,8 @@ void run(Bytes data) {
       image = clip::image::decode_tga(data, ctx);
     else if (target == "ico")
       image = clip::image::decode_ico(data, ctx);
+    else if (target == "heif")
+      image = clip::image::decode_heif(data, ctx);
     else
       image = clip::Image::decode(data, "fuzz", options);  // "image": format detection
     clip::Preprocess(16)(image);

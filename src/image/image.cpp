@@ -164,6 +164,8 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_ico(data, ctx);
   else if (starts_with(std::string_view("\0\0\2\0", 4)) && image::is_icon_directory(data))
     img = image::decode_cur(data, ctx);
+  else if (image::is_heif(data))
+    img = image::decode_heif(data, ctx);
   else if (image::is_ppm(data))
     img = image::decode_ppm(data, ctx);
   else if (image::is_tga(data))  // last, as Pillow tries it: TGA has no magic number
@@ -173,7 +175,7 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
   else
     ctx.fail(
         "unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, ICO, CUR, TIFF, PBM/PGM/PPM, "
-        "TGA)");
+        "TGA, HEIC/HEIF, AVIF)");
   return img;
 }
 

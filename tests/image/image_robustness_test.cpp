@@ -2,6 +2,7 @@
 // missing files, decompression bombs. Each must be a clip::Error, never a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -113,6 +114,39 @@ TEST(ImageRobustness, BombHeaderIsRefused) {
   } catch (const clip::Error& e) {
     EXPECT_NE(std::string(e.what()).find("decompression bomb"), std::string::npos) << e.what();
   }
+}
+
+// The HEIC case with its image size ('ispe') rewritten: refused before libheif decodes.
+TEST(ImageRobustness, HeifBombIsRefusedBeforeDecoding) {
+  const auto formats = std::filesystem::path(CLIP_SOURCE_DIR) / "tests/image/formats/images";
+  std::vector<std::uint8_t> heic = read_file(formats / "heic_rgb.heic");
+  clip::ImageOptions tiny;
+  tiny.max_pixels = 100;  // the file is 37x23
+  try {
+    clip::Image::decode(heic, "small.heic", tiny);
+    ADD_FAILURE() << "a HEIC of 851 pixels decoded under a limit of 100";
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("decompression bomb"), std::string::npos) << e.what();
+  }
+  const std::string_view ispe("ispe");
+  const auto at = std::search(heic.begin(), heic.end(), ispe.begin(), ispe.end());
+  ASSERT_NE(at, heic.end());
+  for (int i = 0; i < 8; ++i) at[8 + i] = i % 4 == 1 ? 0x01 : i % 4 == 2 ? 0x86 : i % 4 == 3 ? 0xA0 : 0;  // 100000
+  EXPECT_THROW(clip::Image::decode(heic, "bomb.heic"), clip::Error);
+}
+
+// A 37x23 TIFF whose tiles claim 65520x65520 pixels (25 GB): refused, not allocated.
+TEST(ImageRobustness, TiffTileBombIsRefused) {
+  std::vector<std::uint8_t> tif =
+      read_file(std::filesystem::path(CLIP_SOURCE_DIR) / "tests/image/formats/images/tiff_rgb16_tiled.tif");
+  int patched = 0;
+  for (std::size_t i = 8; i + 12 <= tif.size(); ++i)  // TileWidth/TileLength entries: SHORT 16
+    if ((tif[i] == 0x42 || tif[i] == 0x43) && tif[i + 1] == 0x01 && tif[i + 2] == 3 && tif[i + 8] == 16) {
+      tif[i + 8] = 0xF0, tif[i + 9] = 0xFF;
+      ++patched;
+    }
+  ASSERT_EQ(patched, 2);
+  EXPECT_THROW(clip::Image::decode(tif, "tiles.tif"), clip::Error);
 }
 
 TEST(ImageExif, OrientationIsIgnoredUnlessAsked) {

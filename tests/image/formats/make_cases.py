@@ -18,6 +18,8 @@ import io
 import json
 import os
 import struct
+import subprocess
+import tempfile
 import zlib
 
 import numpy as np
@@ -478,12 +480,61 @@ def tiff_cases():
     return {k: (data, note, "tif") for k, (data, note) in cases.items()}
 
 
+# ---------------------------------------------------------------------------- HEIC/AVIF
+def heif_cases():
+    """HEIC and AVIF, which Pillow 9.4 does not read: encoded by libheif's heif-enc (x265,
+    aom; Debian's libheif-examples) from PNGs drawn here. Their goldens are libheif's own
+    decode (heif-convert to PNG) through the reference transform: library-defined."""
+    r = rng(26)
+    cases = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        def encode(name, array, mode, args):
+            png = os.path.join(tmp, name + ".png")
+            Image.fromarray(array, mode).save(png)
+            ext = "avif" if "-A" in args else "heic"
+            out = os.path.join(tmp, f"{name}.{ext}")
+            subprocess.run(["heif-enc", *args, "-o", out, png], check=True, capture_output=True)
+            return open(out, "rb").read(), ext
+
+        smooth = np.clip(np.add.outer(np.arange(23) * 9, np.arange(37) * 5)[..., None] +
+                         r.integers(-20, 20, (23, 37, 3)), 0, 255).astype(np.uint8)
+        alpha = np.concatenate([smooth, r.integers(0, 256, (23, 37, 1), dtype=np.uint8)], axis=2)
+        data, ext = encode("heic_rgb", smooth, "RGB", ["-q", "60"])
+        cases["heic_rgb"] = (data, "HEIC (x265), 37x23: odd sizes cropped by libheif", ext)
+        data, ext = encode("heic_rgba", alpha, "RGBA", ["-q", "60"])
+        cases["heic_rgba"] = (data, "HEIC with an alpha plane: RGBA", ext)
+        data, ext = encode("avif_rgb", smooth, "RGB", ["-A", "-q", "60"])
+        cases["avif_rgb"] = (data, "AVIF (aom), 37x23", ext)
+        data, ext = encode("avif_rgba", alpha, "RGBA", ["-A", "-q", "60"])
+        cases["avif_rgba"] = (data, "AVIF with alpha: RGBA", ext)
+        data, ext = encode("avif_lossless", smooth, "RGB", ["-A", "-L"])
+        cases["avif_lossless"] = (data, "lossless AVIF", ext)
+        cases["heic_truncated"] = (cases["heic_rgb"][0][: len(cases["heic_rgb"][0]) // 2], "HEIC cut in half", "heic")
+    return cases
+
+
 # ----------------------------------------------------------------------------- goldens
 def reference_u8(path):
     from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Resize
     image = Image.open(path)
     out = Compose([Resize(N_PX, interpolation=InterpolationMode.BICUBIC), CenterCrop(N_PX)])(image)
     return image, np.asarray(out.convert("RGB"))
+
+
+def reference_of(path, ext):
+    """The reference's image and uint8 golden; for HEIC/AVIF, which no reference reads,
+    those of libheif's decode (heif-convert to PNG)."""
+    if ext not in ("heic", "avif"):
+        return reference_u8(path)
+    png = path + ".decoded.png"
+    if subprocess.run(["heif-convert", path, png], capture_output=True).returncode != 0:
+        raise ValueError("libheif (heif-convert) cannot decode it")
+    try:
+        image, u8 = reference_u8(png)
+    finally:
+        os.remove(png)
+    image.format = "AVIF" if ext == "avif" else "HEIF"
+    return image, u8
 
 
 def main():
@@ -496,13 +547,14 @@ def main():
     cases.update(tga_cases())
     cases.update(icon_cases())
     cases.update(tiff_cases())
+    cases.update(heif_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
         with open(os.path.join(HERE, file), "wb") as f:
             f.write(data)
         record = {"id": case_id, "file": file, "n_px": N_PX, "note": note}
         try:
-            image, u8 = reference_u8(os.path.join(HERE, file))
+            image, u8 = reference_of(os.path.join(HERE, file), ext)
         except Exception as e:  # the reference cannot read it: we must fail too
             record["expect_open_error"] = f"{type(e).__name__}: {e}"
             records.append(record)
