@@ -1,5 +1,5 @@
-// GIF through giflib: the first frame on the logical screen, mode P (or L when the
-// palette is the identity gray ramp), as Pillow opens it. Records are read one by one so
+// GIF through giflib: the first frame on the logical screen, mode P (or L without a palette
+// or when it is the identity gray ramp), as Pillow 9.4's GifImagePlugin opens it. Records are read one by one so
 // that no frame is allocated before its size is checked, and later frames are never read.
 #include <gif_lib.h>
 
@@ -25,6 +25,13 @@ int read_bytes(GifFileType* gif, GifByteType* out, int n) {
   return static_cast<int>(count);
 }
 
+// giflib's message for an error code; it has none (NULL) for some, e.g. 0 after a read
+// that ran out of data.
+std::string error_text(int code) {
+  const char* text = GifErrorString(code);
+  return text ? text : "giflib error " + std::to_string(code);
+}
+
 struct GifCloser {
   void operator()(GifFileType* gif) const {
     int err;
@@ -38,10 +45,9 @@ Image decode_gif(Bytes data, const DecodeContext& ctx) {
   Reader reader{data};
   int error = 0;
   std::unique_ptr<GifFileType, GifCloser> gif(DGifOpen(&reader, read_bytes, &error));
-  if (!gif) ctx.fail(std::string("corrupt GIF (") + GifErrorString(error) + ")");
+  if (!gif) ctx.fail("corrupt GIF (" + error_text(error) + ")");
   GifFileType* g = gif.get();
-  ctx.check_size(g->SWidth, g->SHeight);
-  const auto corrupt = [&](const char* what) { ctx.fail(std::string(what) + " (" + GifErrorString(g->Error) + ")"); };
+  const auto corrupt = [&](const char* what) { ctx.fail(std::string(what) + " (" + error_text(g->Error) + ")"); };
 
   int transparent = -1;
   while (true) {
@@ -60,25 +66,32 @@ Image decode_gif(Bytes data, const DecodeContext& ctx) {
     if (type != IMAGE_DESC_RECORD_TYPE) continue;
     if (DGifGetImageDesc(g) != GIF_OK) corrupt("corrupt GIF image descriptor");
     const GifImageDesc& desc = g->Image;
-    if (desc.Left < 0 || desc.Top < 0 || desc.Width <= 0 || desc.Height <= 0 || desc.Left + desc.Width > g->SWidth ||
-        desc.Top + desc.Height > g->SHeight)
-      ctx.fail("GIF frame lies outside the logical screen");
-    const ColorMapObject* colors = desc.ColorMap ? desc.ColorMap : g->SColorMap;
-    if (!colors) ctx.fail("GIF without a colour table");
-
-    bool gray_ramp = true;
-    for (int i = 0; i < colors->ColorCount; ++i) {
-      const GifColorType& c = colors->Colors[i];
-      gray_ramp = gray_ramp && c.Red == i && c.Green == i && c.Blue == i;
-    }
-    Image image(gray_ramp ? ImageMode::L : ImageMode::P, g->SWidth, g->SHeight);
-    if (!gray_ramp)
+    // Pillow's GifImageFile._seek(0): a first frame reaching past the logical screen
+    // enlarges the image (a 0x0 screen takes the frame's size).
+    const int width = std::max(g->SWidth, desc.Left + desc.Width), height = std::max(g->SHeight, desc.Top + desc.Height);
+    ctx.check_size(width, height);
+    // A colour table that is the identity gray ramp is no palette (_is_palette_needed).
+    const auto palette_of = [](const ColorMapObject* map) -> const ColorMapObject* {
+      if (!map) return nullptr;
+      for (int i = 0; i < map->ColorCount; ++i)
+        if (map->Colors[i].Red != i || map->Colors[i].Green != i || map->Colors[i].Blue != i) return map;
+      return nullptr;
+    };
+    const ColorMapObject* global = palette_of(g->SColorMap);
+    const ColorMapObject* colors = desc.ColorMap ? palette_of(desc.ColorMap) : global;
+    // Without a palette the indices are gray levels (mode L), as with no colour table at all;
+    // but Pillow then still gives the L image the global palette, and fails to load it.
+    if (desc.ColorMap && !colors && global)
+      ctx.fail("a GIF whose local colour table is the gray ramp under a global palette: the reference (Pillow 9.4) "
+               "cannot load it either (ValueError: image has wrong mode)");
+    Image image(colors ? ImageMode::P : ImageMode::L, width, height);
+    if (colors)
       for (int i = 0; i < colors->ColorCount; ++i)
         image.palette().push_back({colors->Colors[i].Red, colors->Colors[i].Green, colors->Colors[i].Blue});
     // Outside the first frame Pillow shows the transparent index (or 0).
     auto px = image.pixels();
     std::fill(px.begin(), px.end(), static_cast<std::uint8_t>(transparent >= 0 ? transparent : 0));
-    const auto row = [&](int y) { return px.data() + static_cast<std::size_t>(desc.Top + y) * g->SWidth + desc.Left; };
+    const auto row = [&](int y) { return px.data() + static_cast<std::size_t>(desc.Top + y) * width + desc.Left; };
     if (desc.Interlace) {
       static constexpr int kOffset[] = {0, 4, 2, 1}, kStep[] = {8, 8, 4, 2};
       for (int pass = 0; pass < 4; ++pass)

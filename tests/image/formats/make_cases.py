@@ -480,6 +480,65 @@ def tiff_cases():
     return {k: (data, note, "tif") for k, (data, note) in cases.items()}
 
 
+# ---------------------------------------------------------------------------------- GIF
+def lzw_literals(indices):
+    """GIF LZW data (minimum code size 8) of literal codes only: a clear code before the
+    table would widen the codes, so every code stays 9 bits wide."""
+    clear, end = 256, 257
+    codes, run = [clear], 0
+    for v in indices:
+        if run == 250:
+            codes.append(clear)
+            run = 0
+        codes.append(int(v))
+        run += 1
+    codes.append(end)
+    bits = "".join(format(c, "09b")[::-1] for c in codes)
+    bits += "0" * (-len(bits) % 8)
+    data = bytes(int(bits[i:i + 8][::-1], 2) for i in range(0, len(bits), 8))
+    return b"\x08" + b"".join(bytes([len(data[i:i + 255])]) + data[i:i + 255] for i in range(0, len(data), 255)) + b"\0"
+
+
+def gif(screen, frame, indices, *, global_palette=None, local_palette=None, transparent=None, interlace=False):
+    """A one-frame GIF89a: screen (w, h), frame (left, top, w, h), palettes of 256 entries."""
+    out = b"GIF89a" + struct.pack("<HH", *screen)
+    out += bytes([0xF7 if global_palette is not None else 0, 0, 0]) + (global_palette or b"")
+    if transparent is not None:
+        out += b"!\xf9\x04" + bytes([1, 0, 0, transparent, 0])
+    flags = (0x87 if local_palette is not None else 0) | (0x40 if interlace else 0)
+    out += b"," + struct.pack("<HHHH", *frame) + bytes([flags]) + (local_palette or b"")
+    return out + lzw_literals(indices) + b";"
+
+
+def gif_cases():
+    r = rng(27)
+    cases = {}
+    palette = r.integers(0, 256, 768, dtype=np.uint8).tobytes()
+    ramp = bytes(i // 3 for i in range(768))
+
+    def px(w, h):
+        return r.integers(0, 256, w * h)
+
+    cases["gif_frame_beyond_screen"] = (gif((30, 20), (10, 5, 30, 20), px(30, 20), global_palette=palette),
+                                        "the first frame reaches past the screen: Pillow enlarges the image")
+    cases["gif_zero_screen"] = (gif((0, 0), (0, 0, 25, 17), px(25, 17), global_palette=palette),
+                                "a 0x0 logical screen: the frame's size")
+    cases["gif_frame_beyond_screen_transparent"] = (
+        gif((20, 30), (7, 9, 20, 30), px(20, 30), global_palette=palette, transparent=3, interlace=True),
+        "past the screen, interlaced, the rest filled with the transparent index")
+    cases["gif_no_colour_table"] = (gif((33, 21), (0, 0, 33, 21), px(33, 21)),
+                                    "no colour table at all: Pillow reads the indices as gray (mode L)")
+    cases["gif_local_gray_ramp"] = (gif((33, 21), (2, 1, 30, 19), px(30, 19), global_palette=palette, local_palette=ramp),
+                                    "a local colour table that is the gray ramp: mode L")
+    cases["gif_local_over_global"] = (
+        gif((33, 21), (0, 0, 33, 21), px(33, 21), global_palette=ramp, local_palette=palette),
+        "a gray global table and a colour local one: mode P, the local colours")
+    cases["gif_empty_frame"] = (gif((21, 13), (3, 3, 0, 5), [], global_palette=palette), "a frame 0 pixels wide")
+    whole = gif((33, 21), (0, 0, 33, 21), px(33, 21), global_palette=palette)
+    cases["gif_truncated"] = (whole[: len(whole) // 2], "cut in the middle of its pixels")
+    return {k: (data, note, "gif") for k, (data, note) in cases.items()}
+
+
 # ---------------------------------------------------------------------------- HEIC/AVIF
 def heif_cases():
     """HEIC and AVIF, which Pillow 9.4 does not read: encoded by libheif's heif-enc (x265,
@@ -547,6 +606,7 @@ def main():
     cases.update(tga_cases())
     cases.update(icon_cases())
     cases.update(tiff_cases())
+    cases.update(gif_cases())
     cases.update(heif_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
