@@ -13,7 +13,7 @@ configure() {  # configure <dir> <flags>
 
 configure build-asan "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake --build build-asan -j"$(nproc)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CLIP_REQUIRE_SHARED=1 ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^faiss_index_recall$'
 # (faiss_index_recall: minutes of FAISS's uninstrumented code on 100,000 vectors; the
 # code of ours it runs is run by faiss_index too.)
