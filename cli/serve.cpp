@@ -253,6 +253,7 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".ico") return "image/x-icon";
   if (ext == ".heic" || ext == ".heif" || ext == ".hif") return "image/heif";
   if (ext == ".avif") return "image/avif";
+  if (ext == ".psd") return "image/vnd.adobe.photoshop";
   return "application/octet-stream";
 }
 

@@ -11,6 +11,7 @@ packages=(
   libicu-dev zlib1g-dev            # Unicode (tokenizer cleaning), .gz merges files
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libheif-dev                      # HEIC and AVIF (Debian 13 adds the decoder plugins below)
+  liblcms2-dev                     # Lab images to RGB through LittleCMS, as Pillow does
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libcpp-httplib-dev               # clip serve
   libarchive-dev                   # tar shards (clip embed)

@@ -28,6 +28,7 @@ enum class ImageMode {
   CMYK,
   I,    // 32-bit signed gray (16-bit PNGs and PGMs, signed or 32-bit TIFFs open this way)
   I16,  // "I;16": 16-bit gray (16-bit TIFFs open this way)
+  LAB,  // CIE L*a*b*, 8 bits each, a and b offset by 128 (Lab TIFFs and PSDs open this way)
 };
 CLIP_API const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
 
@@ -51,7 +52,7 @@ class CLIP_API Image {
   // e.g. an RGB buffer from another library. A size mismatch is a clip::Error.
   static Image from_pixels(ImageMode mode, int width, int height, std::vector<std::uint8_t> pixels);
 
-  // Decodes JPEG, PNG, GIF, WebP, BMP, ICO/CUR, TIFF, PBM/PGM/PPM, TGA, HEIC/HEIF and AVIF,
+  // Decodes JPEG, PNG, GIF, WebP, BMP, ICO/CUR, TIFF, PBM/PGM/PPM, TGA, PSD, HEIC/HEIF and AVIF,
   // found by content (README, "image formats": the mode each opens as). Every failure
   // (missing file, truncated or corrupt data, unsupported format, too many pixels) is a
   // clip::Error naming the file.

@@ -12,11 +12,6 @@
 namespace clip::image {
 namespace {
 
-std::uint32_t u32(Bytes d, std::size_t at) {
-  return d[at] | (d[at + 1] << 8) | (d[at + 2] << 16) | (static_cast<std::uint32_t>(d[at + 3]) << 24);
-}
-std::uint16_t u16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>(d[at] | (d[at + 1] << 8)); }
-
 // How the pixel bytes are laid out: Pillow's raw modes.
 enum class Raw { Palette, Gray8, Bits1, BGR15, BGR16, BGR, BGRX, XBGR, ABGR, RGBA, BGRA };
 
@@ -101,7 +96,7 @@ std::vector<std::uint8_t> rle_indices(Bytes d, std::size_t at, std::size_t width
 Image decode_dib(Bytes d, std::size_t info, std::size_t offset, const DibLayout& layout, const DecodeContext& ctx,
                  std::size_t* pixels_at) {
   if (d.size() < info + 4) ctx.fail("truncated BMP header");
-  const std::uint32_t header_size = u32(d, info);
+  const std::uint32_t header_size = le32(d, info);
   if (header_size != 12 && header_size != 40 && header_size != 64 && header_size != 108 && header_size != 124)
     ctx.fail("unsupported BMP header size " + std::to_string(header_size));
   if (d.size() < info + header_size) ctx.fail("truncated BMP header");
@@ -112,24 +107,24 @@ Image decode_dib(Bytes d, std::size_t info, std::size_t offset, const DibLayout&
   std::size_t after_header = info + header_size;
   std::array<std::uint32_t, 4> masks{};
   if (header_size == 12) {  // OS/2 1.x: unsigned 16-bit sizes, always bottom-up
-    width = u16(d, info + 4);
-    height = u16(d, info + 6);
-    bits = u16(d, info + 10);
+    width = le16(d, info + 4);
+    height = le16(d, info + 6);
+    bits = le16(d, info + 10);
   } else {
     // Pillow takes a height whose top byte is 0xFF as top-down (2^32 - h), any other as
     // an unsigned bottom-up height.
     top_down = d[info + 11] == 0xFF;
-    width = u32(d, info + 4);
-    height = top_down ? (std::int64_t{1} << 32) - u32(d, info + 8) : u32(d, info + 8);
-    bits = u16(d, info + 14);
-    compression = u32(d, info + 16);
-    colors = u32(d, info + 32);
+    width = le32(d, info + 4);
+    height = top_down ? (std::int64_t{1} << 32) - le32(d, info + 8) : le32(d, info + 8);
+    bits = le16(d, info + 14);
+    compression = le32(d, info + 16);
+    colors = le32(d, info + 32);
     if (compression == 3) {
       if (header_size >= 56) {
-        for (int i = 0; i < 4; ++i) masks[i] = u32(d, info + 40 + 4 * i);
+        for (int i = 0; i < 4; ++i) masks[i] = le32(d, info + 40 + 4 * i);
       } else {  // a 40-byte header: three masks follow it, no alpha
         if (d.size() < after_header + 12) ctx.fail("truncated BMP colour masks");
-        for (int i = 0; i < 3; ++i) masks[i] = u32(d, after_header + 4 * i);
+        for (int i = 0; i < 3; ++i) masks[i] = le32(d, after_header + 4 * i);
         after_header += 12;
       }
     }
@@ -232,7 +227,7 @@ Image decode_dib(Bytes d, std::size_t info, std::size_t offset, const DibLayout&
         case Raw::BGR15:
         case Raw::BGR16: {
           // Pillow's BGR;15 and BGR;16 unpackers: value * 255 / max, rounded down.
-          const unsigned v = u16(Bytes(in, stride), 2 * static_cast<std::size_t>(x));
+          const unsigned v = le16(Bytes(in, stride), 2 * static_cast<std::size_t>(x));
           std::uint8_t* o = out + 3 * x;
           if (raw == Raw::BGR15) {
             o[0] = static_cast<std::uint8_t>(((v >> 10) & 31) * 255 / 31);
@@ -267,7 +262,7 @@ Image decode_dib(Bytes d, std::size_t info, std::size_t offset, const DibLayout&
 
 Image decode_bmp(Bytes d, const DecodeContext& ctx) {
   if (d.size() < 14) ctx.fail("truncated BMP header");
-  return decode_dib(d, 14, u32(d, 10), {}, ctx);
+  return decode_dib(d, 14, le32(d, 10), {}, ctx);
 }
 
 }  // namespace clip::image

@@ -68,7 +68,8 @@ Image decode_gif(Bytes data, const DecodeContext& ctx) {
     const GifImageDesc& desc = g->Image;
     // Pillow's GifImageFile._seek(0): a first frame reaching past the logical screen
     // enlarges the image (a 0x0 screen takes the frame's size).
-    const int width = std::max(g->SWidth, desc.Left + desc.Width), height = std::max(g->SHeight, desc.Top + desc.Height);
+    const int width = std::max(g->SWidth, desc.Left + desc.Width),
+              height = std::max(g->SHeight, desc.Top + desc.Height);
     ctx.check_size(width, height);
     // A colour table that is the identity gray ramp is no palette (_is_palette_needed).
     const auto palette_of = [](const ColorMapObject* map) -> const ColorMapObject* {
@@ -82,8 +83,9 @@ Image decode_gif(Bytes data, const DecodeContext& ctx) {
     // Without a palette the indices are gray levels (mode L), as with no colour table at all;
     // but Pillow then still gives the L image the global palette, and fails to load it.
     if (desc.ColorMap && !colors && global)
-      ctx.fail("a GIF whose local colour table is the gray ramp under a global palette: the reference (Pillow 9.4) "
-               "cannot load it either (ValueError: image has wrong mode)");
+      ctx.fail(
+          "a GIF whose local colour table is the gray ramp under a global palette: the reference (Pillow 9.4) "
+          "cannot load it either (ValueError: image has wrong mode)");
     Image image(colors ? ImageMode::P : ImageMode::L, width, height);
     if (colors)
       for (int i = 0; i < colors->ColorCount; ++i)

@@ -12,21 +12,16 @@
 namespace clip::image {
 namespace {
 
-std::uint32_t u32(Bytes d, std::size_t at) {
-  return d[at] | (d[at + 1] << 8) | (d[at + 2] << 16) | (static_cast<std::uint32_t>(d[at + 3]) << 24);
-}
-std::uint16_t u16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>(d[at] | (d[at + 1] << 8)); }
-
 // The directory's entries, each 16 bytes after the 6-byte header.
 std::size_t entry_count(Bytes d, const DecodeContext& ctx) {
   if (!is_icon_directory(d)) ctx.fail("an icon file without images, or its directory cut short");
-  return u16(d, 4);
+  return le16(d, 4);
 }
 
 }  // namespace
 
 bool is_icon_directory(Bytes d) {
-  return d.size() >= 6 && u16(d, 4) > 0 && d.size() >= 6 + 16 * std::size_t{u16(d, 4)};
+  return d.size() >= 6 && le16(d, 4) > 0 && d.size() >= 6 + 16 * std::size_t{le16(d, 4)};
 }
 
 Image decode_ico(Bytes d, const DecodeContext& ctx) {
@@ -38,7 +33,7 @@ Image decode_ico(Bytes d, const DecodeContext& ctx) {
   std::vector<Entry> entries;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t at = 6 + 16 * i;
-    Entry e{d[at] ? d[at] : 256, d[at + 1] ? d[at + 1] : 256, u16(d, at + 6), 0, u32(d, at + 8), u32(d, at + 12)};
+    Entry e{d[at] ? d[at] : 256, d[at + 1] ? d[at + 1] : 256, le16(d, at + 6), 0, le32(d, at + 8), le32(d, at + 12)};
     // bpp, else ceil(log2(colours)) (Python's math.log(n, 2)), and 256 where that is 0.
     const int colors = d[at + 2];
     e.color_depth = e.bpp ? e.bpp : colors ? static_cast<int>(std::ceil(std::log(colors) / std::log(2.0))) : 0;
@@ -100,7 +95,7 @@ Image decode_cur(Bytes d, const DecodeContext& ctx) {
     const std::size_t at = 6 + 16 * i;
     if (d[at] > d[chosen] && d[at + 1] > d[chosen + 1]) chosen = at;  // 0 counts as 0 here, not 256
   }
-  const std::size_t info = u32(d, chosen + 12);
+  const std::size_t info = le32(d, chosen + 12);
   if (info > d.size()) ctx.fail("cursor image offset past the end of the file");
   Image image = decode_dib(d, info, 0, {.halve_height = true, .bgra = info == 22}, ctx);
   image.set_format("CUR");

@@ -14,10 +14,6 @@
 namespace clip::image {
 namespace {
 
-std::uint32_t be32(const std::uint8_t* p) {
-  return (static_cast<std::uint32_t>(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-
 struct Header {
   std::uint32_t width = 0, height = 0;
   int depth = 0, color = 0;
@@ -125,18 +121,18 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
   std::size_t pos = 8;
   while (!ended) {
     if (data.size() - pos < 12) ctx.fail("truncated PNG (no IEND chunk)");
-    const std::uint32_t length = be32(&data[pos]);
+    const std::uint32_t length = be32(data, pos);
     const std::uint8_t* type = &data[pos + 4];
     if (length > data.size() - pos - 12) ctx.fail("truncated PNG chunk");
     const std::uint8_t* body = type + 4;
-    if (libdeflate_crc32(0, type, length + 4) != be32(body + length))
+    if (libdeflate_crc32(0, type, length + 4) != be32(data, pos + 8 + length))
       ctx.fail("CRC error in chunk " + std::string(reinterpret_cast<const char*>(type), 4));
     const std::string_view name(reinterpret_cast<const char*>(type), 4);
     if (pos == 8 && name != "IHDR") ctx.fail("PNG does not start with IHDR");
     if (name == "IHDR") {
       if (length != 13) ctx.fail("bad IHDR chunk");
-      h.width = be32(body);
-      h.height = be32(body + 4);
+      h.width = be32(data, pos + 8);
+      h.height = be32(data, pos + 12);
       h.depth = body[8];
       h.color = body[9];
       h.interlaced = body[12] == 1;

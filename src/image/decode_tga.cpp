@@ -11,8 +11,6 @@
 namespace clip::image {
 namespace {
 
-std::uint16_t u16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>(d[at] | (d[at + 1] << 8)); }
-
 // Pillow's BGR;15 / BGR;5 unpackers: 5-bit channels as value * 255 / 31, rounded down.
 std::array<std::uint8_t, 3> bgr15(unsigned v) {
   return {static_cast<std::uint8_t>(((v >> 10) & 31) * 255 / 31), static_cast<std::uint8_t>(((v >> 5) & 31) * 255 / 31),
@@ -24,7 +22,7 @@ std::array<std::uint8_t, 3> bgr15(unsigned v) {
 bool is_tga(Bytes d) {
   if (d.size() < 18) return false;
   const int colormap_type = d[1], image_type = d[2], depth = d[16];
-  return (colormap_type == 0 || colormap_type == 1) && u16(d, 12) > 0 && u16(d, 14) > 0 &&
+  return (colormap_type == 0 || colormap_type == 1) && le16(d, 12) > 0 && le16(d, 14) > 0 &&
          (depth == 1 || depth == 8 || depth == 16 || depth == 24 || depth == 32) &&
          (image_type == 1 || image_type == 2 || image_type == 3 || image_type == 9 || image_type == 10 ||
           image_type == 11);
@@ -33,7 +31,7 @@ bool is_tga(Bytes d) {
 Image decode_tga(Bytes d, const DecodeContext& ctx) {
   if (!is_tga(d)) ctx.fail("not a TGA file");
   const int id_length = d[0], colormap_type = d[1], image_type = d[2], depth = d[16], flags = d[17];
-  const int w = u16(d, 12), h = u16(d, 14);
+  const int w = le16(d, 12), h = le16(d, 14);
   const int kind = image_type & 7;
   // The raw modes Pillow has for (kind, depth); any other pair opens but cannot load.
   ImageMode mode;
@@ -60,7 +58,7 @@ Image decode_tga(Bytes d, const DecodeContext& ctx) {
   if (colormap_type == 1) {
     // Entries before `start` are zeros; what the file holds follows (fewer if it ends).
     // A map depth other than 15/16, 24, 32 is skipped without reading it, as Pillow does.
-    const std::size_t start = u16(d, 3), count = u16(d, 5);
+    const std::size_t start = le16(d, 3), count = le16(d, 5);
     const int map_depth = d[7];
     const std::size_t entry = map_depth == 16 ? 2 : map_depth == 24 ? 3 : map_depth == 32 ? 4 : 0;
     if (entry && mode != ImageMode::P)

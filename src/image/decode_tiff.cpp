@@ -1,6 +1,6 @@
 // TIFF (and little-endian BigTIFF) through libtiff, unpacked as Pillow 9.4's TiffImagePlugin
 // does: its modes (1, L, LA, P, I;16, I, RGB, RGBA, CMYK), the high byte of 16-bit colour,
-// premultiplied alpha undone, the Orientation tag applied; YCbCr and CIELab through
+// premultiplied alpha undone, CIELab as mode LAB, the Orientation tag applied; YCbCr through
 // libtiff's RGBA interface.
 #include <tiffio.h>
 
@@ -59,7 +59,7 @@ struct Layout {
   bool supported = true;
   std::string refusal;
   ImageMode mode = ImageMode::RGBA;
-  bool unpack = true;          // false: libtiff's RGBA reader (YCbCr, CIELab)
+  bool unpack = true;          // false: libtiff's RGBA reader (YCbCr)
   bool invert = false;         // WhiteIsZero gray ("1;I", "L;I", ...)
   bool premultiplied = false;  // ExtraSamples 1, associated alpha ("RGBa", "RGBa;16L")
 };
@@ -87,9 +87,14 @@ Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint1
     return refuse("a TIFF with an unknown kind of extra sample");
   for (std::size_t i = 1; i < extra.size(); ++i)
     if (extra[i] != EXTRASAMPLE_UNSPECIFIED) return refuse("a TIFF with more than one alpha sample");
-  if (photometric == PHOTOMETRIC_YCBCR || photometric == PHOTOMETRIC_CIELAB) {
-    if (bits != 8 || spp != 3) return refuse("a YCbCr or CIELab TIFF other than 8-bit");
+  if (photometric == PHOTOMETRIC_YCBCR) {
+    if (bits != 8 || spp != 3) return refuse("a YCbCr TIFF other than 8-bit");
     l.unpack = false;
+    return l;
+  }
+  if (photometric == PHOTOMETRIC_CIELAB) {
+    if (bits != 8 || spp != 3 || !uint) return refuse("a CIELab TIFF other than 8-bit");
+    l.mode = ImageMode::LAB;  // rawmode "LAB": a and b stored signed, kept offset by 128
     return l;
   }
   if (gray && spp == 1) {
@@ -242,7 +247,7 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
       pillow_layout(photometric, format, bits, spp, std::span(extra, extra_count), TIFFIsBigEndian(tif.get()) != 0);
   if (!layout.supported) fail(layout.refusal);
   if (!layout.unpack || planar != PLANARCONFIG_CONTIG) {
-    // YCbCr, CIELab, separate planes: libtiff's RGBA reader, asked for the file's own
+    // YCbCr, separate planes: libtiff's RGBA reader, asked for the file's own
     // orientation so that it flips nothing (rows in stored order).
     Image image(ImageMode::RGBA, static_cast<int>(width), static_cast<int>(height));
     auto px = image.pixels();
@@ -278,7 +283,9 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
     for (std::size_t x = 0; x < w; ++x)
       for (int c = 0; c < bands; ++c) {
         const std::uint8_t v = in[(x * spp + c) * step + high];
-        out[x * bands + c] = layout.invert ? static_cast<std::uint8_t>(255 - v) : v;
+        out[x * bands + c] = layout.invert                            ? static_cast<std::uint8_t>(255 - v)
+                             : layout.mode == ImageMode::LAB && c > 0 ? static_cast<std::uint8_t>(v ^ 128)
+                                                                      : v;
       }
     if (layout.premultiplied) unpremultiply(out);
   }

@@ -22,6 +22,17 @@ struct DecodeContext {
 
 using Bytes = std::span<const std::uint8_t>;
 
+// Integers stored at byte `at` of `d`, whose bounds the caller has checked: little-endian
+// (BMP, ICO, TGA) and big-endian (PNG, PSD).
+inline std::uint16_t le16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>(d[at] | (d[at + 1] << 8)); }
+inline std::uint32_t le32(Bytes d, std::size_t at) {
+  return d[at] | (d[at + 1] << 8) | (d[at + 2] << 16) | (static_cast<std::uint32_t>(d[at + 3]) << 24);
+}
+inline std::uint16_t be16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>((d[at] << 8) | d[at + 1]); }
+inline std::uint32_t be32(Bytes d, std::size_t at) {
+  return (static_cast<std::uint32_t>(d[at]) << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3];
+}
+
 Image decode_jpeg(Bytes data, const DecodeContext& ctx);
 Image decode_png(Bytes data, const DecodeContext& ctx);
 Image decode_gif(Bytes data, const DecodeContext& ctx);
@@ -49,6 +60,8 @@ Image decode_ppm(Bytes data, const DecodeContext& ctx);
 // TGA: no magic number; a header Pillow's TgaImagePlugin accepts.
 bool is_tga(Bytes data);
 Image decode_tga(Bytes data, const DecodeContext& ctx);
+// PSD: the merged image of a Photoshop file ("8BPS").
+Image decode_psd(Bytes data, const DecodeContext& ctx);
 // HEIC/HEIF and AVIF (libheif): an ISO-BMFF "ftyp" box of a brand libheif knows.
 bool is_heif(Bytes data);
 Image decode_heif(Bytes data, const DecodeContext& ctx);

@@ -6,6 +6,7 @@
 #include "clip/error.h"
 #include "core/file.h"
 #include "image/decoders.h"
+#include "image/lab.h"
 
 namespace clip {
 
@@ -20,6 +21,7 @@ const char* mode_name(ImageMode mode) {
     case ImageMode::CMYK: return "CMYK";
     case ImageMode::I: return "I";
     case ImageMode::I16: return "I;16";
+    case ImageMode::LAB: return "LAB";
   }
   return "?";
 }
@@ -29,7 +31,8 @@ namespace {
 int bands_of(ImageMode mode) {
   switch (mode) {
     case ImageMode::LA: return 2;
-    case ImageMode::RGB: return 3;
+    case ImageMode::RGB:
+    case ImageMode::LAB: return 3;
     case ImageMode::RGBA:
     case ImageMode::CMYK: return 4;
     default: return 1;
@@ -93,6 +96,10 @@ Image Image::crop(int left, int top, int w, int h) const {
 Image Image::to_rgb() const {
   Image out(ImageMode::RGB, width_, height_);
   out.format_ = format_;
+  if (mode_ == ImageMode::LAB) {  // through LittleCMS, as Pillow converts it
+    image::lab_to_rgb(pixels_, out.pixels_);
+    return out;
+  }
   const std::size_t n = static_cast<std::size_t>(width_) * height_;
   std::uint8_t* d = out.pixels_.data();
   const std::uint8_t* s = pixels_.data();
@@ -118,6 +125,7 @@ Image Image::to_rgb() const {
       }
       case ImageMode::I: d[0] = d[1] = d[2] = clip8(wide_[i]); break;  // clipped
       case ImageMode::I16: d[0] = d[1] = d[2] = static_cast<std::uint8_t>(std::min(wide_[i], 255)); break;
+      case ImageMode::LAB: break;  // above
     }
   }
   return out;
@@ -164,6 +172,8 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_ico(data, ctx);
   else if (starts_with(std::string_view("\0\0\2\0", 4)) && image::is_icon_directory(data))
     img = image::decode_cur(data, ctx);
+  else if (starts_with("8BPS"))
+    img = image::decode_psd(data, ctx);
   else if (image::is_heif(data))
     img = image::decode_heif(data, ctx);
   else if (image::is_ppm(data))
@@ -175,7 +185,7 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
   else
     ctx.fail(
         "unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, ICO, CUR, TIFF, PBM/PGM/PPM, "
-        "TGA, HEIC/HEIF, AVIF)");
+        "TGA, PSD, HEIC/HEIF, AVIF)");
   return img;
 }
 

@@ -475,6 +475,10 @@ def tiff_cases():
     cases["tiff_pa8"] = (tiff(w, h, {258: (3, [8, 8]), 259: (3, [1]), 262: (3, [3]), 277: (3, [2]), 338: (3, [2]),
                                      320: (3, [int(v) for v in r.integers(0, 65536, 768)])}, [rgba8[..., :2].tobytes()]),
                          "palette + alpha: Pillow's mode PA, not supported here yet")
+    lab = np.stack([r.integers(0, 256, (h, w)), r.integers(-128, 128, (h, w)), r.integers(-128, 128, (h, w))], axis=2)
+    cases["tiff_cielab"] = (tiff(w, h, {258: (3, [8, 8, 8]), 259: (3, [1]), 262: (3, [8]), 277: (3, [3])},
+                                 [(lab % 256).astype(np.uint8).tobytes()]),
+                            "CIELab (a and b signed): mode LAB, to RGB through LittleCMS as Pillow does")
     cases["bigtiff_rgb8"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True), "BigTIFF, 8-bit RGB")
     cases["bigtiff_rgb8_be"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True, le=False), "BigTIFF, big-endian")
     return {k: (data, note, "tif") for k, (data, note) in cases.items()}
@@ -537,6 +541,99 @@ def gif_cases():
     whole = gif((33, 21), (0, 0, 33, 21), px(33, 21), global_palette=palette)
     cases["gif_truncated"] = (whole[: len(whole) // 2], "cut in the middle of its pixels")
     return {k: (data, note, "gif") for k, (data, note) in cases.items()}
+
+
+# ---------------------------------------------------------------------------------- PSD
+def packbits(row):
+    """PackBits: runs of 3 or more equal bytes as runs, the rest as literals (at most 128)."""
+    out, i = bytearray(), 0
+    while i < len(row):
+        run = 1
+        while i + run < len(row) and run < 128 and row[i + run] == row[i]:
+            run += 1
+        if run >= 3:
+            out += bytes([(257 - run) & 0xFF, row[i]])
+            i += run
+            continue
+        j = i
+        while j < len(row) and j - i < 128 and not (j + 2 < len(row) and row[j] == row[j + 1] == row[j + 2]):
+            j += 1
+        out += bytes([j - i - 1]) + bytes(row[i:j])
+        i = j
+    return bytes(out)
+
+
+def psd(width, height, colour_mode, planes, *, bits=8, channels=None, rle=False, colour_data=b"", layers=b"",
+        rows=None):
+    """A PSD file: `planes` are the merged image's channels, each `rows` rows of bytes."""
+    channels = len(planes) if channels is None else channels
+    out = b"8BPS" + struct.pack(">H6xHIIHH", 1, channels, height, width, bits, colour_mode)
+    out += struct.pack(">I", len(colour_data)) + colour_data + struct.pack(">I", 0)
+    out += struct.pack(">I", len(layers)) + layers
+    rows = rows or height
+    if not rle:
+        return out + struct.pack(">H", 0) + b"".join(planes)
+    stride = len(planes[0]) // rows
+    packed = [[packbits(p[y * stride:(y + 1) * stride]) for y in range(rows)] for p in planes]
+    counts = b"".join(struct.pack(">H", len(r)) for p in packed for r in p)
+    return out + struct.pack(">H", 1) + counts + b"".join(r for p in packed for r in p)
+
+
+def psd_layers(width, height, channel_ids, r):
+    """A layer block of one layer covering the image, its channels raw."""
+    record = struct.pack(">iiiiH", 0, 0, height, width, len(channel_ids))
+    record += b"".join(struct.pack(">hI", c, 2 + width * height) for c in channel_ids)
+    name = b"\x05layer\0\0"  # Pascal string padded to 4 bytes
+    record += b"8BIMnorm" + bytes([255, 0, 0, 0]) + struct.pack(">III", 8 + len(name), 0, 0) + name
+    data = b"".join(struct.pack(">H", 0) + r.integers(0, 256, width * height, dtype=np.uint8).tobytes()
+                    for _ in channel_ids)
+    info = struct.pack(">h", 1) + record + data
+    info += b"\0" * (len(info) & 1)
+    return struct.pack(">I", len(info)) + info + struct.pack(">I", 0)
+
+
+def psd_cases():
+    r = rng(28)
+    w, h = 35, 22
+    cases = {}
+
+    def plane(lo=0, hi=256):
+        return r.integers(lo, hi, w * h, dtype=np.uint8).tobytes()
+
+    def smooth():  # long runs, so that PackBits makes runs, some across rows
+        return np.repeat(r.integers(0, 256, w * h // 7 + 1, dtype=np.uint8), 7)[: w * h].tobytes()
+
+    cases["psd_rgb_raw"] = (psd(w, h, 3, [plane(), plane(), plane()]), "RGB, raw")
+    cases["psd_rgba_rle"] = (psd(w, h, 3, [smooth(), plane(), smooth(), plane()], rle=True), "RGB + alpha: RGBA, PackBits")
+    cases["psd_rgb_five_channels"] = (psd(w, h, 3, [plane() for _ in range(5)]), "RGB and two extra channels: RGB")
+    cases["psd_gray_rle"] = (psd(w, h, 1, [smooth()], rle=True), "grayscale, PackBits")
+    cases["psd_gray_alpha"] = (psd(w, h, 1, [plane(), plane()]), "grayscale + alpha: L, the alpha unread")
+    cases["psd_cmyk_raw"] = (psd(w, h, 4, [plane() for _ in range(4)]), "CMYK, raw: channels inverted")
+    cases["psd_duotone"] = (psd(w, h, 8, [plane()]), "duotone: its first channel as L")
+    cases["psd_palette"] = (psd(w, h, 2, [plane()], colour_data=r.integers(0, 256, 768, dtype=np.uint8).tobytes()),
+                            "indexed: the 768-byte colour table, R then G then B")
+    cases["psd_palette_short_table"] = (psd(w, h, 2, [plane()], colour_data=bytes(12)),
+                                        "indexed with a 12-byte colour table: no palette, Pillow's gray ramp")
+    bitmap = r.integers(0, 256, ((w + 7) // 8) * h, dtype=np.uint8).tobytes()
+    cases["psd_bitmap"] = (psd(w, h, 0, [bitmap], bits=1), "bitmap, 1 bit: set bits read as white")
+    cases["psd_bitmap_rle"] = (psd(w, h, 0, [bitmap], bits=1, rle=True), "bitmap, PackBits")
+    cases["psd_with_layer"] = (psd(w, h, 3, [plane(), plane(), plane()], layers=psd_layers(w, h, [0, 1, 2], r)),
+                               "an RGB layer record: the merged image is what opens")
+    cases["psd_layer_rgba"] = (psd(w, h, 3, [smooth(), smooth(), smooth()], rle=True,
+                                   layers=psd_layers(w, h, [-1, 0, 1, 2], r)), "a layer with transparency (-1)")
+    cases["psd_layer_user_mask"] = (psd(w, h, 3, [plane(), plane(), plane()], layers=psd_layers(w, h, [0, 1, 2, -2], r)),
+                                    "a layer with a user mask channel (-2): Pillow 9.4 fails")
+    cases["psd_layer_gray"] = (psd(w, h, 1, [plane()], layers=psd_layers(w, h, [-1, 0], r)),
+                               "a gray layer with alpha: Pillow 9.4 fails on its channels")
+    cases["psd_lab"] = (psd(w, h, 9, [plane(), plane(), plane()]), "Lab: mode LAB, to RGB through LittleCMS as Pillow does")
+    cases["psd_16bit"] = (psd(w, h, 3, [plane() + plane() for _ in range(3)], bits=16), "16 bits a channel")
+    whole = psd(w, h, 3, [smooth(), smooth(), smooth()], rle=True)
+    cases["psd_rle_truncated"] = (whole[: len(whole) - 40], "PackBits data cut short")
+    cases["psd_raw_truncated"] = (cases["psd_rgb_raw"][0][:-1], "raw data one byte short")
+    runs = bytes([256 - 49, 9] * 2)  # runs of 50: each cut at the 35-pixel row's end
+    cases["psd_rle_runs_past_rows"] = (b"8BPS" + struct.pack(">H6xHIIHH", 1, 1, 2, w, 8, 1) + bytes(12) +
+                                       struct.pack(">HHH", 1, 2, 2) + runs, "runs longer than a row: cut, as Pillow does")
+    return {k: (data, note, "psd") for k, (data, note) in cases.items()}
 
 
 # ---------------------------------------------------------------------------- HEIC/AVIF
@@ -607,6 +704,7 @@ def main():
     cases.update(icon_cases())
     cases.update(tiff_cases())
     cases.update(gif_cases())
+    cases.update(psd_cases())
     cases.update(heif_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
