@@ -87,12 +87,14 @@ clip::Image image_from_pixels(const std::string& mode, int width, int height, co
   static const std::pair<const char*, clip::ImageMode> modes[] = {
       {"1", clip::ImageMode::One},     {"L", clip::ImageMode::L},     {"LA", clip::ImageMode::LA},
       {"P", clip::ImageMode::P},       {"RGB", clip::ImageMode::RGB}, {"RGBA", clip::ImageMode::RGBA},
-      {"CMYK", clip::ImageMode::CMYK}, {"I", clip::ImageMode::I},     {"I;16", clip::ImageMode::I16}};
+      {"CMYK", clip::ImageMode::CMYK}, {"I", clip::ImageMode::I},     {"I;16", clip::ImageMode::I16},
+      {"LAB", clip::ImageMode::LAB}};
   const auto* found = std::find_if(std::begin(modes), std::end(modes), [&](const auto& m) { return mode == m.first; });
   if (found == std::end(modes))
-    throw py::value_error("preprocess: PIL mode '" + mode +
-                          "' is not supported (1, L, LA, P, RGB, RGBA, CMYK, I, I;16 are); convert the image first, "
-                          "e.g. image.convert('RGB')");
+    throw py::value_error(
+        "preprocess: PIL mode '" + mode +
+        "' is not supported (1, L, LA, P, RGB, RGBA, CMYK, I, I;16, LAB are); convert the image first, "
+        "e.g. image.convert('RGB')");
   if (width <= 0 || height <= 0)
     throw py::value_error("preprocess: the image is " + std::to_string(width) + "x" + std::to_string(height));
   clip::Image image(found->second, width, height);
@@ -112,6 +114,8 @@ clip::Image image_from_pixels(const std::string& mode, int width, int height, co
   } else {
     std::memcpy(image.pixels().data(), bytes.data(), want);
   }
+  if (found->second == clip::ImageMode::LAB)  // tobytes() packs a and b signed ("LAB" rawmode)
+    for (std::size_t i = 0; i < pixels; ++i) image.pixels()[3 * i + 1] ^= 128, image.pixels()[3 * i + 2] ^= 128;
   if (found->second == clip::ImageMode::P) {
     if (colours.size() % 3 || colours.size() > 768)
       throw py::value_error("preprocess: a palette of " + std::to_string(colours.size()) + " bytes");
