@@ -254,6 +254,7 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".heic" || ext == ".heif" || ext == ".hif") return "image/heif";
   if (ext == ".avif") return "image/avif";
   if (ext == ".psd") return "image/vnd.adobe.photoshop";
+  if (ext == ".dds") return "image/vnd-ms.dds";
   return "application/octet-stream";
 }
 

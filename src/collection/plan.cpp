@@ -114,7 +114,7 @@ bool has_image_extension(const fs::path& path) {
   static const std::set<std::string> known = {".jpg",  ".jpeg", ".jpe", ".jfif", ".jif", ".mpo",  ".png", ".apng",
                                               ".gif",  ".webp", ".bmp", ".dib",  ".tif", ".tiff", ".pbm", ".pgm",
                                               ".ppm",  ".pnm",  ".tga", ".icb",  ".vda", ".vst",  ".ico", ".cur",
-                                              ".heic", ".heif", ".hif", ".avif", ".psd"};
+                                              ".heic", ".heif", ".hif", ".avif", ".psd", ".dds"};
   return known.count(lower_extension(path)) != 0;
 }
 

@@ -60,6 +60,8 @@ Image decode_ppm(Bytes data, const DecodeContext& ctx);
 // TGA: no magic number; a header Pillow's TgaImagePlugin accepts.
 bool is_tga(Bytes data);
 Image decode_tga(Bytes data, const DecodeContext& ctx);
+// DDS: DirectDraw Surface ("DDS ").
+Image decode_dds(Bytes data, const DecodeContext& ctx);
 // PSD: the merged image of a Photoshop file ("8BPS").
 Image decode_psd(Bytes data, const DecodeContext& ctx);
 // HEIC/HEIF and AVIF (libheif): an ISO-BMFF "ftyp" box of a brand libheif knows.

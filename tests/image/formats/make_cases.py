@@ -636,6 +636,49 @@ def psd_cases():
     return {k: (data, note, "psd") for k, (data, note) in cases.items()}
 
 
+# ---------------------------------------------------------------------------------- DDS
+def dds(width, height, body, *, fourcc=b"\0\0\0\0", pf_flags=0x4, bits=0, masks=(0, 0, 0, 0), dxgi=None):
+    """A DDS file: the 124-byte header, a DX10 header when `dxgi` is given, then `body`."""
+    pixel_format = struct.pack("<II4sI4I", 32, pf_flags, fourcc, bits, *masks)
+    header = struct.pack("<IIIIIII", 124, 0x1007, height, width, 0, 0, 0) + bytes(44) + pixel_format + bytes(20)
+    dx10 = struct.pack("<IIIII", dxgi, 3, 0, 1, 0) if dxgi is not None else b""
+    return b"DDS " + header + dx10 + body
+
+
+def dds_cases():
+    r = rng(29)
+    cases = {}
+
+    def blocks(w, h, size):  # any bytes are valid blocks: random ones reach every branch
+        return r.integers(0, 256, ((w + 3) // 4) * ((h + 3) // 4) * size, dtype=np.uint8).tobytes()
+
+    for name, fourcc, size in (("dxt1", b"DXT1", 8), ("dxt3", b"DXT3", 16), ("dxt5", b"DXT5", 16),
+                               ("bc4", b"ATI1", 8), ("bc5", b"ATI2", 16), ("bc5s", b"BC5S", 16)):
+        cases[f"dds_{name}"] = (dds(38, 25, blocks(38, 25, size), fourcc=fourcc),
+                                f"{fourcc.decode()} blocks, 38x25: partial blocks at the edges")
+    cases["dds_dxt1_multiple_of_4"] = (dds(32, 20, blocks(32, 20, 8), fourcc=b"DXT1"), "DXT1, 32x20: whole blocks")
+    cases["dds_dx10_bc5_snorm"] = (dds(22, 31, blocks(22, 31, 16), fourcc=b"DX10", dxgi=84), "DX10 header, BC5_SNORM")
+    cases["dds_dx10_rgba"] = (dds(22, 31, r.integers(0, 256, 22 * 31 * 4, dtype=np.uint8).tobytes(), fourcc=b"DX10",
+                                  dxgi=28), "DX10 header, R8G8B8A8_UNORM")
+    cases["dds_bgra"] = (dds(27, 19, r.integers(0, 256, 27 * 19 * 4, dtype=np.uint8).tobytes(), pf_flags=0x41, bits=32,
+                             masks=(0xFF0000, 0xFF00, 0xFF, 0xFF000000)), "uncompressed BGRA by channel masks")
+    cases["dds_bgr"] = (dds(27, 19, r.integers(0, 256, 27 * 19 * 3, dtype=np.uint8).tobytes(), pf_flags=0x40, bits=24,
+                            masks=(0xFF0000, 0xFF00, 0xFF, 0)), "uncompressed BGR")
+    cases["dds_rgba_masks"] = (dds(27, 19, r.integers(0, 256, 27 * 19 * 4, dtype=np.uint8).tobytes(), pf_flags=0x41,
+                                   bits=32, masks=(0xFF, 0xFF00, 0xFF0000, 0xFF000000)), "uncompressed RGBA order")
+    cases["dds_luminance"] = (dds(27, 19, r.integers(0, 256, 27 * 19, dtype=np.uint8).tobytes(), pf_flags=0x20000,
+                                  bits=8), "8-bit luminance: L")
+    cases["dds_luminance_alpha"] = (dds(27, 19, r.integers(0, 256, 27 * 19 * 2, dtype=np.uint8).tobytes(),
+                                        pf_flags=0x20001, bits=16), "luminance + alpha: LA")
+    cases["dds_rgb565_masks"] = (dds(27, 19, bytes(27 * 19 * 2), pf_flags=0x40, bits=16, masks=(0xF800, 0x7E0, 0x1F, 0)),
+                                 "16-bit 5-6-5 masks: Pillow has no such raw mode")
+    cases["dds_dxt1_truncated"] = (dds(38, 25, blocks(38, 25, 8)[:-9], fourcc=b"DXT1"), "DXT1 blocks cut short")
+    cases["dds_unknown_fourcc"] = (dds(8, 8, bytes(64), fourcc=b"XYZW"), "an unknown FourCC")
+    cases["dds_bc7"] = (dds(16, 16, blocks(16, 16, 16), fourcc=b"DX10", dxgi=98),
+                        "BC7: Pillow reads it, not supported here yet")
+    return {k: (data, note, "dds") for k, (data, note) in cases.items()}
+
+
 # ---------------------------------------------------------------------------- HEIC/AVIF
 def heif_cases():
     """HEIC and AVIF, which Pillow 9.4 does not read: encoded by libheif's heif-enc (x265,
@@ -705,6 +748,7 @@ def main():
     cases.update(tiff_cases())
     cases.update(gif_cases())
     cases.update(psd_cases())
+    cases.update(dds_cases())
     cases.update(heif_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
