@@ -255,6 +255,8 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".avif") return "image/avif";
   if (ext == ".psd") return "image/vnd.adobe.photoshop";
   if (ext == ".dds") return "image/vnd-ms.dds";
+  if (ext == ".jp2" || ext == ".jpf" || ext == ".jpx") return "image/jp2";
+  if (ext == ".j2k" || ext == ".j2c" || ext == ".jpc") return "image/jpeg2000";
   return "application/octet-stream";
 }
 

@@ -6,7 +6,7 @@
 #
 #   core     <- everything
 #   text     core                 ICU, zlib
-#   image    core                 libjpeg, giflib, libtiff, libwebp, libdeflate, libheif, lcms2
+#   image    core                 libjpeg, giflib, libtiff, libwebp, libdeflate, libheif, lcms2, openjpeg
 #   io       core                 zlib, libdeflate, curl, OpenSSL, nlohmann-json
 #   runtime  core                 oneDNN, OpenMP
 #   model    core io image runtime

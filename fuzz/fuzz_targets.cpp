@@ -140,6 +140,8 @@ void run(Bytes data) {
       image = clip::image::decode_tga(data, ctx);
     else if (target == "ico")
       image = clip::image::decode_ico(data, ctx);
+    else if (target == "jpeg2000")
+      image = clip::image::decode_jpeg2000(data, ctx);
     else if (target == "dds")
       image = clip::image::decode_dds(data, ctx);
     else if (target == "psd")

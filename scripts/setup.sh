@@ -12,6 +12,7 @@ packages=(
   libjpeg62-turbo-dev libdeflate-dev libgif-dev libtiff-dev libwebp-dev  # image decoders
   libheif-dev                      # HEIC and AVIF (Debian 13 adds the decoder plugins below)
   liblcms2-dev                     # Lab images to RGB through LittleCMS, as Pillow does
+  libopenjp2-7-dev                 # JPEG 2000
   libcli11-dev nlohmann-json3-dev  # command-line tool, JSON
   libcpp-httplib-dev               # clip serve
   libarchive-dev                   # tar shards (clip embed)

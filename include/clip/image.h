@@ -52,7 +52,7 @@ class CLIP_API Image {
   // e.g. an RGB buffer from another library. A size mismatch is a clip::Error.
   static Image from_pixels(ImageMode mode, int width, int height, std::vector<std::uint8_t> pixels);
 
-  // Decodes JPEG, PNG, GIF, WebP, BMP, ICO/CUR, TIFF, PBM/PGM/PPM, TGA, PSD, DDS, HEIC/HEIF and AVIF,
+  // Decodes JPEG, PNG, GIF, WebP, BMP, ICO/CUR, TIFF, PBM/PGM/PPM, TGA, PSD, DDS, JPEG 2000, HEIC/HEIF and AVIF,
   // found by content (README, "image formats": the mode each opens as). Every failure
   // (missing file, truncated or corrupt data, unsupported format, too many pixels) is a
   // clip::Error naming the file.

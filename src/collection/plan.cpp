@@ -111,10 +111,10 @@ std::string absolute(const std::string& p) { return fs::absolute(p).lexically_no
 bool has_image_extension(const fs::path& path) {
   // Every extension Pillow registers for the formats the library decodes, and HEIC/AVIF (issue #14:
   // .jfif, .mpo and others were skipped silently).
-  static const std::set<std::string> known = {".jpg",  ".jpeg", ".jpe", ".jfif", ".jif", ".mpo",  ".png", ".apng",
-                                              ".gif",  ".webp", ".bmp", ".dib",  ".tif", ".tiff", ".pbm", ".pgm",
-                                              ".ppm",  ".pnm",  ".tga", ".icb",  ".vda", ".vst",  ".ico", ".cur",
-                                              ".heic", ".heif", ".hif", ".avif", ".psd", ".dds"};
+  static const std::set<std::string> known = {
+      ".jpg",  ".jpeg", ".jpe", ".jfif", ".jif", ".mpo", ".png", ".apng", ".gif", ".webp", ".bmp", ".dib",
+      ".tif",  ".tiff", ".pbm", ".pgm",  ".ppm", ".pnm", ".tga", ".icb",  ".vda", ".vst",  ".ico", ".cur",
+      ".heic", ".heif", ".hif", ".avif", ".psd", ".dds", ".jp2", ".j2k",  ".j2c", ".jpc",  ".jpf", ".jpx"};
   return known.count(lower_extension(path)) != 0;
 }
 

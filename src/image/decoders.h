@@ -60,6 +60,9 @@ Image decode_ppm(Bytes data, const DecodeContext& ctx);
 // TGA: no magic number; a header Pillow's TgaImagePlugin accepts.
 bool is_tga(Bytes data);
 Image decode_tga(Bytes data, const DecodeContext& ctx);
+// JPEG 2000: a JP2 file or a raw codestream (OpenJPEG).
+bool is_jpeg2000(Bytes data);
+Image decode_jpeg2000(Bytes data, const DecodeContext& ctx);
 // DDS: DirectDraw Surface ("DDS ").
 Image decode_dds(Bytes data, const DecodeContext& ctx);
 // PSD: the merged image of a Photoshop file ("8BPS").

@@ -172,6 +172,8 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
     img = image::decode_ico(data, ctx);
   else if (starts_with(std::string_view("\0\0\2\0", 4)) && image::is_icon_directory(data))
     img = image::decode_cur(data, ctx);
+  else if (image::is_jpeg2000(data))
+    img = image::decode_jpeg2000(data, ctx);
   else if (starts_with("DDS "))
     img = image::decode_dds(data, ctx);
   else if (starts_with("8BPS"))
@@ -187,7 +189,7 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
   else
     ctx.fail(
         "unsupported or unrecognised image format (supported: JPEG, PNG, GIF, WebP, BMP, ICO, CUR, TIFF, PBM/PGM/PPM, "
-        "TGA, PSD, DDS, HEIC/HEIF, AVIF)");
+        "TGA, PSD, DDS, JPEG 2000, HEIC/HEIF, AVIF)");
   return img;
 }
 

@@ -149,6 +149,25 @@ TEST(ImageRobustness, TiffTileBombIsRefused) {
   EXPECT_THROW(clip::Image::decode(tif, "tiles.tif"), clip::Error);
 }
 
+// A JPEG 2000 codestream rewritten to 4000x4000 pixels in 1x1 tiles: OpenJPEG would
+// allocate 16 million tile records on reading the header; refused first.
+TEST(ImageRobustness, Jpeg2000TileBombIsRefused) {
+  std::vector<std::uint8_t> j2k =
+      read_file(std::filesystem::path(CLIP_SOURCE_DIR) / "tests/image/formats/images/j2k_rgb_tiled.j2k");
+  ASSERT_GT(j2k.size(), 40u);
+  const auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) j2k[at + i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+  };
+  put32(8, 4000), put32(12, 4000), put32(16, 0), put32(20, 0);  // Xsiz, Ysiz, XOsiz, YOsiz
+  put32(24, 1), put32(28, 1), put32(32, 0), put32(36, 0);       // XTsiz, YTsiz, XTOsiz, YTOsiz
+  try {
+    clip::Image::decode(j2k, "tiles.j2k");
+    ADD_FAILURE() << "16 million tiles decoded";
+  } catch (const clip::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tiles"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ImageExif, OrientationIsIgnoredUnlessAsked) {
   CLIP_REQUIRE_SHARED_FILE(path, "fixtures/preprocess/images/arrow_jpeg_exif6_300x200.jpg");
   const clip::Image stored = clip::Image::open(path);

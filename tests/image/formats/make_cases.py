@@ -679,6 +679,38 @@ def dds_cases():
     return {k: (data, note, "dds") for k, (data, note) in cases.items()}
 
 
+# ----------------------------------------------------------------------------- JPEG 2000
+def jpeg2000_cases():
+    """Written by Pillow's own JPEG 2000 encoder (OpenJPEG)."""
+    r = rng(30)
+    cases = {}
+    smooth = np.clip(np.add.outer(np.arange(29) * 7, np.arange(41) * 4)[..., None] +
+                     r.integers(-30, 30, (29, 41, 4)), 0, 255).astype(np.uint8)
+
+    def save(array, mode, ext, **options):
+        out = io.BytesIO()
+        Image.fromarray(array, mode).save(out, "JPEG2000", no_jp2=ext == "j2k", **options)
+        return out.getvalue()
+
+    cases["jp2_rgb_lossless"] = (save(smooth[..., :3], "RGB", "jp2"), "RGB, reversible (lossless)", "jp2")
+    cases["jp2_rgb_lossy"] = (save(smooth[..., :3], "RGB", "jp2", irreversible=True, quality_mode="rates",
+                                   quality_layers=[20]), "RGB, irreversible at 20:1", "jp2")
+    cases["j2k_rgb_tiled"] = (save(smooth[..., :3], "RGB", "j2k", tile_size=(16, 16)),
+                              "a raw codestream of 16x16 tiles, 41x29", "j2k")
+    cases["j2k_rgb_tile_offset"] = (save(smooth[..., :3], "RGB", "j2k", tile_size=(16, 16), tile_offset=(5, 3),
+                                         offset=(7, 4)), "image and tile offsets", "j2k")
+    cases["jp2_l"] = (save(smooth[..., 0], "L", "jp2"), "gray: L", "jp2")
+    cases["jp2_la"] = (save(smooth[..., :2].copy(), "LA", "jp2", irreversible=True), "gray + alpha: LA", "jp2")
+    cases["jp2_rgba"] = (save(smooth, "RGBA", "jp2"), "RGB + alpha: RGBA", "jp2")
+    deep = Image.fromarray(r.integers(0, 65536, (29, 41)).astype(np.uint16).astype("<u2").view("<u2"), "I;16")
+    out = io.BytesIO()
+    deep.save(out, "JPEG2000")
+    cases["jp2_i16"] = (out.getvalue(), "16-bit gray: I;16, which the reference cannot resize", "jp2")
+    whole = cases["jp2_rgb_lossy"][0]
+    cases["jp2_truncated"] = (whole[: len(whole) * 2 // 3], "cut after two thirds", "jp2")
+    return cases
+
+
 # ---------------------------------------------------------------------------- HEIC/AVIF
 def heif_cases():
     """HEIC and AVIF, which Pillow 9.4 does not read: encoded by libheif's heif-enc (x265,
@@ -713,11 +745,19 @@ def heif_cases():
 
 
 # ----------------------------------------------------------------------------- goldens
+class TransformError(Exception):
+    """The reference opened the image but its transform failed."""
+
+
 def reference_u8(path):
     from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Resize
     image = Image.open(path)
-    out = Compose([Resize(N_PX, interpolation=InterpolationMode.BICUBIC), CenterCrop(N_PX)])(image)
-    return image, np.asarray(out.convert("RGB"))
+    Image.open(path).load()  # a failure here is the reference failing to open the file
+    try:
+        out = Compose([Resize(N_PX, interpolation=InterpolationMode.BICUBIC), CenterCrop(N_PX)])(image)
+        return image, np.asarray(out.convert("RGB"))
+    except Exception as e:
+        raise TransformError(f"{type(e).__name__}: {e}") from e
 
 
 def reference_of(path, ext):
@@ -749,6 +789,7 @@ def main():
     cases.update(gif_cases())
     cases.update(psd_cases())
     cases.update(dds_cases())
+    cases.update(jpeg2000_cases())
     cases.update(heif_cases())
     for case_id, (data, note, ext) in cases.items():
         file = f"images/{case_id}.{ext}"
@@ -757,6 +798,11 @@ def main():
         record = {"id": case_id, "file": file, "n_px": N_PX, "note": note}
         try:
             image, u8 = reference_of(os.path.join(HERE, file), ext)
+        except TransformError as e:  # opened, but the transform fails: so must ours
+            image = Image.open(os.path.join(HERE, file))
+            record.update(format=image.format, mode=image.mode, size=list(image.size), expect_error=str(e))
+            records.append(record)
+            continue
         except Exception as e:  # the reference cannot read it: we must fail too
             record["expect_open_error"] = f"{type(e).__name__}: {e}"
             records.append(record)
