@@ -28,6 +28,7 @@ enum class ImageMode {
   CMYK,
   I,    // 32-bit signed gray (16-bit PNGs and PGMs, signed or 32-bit TIFFs open this way)
   I16,  // "I;16": 16-bit gray (16-bit TIFFs open this way)
+  PA,   // palette index + alpha (palette TIFFs with alpha)
   LAB,  // CIE L*a*b*, 8 bits each, a and b offset by 128 (Lab TIFFs and PSDs open this way)
 };
 CLIP_API const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
@@ -72,7 +73,7 @@ class CLIP_API Image {
   // Modes I and I16: width*height values.
   std::span<std::int32_t> wide_pixels() { return wide_; }
   std::span<const std::int32_t> wide_pixels() const { return wide_; }
-  // Mode P: the colours of the indices (missing entries read as black).
+  // Modes P and PA: the colours of the indices (missing entries read as black).
   std::vector<std::array<std::uint8_t, 3>>& palette() { return palette_; }
   const std::vector<std::array<std::uint8_t, 3>>& palette() const { return palette_; }
 

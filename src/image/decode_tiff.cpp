@@ -1,5 +1,5 @@
 // TIFF (and little-endian BigTIFF) through libtiff, unpacked as Pillow 9.4's TiffImagePlugin
-// does: its modes (1, L, LA, P, I;16, I, RGB, RGBA, CMYK), the high byte of 16-bit colour,
+// does: its modes (1, L, LA, P, PA, I;16, I, RGB, RGBA, CMYK), the high byte of 16-bit colour,
 // premultiplied alpha undone, CIELab as mode LAB, the Orientation tag applied; YCbCr through
 // libtiff's RGBA interface.
 #include <tiffio.h>
@@ -125,8 +125,10 @@ Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint1
     l.mode = ImageMode::P;
     return l;
   }
-  if (photometric == PHOTOMETRIC_PALETTE && spp == 2)
-    return refuse("a palette TIFF with alpha (Pillow's mode PA)", true);
+  if (photometric == PHOTOMETRIC_PALETTE && spp == 2 && bits == 8 && first_extra == EXTRASAMPLE_UNASSALPHA) {
+    l.mode = ImageMode::PA;
+    return l;
+  }
   if (photometric == PHOTOMETRIC_RGB && (bits == 8 || (bits == 16 && spp <= 4))) {
     // RGB, RGBA ("RGBA", "RGBa", "RGBX" and their trailing X bands), 8 or 16 bits.
     l.mode = first_extra == EXTRASAMPLE_UNSPECIFIED || spp == 3 ? ImageMode::RGB : ImageMode::RGBA;
@@ -289,7 +291,7 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
       }
     if (layout.premultiplied) unpremultiply(out);
   }
-  if (layout.mode == ImageMode::P) {
+  if (layout.mode == ImageMode::P || layout.mode == ImageMode::PA) {
     std::uint16_t *r, *g, *b;
     if (!TIFFGetField(tif.get(), TIFFTAG_COLORMAP, &r, &g, &b)) fail("palette TIFF without a colour map");
     for (int i = 0; i < (1 << bits); ++i)

@@ -16,6 +16,7 @@ const char* mode_name(ImageMode mode) {
     case ImageMode::L: return "L";
     case ImageMode::LA: return "LA";
     case ImageMode::P: return "P";
+    case ImageMode::PA: return "PA";
     case ImageMode::RGB: return "RGB";
     case ImageMode::RGBA: return "RGBA";
     case ImageMode::CMYK: return "CMYK";
@@ -30,7 +31,8 @@ namespace {
 
 int bands_of(ImageMode mode) {
   switch (mode) {
-    case ImageMode::LA: return 2;
+    case ImageMode::LA:
+    case ImageMode::PA: return 2;
     case ImageMode::RGB:
     case ImageMode::LAB: return 3;
     case ImageMode::RGBA:
@@ -110,8 +112,9 @@ Image Image::to_rgb() const {
       case ImageMode::L: d[0] = d[1] = d[2] = s[i]; break;
       case ImageMode::One: d[0] = d[1] = d[2] = s[i] ? 255 : 0; break;
       case ImageMode::LA: d[0] = d[1] = d[2] = s[i * 2]; break;
-      case ImageMode::P: {
-        const std::size_t idx = s[i];
+      case ImageMode::P:
+      case ImageMode::PA: {  // Pillow's p2rgb / pa2rgb: the (resized) index, alpha ignored
+        const std::size_t idx = s[i * bands_of(mode_)];
         if (idx < palette_.size())
           std::copy_n(palette_[idx].data(), 3, d);
         else

@@ -45,6 +45,14 @@ Image resize_crop(const Image& in, int w, int h, const image::Window& window, im
       std::copy(px.begin(), px.end(), out.pixels().begin());
       return out;
     }
+    case ImageMode::PA:
+      // Pillow resizes the index band like any level, and the resized image has a fresh
+      // palette, its gray ramp (Resample.c copies none): the result reads as gray.
+      for (int i = 0; i < 256; ++i) {
+        const auto v = static_cast<std::uint8_t>(i);
+        out.palette().push_back({v, v, v});
+      }
+      [[fallthrough]];
     default: {
       const auto px = image::resample_u8(in.pixels().data(), in.width(), in.height(), bands, w, h, window, filter);
       std::copy(px.begin(), px.end(), out.pixels().begin());

@@ -474,8 +474,12 @@ def tiff_cases():
                              "32-bit float gray: Pillow's mode F, not supported here yet")
     cases["tiff_pa8"] = (tiff(w, h, {258: (3, [8, 8]), 259: (3, [1]), 262: (3, [3]), 277: (3, [2]), 338: (3, [2]),
                                      320: (3, [int(v) for v in r.integers(0, 65536, 768)])}, [rgba8[..., :2].tobytes()]),
-                         "palette + alpha: Pillow's mode PA, not supported here yet")
+                         "palette + alpha: mode PA; Pillow resizes the indices and loses the palette (gray)")
     lab = np.stack([r.integers(0, 256, (h, w)), r.integers(-128, 128, (h, w)), r.integers(-128, 128, (h, w))], axis=2)
+    pa_tags = {258: (3, [8, 8]), 259: (3, [1]), 262: (3, [3]), 277: (3, [2]), 338: (3, [2]),
+               320: (3, [int(v) for v in r.integers(0, 65536, 768)])}
+    cases["tiff_pa8_not_resized"] = (tiff(32, 45, pa_tags, [r.integers(0, 256, 32 * 45 * 2, dtype=np.uint8).tobytes()]),
+                                     "palette + alpha, 32 px wide: only cropped, so the palette's colours")
     cases["tiff_cielab"] = (tiff(w, h, {258: (3, [8, 8, 8]), 259: (3, [1]), 262: (3, [8]), 277: (3, [3])},
                                  [(lab % 256).astype(np.uint8).tobytes()]),
                             "CIELab (a and b signed): mode LAB, to RGB through LittleCMS as Pillow does")
