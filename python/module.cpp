@@ -88,26 +88,28 @@ clip::Image image_from_pixels(const std::string& mode, int width, int height, co
       {"1", clip::ImageMode::One},     {"L", clip::ImageMode::L},     {"LA", clip::ImageMode::LA},
       {"P", clip::ImageMode::P},       {"RGB", clip::ImageMode::RGB}, {"RGBA", clip::ImageMode::RGBA},
       {"CMYK", clip::ImageMode::CMYK}, {"I", clip::ImageMode::I},     {"I;16", clip::ImageMode::I16},
-      {"LAB", clip::ImageMode::LAB}};
+      {"LAB", clip::ImageMode::LAB},   {"F", clip::ImageMode::F}};
   const auto* found = std::find_if(std::begin(modes), std::end(modes), [&](const auto& m) { return mode == m.first; });
   if (found == std::end(modes))
     throw py::value_error(
         "preprocess: PIL mode '" + mode +
-        "' is not supported (1, L, LA, P, RGB, RGBA, CMYK, I, I;16, LAB are); convert the image first, "
+        "' is not supported (1, L, LA, P, RGB, RGBA, CMYK, I, I;16, F, LAB are); convert the image first, "
         "e.g. image.convert('RGB')");
   if (width <= 0 || height <= 0)
     throw py::value_error("preprocess: the image is " + std::to_string(width) + "x" + std::to_string(height));
   clip::Image image(found->second, width, height);
   const std::string_view bytes = data, colours = palette;
   const std::size_t pixels = std::size_t(width) * std::size_t(height);
-  const std::size_t sample = found->second == clip::ImageMode::I ? 4 : found->second == clip::ImageMode::I16 ? 2 : 0;
+  const std::size_t sample = found->second == clip::ImageMode::I || found->second == clip::ImageMode::F ? 4
+                             : found->second == clip::ImageMode::I16                                    ? 2
+                                                                                                        : 0;
   const std::size_t want = sample ? pixels * sample : image.pixels().size();
   if (bytes.size() != want)
     throw py::value_error("preprocess: " + std::to_string(bytes.size()) + " bytes of pixels for a " +
                           std::to_string(width) + "x" + std::to_string(height) + " image of mode " + mode + " (" +
                           std::to_string(want) + " expected)");
   if (sample == 4) {
-    std::memcpy(image.wide_pixels().data(), bytes.data(), want);  // Pillow's "I": native int32
+    std::memcpy(image.wide_pixels().data(), bytes.data(), want);  // Pillow's "I", "F": native int32, float
   } else if (sample == 2) {
     for (std::size_t i = 0; i < pixels; ++i)  // "I;16": little-endian uint16
       image.wide_pixels()[i] = std::uint8_t(bytes[2 * i]) | std::uint8_t(bytes[2 * i + 1]) << 8;

@@ -29,6 +29,7 @@ enum class ImageMode {
   I,    // 32-bit signed gray (16-bit PNGs and PGMs, signed or 32-bit TIFFs open this way)
   I16,  // "I;16": 16-bit gray (16-bit TIFFs open this way)
   PA,   // palette index + alpha (palette TIFFs with alpha)
+  F,    // 32-bit float gray (float TIFFs)
   LAB,  // CIE L*a*b*, 8 bits each, a and b offset by 128 (Lab TIFFs and PSDs open this way)
 };
 CLIP_API const char* mode_name(ImageMode mode);  // "1", "L", ..., "I;16"
@@ -70,7 +71,7 @@ class CLIP_API Image {
   // 8-bit modes: width*height*bands() bytes, row-major, bands interleaved.
   std::span<std::uint8_t> pixels() { return pixels_; }
   std::span<const std::uint8_t> pixels() const { return pixels_; }
-  // Modes I and I16: width*height values.
+  // Modes I, I16 and F: width*height values (F: each float's bits, std::bit_cast<float>).
   std::span<std::int32_t> wide_pixels() { return wide_; }
   std::span<const std::int32_t> wide_pixels() const { return wide_; }
   // Modes P and PA: the colours of the indices (missing entries read as black).

@@ -91,7 +91,7 @@ def normalize(x):
 class Preprocess:
     """The transform clip_cpp.load returns: the reference's _transform(n_px) (or open_clip's
     eval transform), pixel for pixel. Takes a PIL image (modes 1, L, LA, P, RGB, RGBA, CMYK,
-    I, I;16, LAB), a path, or the bytes of an image file; gives float32 [3, n_px, n_px]."""
+    I, I;16, F, LAB), a path, or the bytes of an image file; gives float32 [3, n_px, n_px]."""
 
     def __init__(self, native):
         self._native = native

@@ -1,5 +1,5 @@
 // TIFF (and little-endian BigTIFF) through libtiff, unpacked as Pillow 9.4's TiffImagePlugin
-// does: its modes (1, L, LA, P, PA, I;16, I, RGB, RGBA, CMYK), the high byte of 16-bit colour,
+// does: its modes (1, L, LA, P, PA, I;16, I, F, RGB, RGBA, CMYK), the high byte of 16-bit colour,
 // premultiplied alpha undone, CIELab as mode LAB, the Orientation tag applied; YCbCr through
 // libtiff's RGBA interface.
 #include <tiffio.h>
@@ -112,8 +112,10 @@ Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint1
     l.mode = ImageMode::I;
     if (photometric == PHOTOMETRIC_MINISBLACK && format == SAMPLEFORMAT_INT && (bits == 16 || bits == 32)) return l;
     if (photometric == PHOTOMETRIC_MINISBLACK && uint && bits == 32 && !big_endian) return l;
-    if (format == SAMPLEFORMAT_IEEEFP && bits == 32)
-      return refuse("a 32-bit floating-point TIFF (Pillow's mode F)", true);
+    if (format == SAMPLEFORMAT_IEEEFP && bits == 32) {  // "F;32F", WhiteIsZero or not
+      l.mode = ImageMode::F;
+      return l;
+    }
     return refuse("a gray TIFF of this depth");
   }
   if (!uint) return refuse("a colour TIFF with signed or floating-point samples");
@@ -176,14 +178,14 @@ std::vector<std::uint8_t> read_samples(TIFF* tif, std::uint32_t width, std::uint
   return out;
 }
 
-// One 16- or 32-bit gray sample as Pillow's "I;16", "I;16S", "I;32N", "I;32S" read it.
+// One 16- or 32-bit gray sample as Pillow's "I;16", "I;16S", "I;32N", "I;32S", "F;32F" read it.
 std::int32_t wide_sample(const std::uint8_t* row, std::size_t x, int bits, std::uint16_t format) {
   if (bits == 16) {
     std::uint16_t v;
     std::memcpy(&v, row + 2 * x, 2);
     return format == SAMPLEFORMAT_INT ? static_cast<std::int16_t>(v) : v;
   }
-  std::int32_t v;  // unsigned 32-bit values above 2^31 wrap, as in Pillow
+  std::int32_t v;  // unsigned 32-bit values above 2^31 wrap, as in Pillow; a float's bits for F
   std::memcpy(&v, row + 4 * x, 4);
   return v;
 }
@@ -265,7 +267,7 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
   const int bands = image.bands();
   for (std::uint32_t y = 0; y < height; ++y) {
     const std::uint8_t* in = samples.data() + y * row_bytes;
-    if (layout.mode == ImageMode::I || layout.mode == ImageMode::I16) {
+    if (layout.mode == ImageMode::I || layout.mode == ImageMode::I16 || layout.mode == ImageMode::F) {
       auto out = image.wide_pixels().subspan(y * w, w);
       for (std::size_t x = 0; x < w; ++x) out[x] = wide_sample(in, x, bits, format);
       continue;

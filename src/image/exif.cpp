@@ -38,7 +38,7 @@ Image apply_orientation(const Image& in, int orientation) {
   out.palette() = in.palette();
   out.set_format(in.format());
   const int ow = out.width(), oh = out.height(), bands = in.bands();
-  const bool wide = in.mode() == ImageMode::I || in.mode() == ImageMode::I16;
+  const bool wide = !in.wide_pixels().empty();
   for (int y = 0; y < oh; ++y)
     for (int x = 0; x < ow; ++x) {
       int sx = x, sy = y;

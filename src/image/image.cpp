@@ -1,6 +1,7 @@
 #include "clip/image.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "clip/error.h"
@@ -22,6 +23,7 @@ const char* mode_name(ImageMode mode) {
     case ImageMode::CMYK: return "CMYK";
     case ImageMode::I: return "I";
     case ImageMode::I16: return "I;16";
+    case ImageMode::F: return "F";
     case ImageMode::LAB: return "LAB";
   }
   return "?";
@@ -41,7 +43,7 @@ int bands_of(ImageMode mode) {
   }
 }
 
-bool is_wide(ImageMode mode) { return mode == ImageMode::I || mode == ImageMode::I16; }
+bool is_wide(ImageMode mode) { return mode == ImageMode::I || mode == ImageMode::I16 || mode == ImageMode::F; }
 
 inline std::uint8_t muldiv255(int a, int b) {
   const int t = a * b + 128;
@@ -128,6 +130,11 @@ Image Image::to_rgb() const {
       }
       case ImageMode::I: d[0] = d[1] = d[2] = clip8(wide_[i]); break;  // clipped
       case ImageMode::I16: d[0] = d[1] = d[2] = static_cast<std::uint8_t>(std::min(wide_[i], 255)); break;
+      case ImageMode::F: {  // no F -> RGB in Pillow: via L (f2l: clipped, truncated)
+        const float v = std::bit_cast<float>(wide_[i]);
+        d[0] = d[1] = d[2] = v >= 255.0f ? 255 : v > 0.0f ? static_cast<std::uint8_t>(v) : 0;  // NaN: 0
+        break;
+      }
       case ImageMode::LAB: break;  // above
     }
   }

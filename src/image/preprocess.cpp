@@ -1,6 +1,8 @@
 // The reference's _transform(n_px): Resize(n_px, BICUBIC) -> CenterCrop(n_px) ->
 // convert("RGB") -> ToTensor -> Normalize, following torchvision 0.14 and Pillow 9.4; and
 // open_clip's image_transform (eval), which varies the filter, the resize and the numbers.
+#include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "clip/error.h"
@@ -30,6 +32,15 @@ Image resize_crop(const Image& in, int w, int h, const image::Window& window, im
     case ImageMode::I: {
       const auto px = image::resample_i32(in.wide_pixels().data(), in.width(), in.height(), w, h, window, filter);
       std::copy(px.begin(), px.end(), out.wide_pixels().begin());
+      return out;
+    }
+    case ImageMode::F: {
+      std::vector<float> f(in.wide_pixels().size());
+      std::transform(in.wide_pixels().begin(), in.wide_pixels().end(), f.begin(),
+                     [](std::int32_t v) { return std::bit_cast<float>(v); });
+      const auto px = image::resample_f32(f.data(), in.width(), in.height(), w, h, window, filter);
+      std::transform(px.begin(), px.end(), out.wide_pixels().begin(),
+                     [](float v) { return std::bit_cast<std::int32_t>(v); });
       return out;
     }
     case ImageMode::LA:
@@ -84,7 +95,7 @@ Image longest_rgb(const Image& image, int n, image::Filter filter) {
             top = new_h < n ? (n - new_h) / 2 : -half_even_half(new_h - n);
   Image out(resized.mode(), n, n);
   out.palette() = resized.palette();
-  const bool wide = resized.mode() == ImageMode::I || resized.mode() == ImageMode::I16;
+  const bool wide = !resized.wide_pixels().empty();
   const int bands = resized.bands();
   for (int y = std::max(0, top); y < std::min(n, top + new_h); ++y) {
     const int x0 = std::max(0, left), x1 = std::min(n, left + new_w);

@@ -85,7 +85,7 @@ inline std::uint8_t clip8(std::int32_t v) {
 inline std::int32_t round_half_away(double v) { return static_cast<std::int32_t>(v >= 0.0 ? v + 0.5 : v - 0.5); }
 
 // Horizontal pass: for each output pixel, the weighted sum of `count` neighbouring source
-// pixels, all bands at once. `Pixel` int32 (mode I) or uint8; Bands known at compile time.
+// pixels, all bands at once. `Pixel` int32 (mode I), float (F) or uint8; Bands known at compile time.
 template <int Bands, typename Pixel, typename Weight, typename Store>
 void horizontal_pass_bands(const Pixel* in, int in_w, int rows, const Coefficients& c, const Weight* k, Pixel* out,
                            int out_w, Store store) {
@@ -129,24 +129,30 @@ void vertical_u8(const std::uint8_t* in, std::size_t row_len, const Coefficients
   }
 }
 
-void vertical_i32(const std::int32_t* in, std::size_t row_len, const Coefficients& c, const double* k,
-                  std::int32_t* out, int out_h) {
+template <typename Pixel, typename Store>
+void vertical_wide(const Pixel* in, std::size_t row_len, const Coefficients& c, const double* k, Pixel* out, int out_h,
+                   Store store) {
   std::vector<double> acc(row_len);
   for (int yy = 0; yy < out_h; ++yy) {
     const double* kk = k + static_cast<std::size_t>(yy) * c.ksize;
     std::fill(acc.begin(), acc.end(), 0.0);
     for (int y = 0; y < c.count[yy]; ++y) {
-      const std::int32_t* src = in + (static_cast<std::size_t>(c.first[yy]) + y) * row_len;
+      const Pixel* src = in + (static_cast<std::size_t>(c.first[yy]) + y) * row_len;
       for (std::size_t i = 0; i < row_len; ++i) acc[i] += src[i] * kk[y];  // tap order kept
     }
-    std::int32_t* dst = out + static_cast<std::size_t>(yy) * row_len;
-    for (std::size_t i = 0; i < row_len; ++i) dst[i] = round_half_away(acc[i]);
+    Pixel* dst = out + static_cast<std::size_t>(yy) * row_len;
+    for (std::size_t i = 0; i < row_len; ++i) dst[i] = store(acc[i]);
   }
 }
 
 struct StoreI32 {
   double init() const { return 0.0; }
   std::int32_t operator()(double acc) const { return round_half_away(acc); }
+};
+
+struct StoreF32 {  // Pillow's IMAGING_PIXEL_F(out) = ss: the double sum rounded to float
+  double init() const { return 0.0; }
+  float operator()(double acc) const { return static_cast<float>(acc); }
 };
 
 struct StoreU32 {  // 8-bit fixed point, summed in unsigned arithmetic (exact, no UB)
@@ -280,7 +286,20 @@ std::vector<std::int32_t> resample_i32(const std::int32_t* in, int in_w, int in_
                                  dst_w, StoreI32{});
       },
       [](const std::int32_t* src, std::size_t len, const Coefficients& c, std::int32_t* dst, int dst_h) {
-        vertical_i32(src, len, c, c.weights.data(), dst, dst_h);
+        vertical_wide(src, len, c, c.weights.data(), dst, dst_h, StoreI32{});
+      });
+}
+
+std::vector<float> resample_f32(const float* in, int in_w, int in_h, int out_w, int out_h, const Window& window,
+                                Filter filter) {
+  return resample(
+      in, in_w, in_h, 1, out_w, out_h, window, filter,
+      [&](int first_row, int rows, const Coefficients& c, float* dst, int dst_w) {
+        horizontal_pass_bands<1>(in + static_cast<std::size_t>(first_row) * in_w, in_w, rows, c, c.weights.data(), dst,
+                                 dst_w, StoreF32{});
+      },
+      [](const float* src, std::size_t len, const Coefficients& c, float* dst, int dst_h) {
+        vertical_wide(src, len, c, c.weights.data(), dst, dst_h, StoreF32{});
       });
 }
 

@@ -33,6 +33,10 @@ std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, int in_w, int in_h
 std::vector<std::int32_t> resample_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h,
                                        const Window& window, Filter filter);
 
+// And for mode F (float32): double sums, each pass's result rounded to float.
+std::vector<float> resample_f32(const float* in, int in_w, int in_h, int out_w, int out_h, const Window& window,
+                                Filter filter);
+
 // NEAREST as Pillow's ImagingScaleAffine does it (used for modes P and 1).
 std::vector<std::uint8_t> resample_nearest_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w,
                                               int out_h, const Window& window);

@@ -471,7 +471,10 @@ def tiff_cases():
                               [rgba8[..., :2].tobytes()]), "8-bit gray + alpha")
     cases["tiff_float32"] = (tiff(w, h, {**gray_tags, 258: (3, [32]), 339: (3, [3])},
                                   [r.uniform(-50, 300, (h, w)).astype("<f4").tobytes()]),
-                             "32-bit float gray: Pillow's mode F, not supported here yet")
+                             "32-bit float gray: mode F (resized in floats, then clipped and truncated via L)")
+    cases["tiff_float32_be_whiteiszero"] = (tiff(w, h, {**gray_tags, 262: (3, [0]), 258: (3, [32]), 339: (3, [3])},
+                                                 [r.uniform(200, 300, (h, w)).astype(">f4").tobytes()], le=False),
+                                            "big-endian float, WhiteIsZero (ignored), values about 255: mode F")
     cases["tiff_pa8"] = (tiff(w, h, {258: (3, [8, 8]), 259: (3, [1]), 262: (3, [3]), 277: (3, [2]), 338: (3, [2]),
                                      320: (3, [int(v) for v in r.integers(0, 65536, 768)])}, [rgba8[..., :2].tobytes()]),
                          "palette + alpha: mode PA; Pillow resizes the indices and loses the palette (gray)")
