@@ -9,7 +9,7 @@ seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 # "image" reaches every decoder through format detection; jpeg, png, gif, webp, bmp, tiff,
-# ppm, tga, ico and heif call one decoder directly and can be named on the command line. Seeds: the shared
+# ppm, tga, ico, heif, psd, dds and jpeg2000 call one decoder directly and can be named on the command line. Seeds: the shared
 # fixtures' images and the repository's format cases (tests/image/formats).
 ((${#targets[@]})) || targets=(tokenizer serve_request pickle torch_pickle zip zip_layout torch_checkpoint safetensors image)
 shared=${CLIP_SHARED_DIR:-../shared}
@@ -55,7 +55,7 @@ open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(
     image) cp "$images"/* "$formats"/* "$dir/" ;;
     jpeg) cp "$images"/*.jpg "$dir/" ;;
     png) cp "$images"/*.png "$dir/" ;;
-    gif) cp "$images"/*.gif "$dir/" ;;
+    gif) cp "$images"/*.gif "$formats"/*.gif "$dir/" ;;
     webp) cp "$images"/*.webp "$dir/" ;;
     bmp) cp "$images"/*.bmp "$formats"/*.bmp "$dir/" ;;
     tiff) cp "$images"/*.tif "$formats"/*.tif "$dir/" ;;
@@ -63,6 +63,9 @@ open('$dir/seed.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + bytes(
     tga) cp "$formats"/*.tga "$dir/" ;;
     ico) cp "$formats"/*.ico "$formats"/*.cur "$dir/" ;;
     heif) cp "$formats"/*.heic "$formats"/*.avif "$dir/" ;;
+    psd) cp "$formats"/*.psd "$dir/" ;;
+    dds) cp "$formats"/*.dds "$dir/" ;;
+    jpeg2000) cp "$formats"/*.jp2 "$formats"/*.j2k "$dir/" ;;
   esac
 }
 
@@ -70,14 +73,14 @@ status=0
 for t in "${targets[@]}"; do
   corpus="$work/$t/corpus" artifacts="$work/$t/artifacts/"
   rm -rf "$artifacts" && mkdir -p "$corpus" "$artifacts"
-  [[ -n "$(ls -A "$corpus")" ]] || seed "$t" "$corpus"
+  seed "$t" "$corpus"  # into what earlier runs found
   log="$work/$t/log.txt"
   case $t in  # dictionaries of the values that found issue #15's classes
     pickle|torch_pickle|zip_layout|torch_checkpoint) dict=(-dict=fuzz/pickle.dict) ;;
     safetensors) dict=(-dict=fuzz/safetensors.dict) ;;
     *) dict=() ;;
   esac
-  "$build/fuzz/fuzz_$t" "$corpus" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -max_len=2200000 \
+  LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" "$build/fuzz/fuzz_$t" "$corpus" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2560 -timeout=25 -max_len=2200000 \
     -artifact_prefix="$artifacts" >"$log" 2>&1 || true
   execs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo 0)
   crashes=$(find "$artifacts" -type f | wc -l)
