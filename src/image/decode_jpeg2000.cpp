@@ -73,7 +73,7 @@ Header parse_header(Bytes d, const DecodeContext& ctx) {
   h.jp2 = true;
   // Boxes: length (1: a 64-bit one follows; 0: to the end), type, contents.
   const auto box = [&](std::size_t at, std::size_t end, std::string& type, std::size_t& body, std::size_t& next) {
-    if (end - at < 8) return false;
+    if (at > end || end - at < 8) return false;
     std::uint64_t length = be32(d, at);
     type.assign(reinterpret_cast<const char*>(d.data()) + at + 4, 4);
     body = at + 8;

@@ -118,7 +118,8 @@ Image decode_png(Bytes data, const DecodeContext& ctx) {
   std::vector<std::uint8_t> compressed;
   int orientation = 1;
   bool ended = false;
-  std::size_t pos = 8;
+  std::size_t pos = 8;  // after the signature, which Image::decode has seen (the fuzz target has not)
+  if (data.size() < pos) ctx.fail("truncated PNG signature");
   while (!ended) {
     if (data.size() - pos < 12) ctx.fail("truncated PNG (no IEND chunk)");
     const std::uint32_t length = be32(data, pos);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "clip/image.h"
+#include "image/decoders.h"
 #include "test_data.h"
 
 namespace {
@@ -166,6 +167,23 @@ TEST(ImageRobustness, Jpeg2000TileBombIsRefused) {
   } catch (const clip::Error& e) {
     EXPECT_NE(std::string(e.what()).find("tiles"), std::string::npos) << e.what();
   }
+}
+
+// Each decoder on its own (as the fuzz targets call them, without the format detection that
+// guarantees a magic number) refuses short and empty input cleanly: the JPEG 2000 box reader
+// once read past the end of an empty buffer (found by fuzzing).
+TEST(ImageRobustness, DecodersTakeShortInputDirectly) {
+  const clip::ImageOptions options;
+  const clip::image::DecodeContext ctx{"short", options};
+  using Decoder = clip::Image (*)(clip::image::Bytes, const clip::image::DecodeContext&);
+  const Decoder decoders[] = {clip::image::decode_jpeg,     clip::image::decode_png,  clip::image::decode_gif,
+                              clip::image::decode_webp,     clip::image::decode_bmp,  clip::image::decode_ico,
+                              clip::image::decode_cur,      clip::image::decode_tiff, clip::image::decode_ppm,
+                              clip::image::decode_tga,      clip::image::decode_psd,  clip::image::decode_dds,
+                              clip::image::decode_jpeg2000, clip::image::decode_heif};
+  const std::uint8_t bytes[16] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A, 0, 0, 0, 1};
+  for (const Decoder decode : decoders)
+    for (std::size_t n : {0, 1, 4, 12, 16}) EXPECT_THROW(decode({bytes, n}, ctx), clip::Error) << n;
 }
 
 TEST(ImageExif, OrientationIsIgnoredUnlessAsked) {
