@@ -90,6 +90,7 @@ Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint1
   if (photometric == PHOTOMETRIC_YCBCR) {
     if (bits != 8 || spp != 3) return refuse("a YCbCr TIFF other than 8-bit");
     l.unpack = false;
+    l.mode = ImageMode::RGB;  // Pillow: "RGB", converted by libjpeg or libtiff
     return l;
   }
   if (photometric == PHOTOMETRIC_CIELAB) {
@@ -258,7 +259,11 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
     if (!TIFFReadRGBAImageOriented(tif.get(), width, height, reinterpret_cast<std::uint32_t*>(px.data()), orientation,
                                    0))
       fail("unsupported or corrupt TIFF");
-    return upright(std::move(image), orientation);
+    if (layout.mode != ImageMode::RGB) return upright(std::move(image), orientation);
+    Image rgb(ImageMode::RGB, image.width(), image.height());  // the alpha libtiff adds dropped
+    for (std::size_t i = 0, n = static_cast<std::size_t>(width) * height; i < n; ++i)
+      std::copy_n(px.begin() + 4 * i, 3, rgb.pixels().begin() + 3 * i);
+    return upright(std::move(rgb), orientation);
   }
 
   const std::vector<std::uint8_t> samples = read_samples(tif.get(), width, height, fail);

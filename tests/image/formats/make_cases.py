@@ -4,8 +4,9 @@ read as the reference does (issue #21), and their goldens from the reference its
 
 Run with Debian 12's python3-pil (Pillow 9.4.0) and python3-torchvision (0.14.1): the
 goldens are what `PIL.Image.open` and the reference transform give there, so the script
-refuses any other Pillow. The files are made by the small writers below (no image
-collection is copied), deterministically: a re-run writes the same bytes.
+refuses any other Pillow. The files are made by the small writers below, Pillow's own
+encoders, libheif's heif-enc (libheif-examples) and libtiff's tiffcp (libtiff-tools); no
+image collection is copied. Deterministic: a re-run writes the same bytes.
 
 Layout, as ../shared/fixtures/preprocess (tests/image/preprocess_fixtures_test.cpp reads
 both): images/, golden/<id>_rgb_u8.npy (the uint8 image after Resize + CenterCrop +
@@ -486,6 +487,16 @@ def tiff_cases():
     cases["tiff_cielab"] = (tiff(w, h, {258: (3, [8, 8, 8]), 259: (3, [1]), 262: (3, [8]), 277: (3, [3])},
                                  [(lab % 256).astype(np.uint8).tobytes()]),
                             "CIELab (a and b signed): mode LAB, to RGB through LittleCMS as Pillow does")
+    # JPEG-compressed tiles, made by libtiff's own tiffcp (Debian's libtiff-tools).
+    smooth = np.clip(np.add.outer(np.arange(37) * 5, np.arange(53) * 3)[..., None] + r.integers(-20, 20, (37, 53, 4)),
+                     0, 255).astype(np.uint8)
+    for name, mode, note in (("cmyk", "CMYK", "CMYK in JPEG-compressed 16x16 tiles: resized in CMYK, then converted"),
+                             ("rgb", "RGB", "RGB in JPEG-compressed 16x16 tiles (YCbCr inside)")):
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, tiled = os.path.join(tmp, "plain.tif"), os.path.join(tmp, "tiled.tif")
+            Image.fromarray(smooth if mode == "CMYK" else smooth[..., :3], mode).save(plain)
+            subprocess.run(["tiffcp", "-c", "jpeg:90", "-t", "-w", "16", "-l", "16", plain, tiled], check=True)
+            cases[f"tiff_{name}_jpeg_tiled"] = (open(tiled, "rb").read(), note)
     cases["bigtiff_rgb8"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True), "BigTIFF, 8-bit RGB")
     cases["bigtiff_rgb8_be"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True, le=False), "BigTIFF, big-endian")
     return {k: (data, note, "tif") for k, (data, note) in cases.items()}
