@@ -83,7 +83,10 @@ void check_layers(Bytes block, const DecodeContext& ctx) {
     for (int k = 0; k < l.channels; ++k) {
       const std::uint32_t compression = c.u16("layer channel compression");
       if (compression == 0) {
-        seek(c, cols * rows);  // bounds may be upside down: Pillow steps back, then fails at 0
+        // Bounds may be upside down: Pillow steps back, and fails before the start. (The
+        // product of two 33-bit values, held to +-2^62: far outside any file either way.)
+        const __int128 step = static_cast<__int128>(cols) * rows, limit = __int128{1} << 62;
+        seek(c, static_cast<std::int64_t>(std::clamp(step, -limit, limit)));
       } else if (compression == 1 && rows <= 0) {
         c.pos = std::max(c.pos, block.size());  // Pillow's read(negative) reads to the end
       } else if (compression == 1) {
