@@ -482,7 +482,7 @@ int cli::run(int argc, char** argv) {
   PreprocessOptions pre;
   CLI::App* preprocess =
       app.add_subcommand("preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
-  preprocess->add_option("image", pre.image, "Image file (JPEG, PNG, GIF, WebP, BMP, TIFF); - reads standard input")
+  preprocess->add_option("image", pre.image, "Image file (any format of the README's table, found by content); - reads standard input")
       ->required();
   CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
   CLI::Option* resize_mode = preprocess

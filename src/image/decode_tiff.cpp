@@ -1,7 +1,7 @@
 // TIFF (and little-endian BigTIFF) through libtiff, unpacked as Pillow 9.4's TiffImagePlugin
 // does: its modes (1, L, LA, P, PA, I;16, I, F, RGB, RGBA, CMYK), the high byte of 16-bit colour,
-// premultiplied alpha undone, CIELab as mode LAB, the Orientation tag applied; YCbCr through
-// libtiff's RGBA interface.
+// premultiplied alpha undone, CIELab as mode LAB, separate planes and uncompressed YCbCr by its
+// own rules, the Orientation tag applied; compressed YCbCr through libtiff's RGBA interface.
 #include <tiffio.h>
 
 #include <algorithm>
@@ -146,16 +146,18 @@ Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint1
   return refuse("a TIFF of this layout");
 }
 
-// The decoded samples, rows of TIFFScanlineSize bytes, from strips or tiles, in native byte
-// order (libtiff decompresses, undoes the predictor and FillOrder, and swaps bytes).
+// The decoded samples of one plane (of all, when they are contiguous), rows of
+// TIFFScanlineSize bytes, from strips or tiles, in native byte order (libtiff decompresses,
+// undoes the predictor and FillOrder, and swaps bytes).
 template <typename Fail>
-std::vector<std::uint8_t> read_samples(TIFF* tif, std::uint32_t width, std::uint32_t height, const Fail& fail) {
+std::vector<std::uint8_t> read_samples(TIFF* tif, std::uint32_t width, std::uint32_t height, const Fail& fail,
+                                       std::uint16_t plane = 0) {
   const std::uint64_t row_bytes = TIFFScanlineSize64(tif);
   if (row_bytes == 0) fail("corrupt TIFF: no row size");
   std::vector<std::uint8_t> out(row_bytes * height);
   if (!TIFFIsTiled(tif)) {
     for (std::uint32_t y = 0; y < height; ++y)
-      if (TIFFReadScanline(tif, out.data() + y * row_bytes, y, 0) < 0) fail("corrupt or truncated TIFF data");
+      if (TIFFReadScanline(tif, out.data() + y * row_bytes, y, plane) < 0) fail("corrupt or truncated TIFF data");
     return out;
   }
   std::uint32_t tw = 0, th = 0;
@@ -169,8 +171,8 @@ std::vector<std::uint8_t> read_samples(TIFF* tif, std::uint32_t width, std::uint
   const std::uint64_t pixel_bits = row_bytes * 8 / width;  // whole bytes per tile row: tw is a multiple of 16
   for (std::uint32_t ty = 0; ty < height; ty += th)
     for (std::uint32_t tx = 0; tx < width; tx += tw) {
-      if (TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, 0), tile.data(), static_cast<tmsize_t>(tile_bytes)) <
-          0)
+      if (TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, plane), tile.data(),
+                              static_cast<tmsize_t>(tile_bytes)) < 0)
         fail("corrupt or truncated TIFF tile");
       const std::uint64_t x_byte = tx * pixel_bits / 8, n = std::min(tile_row, row_bytes - x_byte);
       for (std::uint32_t y = ty; y < std::min(height, ty + th); ++y)
@@ -201,6 +203,69 @@ void unpremultiply(std::span<std::uint8_t> rgba) {
   }
 }
 
+// Uncompressed files whose raw mode Pillow 9.4 reads without libtiff, with its own raw
+// decoder: each strip or tile read from its offset in the file (StripByteCounts ignored, so
+// rows may run into the bytes after it), rows one after another. Two layouts read there
+// differ from what the samples are, and we reproduce them:
+//   - separate planes: plane k is unpacked by letter k of the raw mode ("R", "G", "B", "A",
+//     "C", ..., "L": one byte a sample, no inversion, no Lab offset), so the bytes of a
+//     16-bit plane are read as 8-bit samples in rows of the image's width;
+//   - YCbCr, whose raw mode is "RGBX": four bytes a pixel taken as R, G, B, X, unconverted.
+// The walk over strips/tiles and each one's row stride are TiffImagePlugin._setup's.
+struct RawRead {
+  int pixel_bytes = 1;           // bytes a pixel in one layer: 1 for a plane, 4 for "RGBX"
+  bool planes = true;            // layer k fills band k; otherwise one layer fills bands 0-2
+  double stride_per_column = 0;  // bytes of a full row of a tile per pixel (Pillow's stride rule)
+};
+
+template <typename Fail>
+void read_raw_like_pillow(TIFF* tif, Bytes data, const RawRead& how, Image& image, const Fail& fail) {
+  const bool tiled = TIFFIsTiled(tif);
+  const std::uint32_t xsize = static_cast<std::uint32_t>(image.width()),
+                      ysize = static_cast<std::uint32_t>(image.height());
+  std::uint32_t w = xsize, h = ysize;
+  if (tiled) {
+    TIFFGetField(tif, TIFFTAG_TILEWIDTH, &w);
+    TIFFGetField(tif, TIFFTAG_TILELENGTH, &h);
+  } else if (!TIFFGetField(tif, TIFFTAG_ROWSPERSTRIP, &h) || h == 0) {
+    h = ysize;
+  }
+  if (w == 0 || h == 0) fail("corrupt TIFF: tiles of " + std::to_string(w) + "x" + std::to_string(h));
+  std::uint64_t* offsets = nullptr;
+  if (!TIFFGetField(tif, tiled ? TIFFTAG_TILEOFFSETS : TIFFTAG_STRIPOFFSETS, &offsets) || !offsets)
+    fail("corrupt TIFF: no strip or tile offsets");
+  const std::uint32_t count = tiled ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
+  const int bands = image.bands(), layers = how.planes ? std::max(bands, 1) : 1;
+  auto px = image.pixels();
+  std::uint32_t x = 0, y = 0;
+  int layer = 0;
+  for (std::uint32_t i = 0; i < count && layer < layers; ++i) {
+    const std::uint32_t x1 = std::min<std::uint64_t>(std::uint64_t{x} + w, xsize);
+    const std::uint32_t y1 = std::min<std::uint64_t>(std::uint64_t{y} + h, ysize);
+    const std::uint64_t row = std::uint64_t{x1 - x} * how.pixel_bytes;
+    // Pillow passes a stride only for tiles past the right edge; it may exceed the row read.
+    const std::uint64_t stride =
+        std::uint64_t{x} + w > xsize ? static_cast<std::uint64_t>(w * how.stride_per_column) : row;
+    if (stride < row) fail("corrupt TIFF: a tile row shorter than its pixels");
+    for (std::uint32_t r = 0; r < y1 - y; ++r) {
+      const std::uint64_t at = offsets[i] + r * stride;
+      if (at > data.size() || data.size() - at < row) fail("truncated TIFF: image data past the end of the file");
+      const std::uint8_t* in = data.data() + at;
+      std::uint8_t* out = px.data() + (std::size_t{y + r} * xsize + x) * bands;
+      for (std::uint32_t c = 0; c < x1 - x; ++c) {
+        if (how.planes)
+          out[c * bands + layer] = in[c];
+        else
+          std::copy_n(in + 4 * c, 3, out + c * bands);
+      }
+    }
+    if ((x += w) >= xsize) {
+      x = 0;
+      if ((y += h) >= ysize) y = 0, ++layer;
+    }
+  }
+}
+
 // Pillow 9.4 turns every TIFF upright by its Orientation tag once loaded (TiffImageFile.
 // load_end: 2-8 as ImageOps.exif_transpose), whatever ImageOptions says about EXIF; the
 // size it reported before loading stays the unturned one.
@@ -210,6 +275,16 @@ Image upright(Image image, std::uint16_t orientation) {
   image = apply_orientation(image, orientation);
   if (image.width() != w) image.set_size_before_load(w, h);
   return image;
+}
+
+// The colour map of a palette image: 16-bit entries, their high bytes (Pillow: "RGB;L" of b // 256).
+template <typename Fail>
+void read_palette(TIFF* tif, Image& image, std::uint16_t bits, const Fail& fail) {
+  std::uint16_t *r, *g, *b;
+  if (!TIFFGetField(tif, TIFFTAG_COLORMAP, &r, &g, &b)) fail("palette TIFF without a colour map");
+  for (int i = 0; i < (1 << bits); ++i)
+    image.palette().push_back({static_cast<std::uint8_t>(r[i] >> 8), static_cast<std::uint8_t>(g[i] >> 8),
+                               static_cast<std::uint8_t>(b[i] >> 8)});
 }
 
 struct TiffCloser {
@@ -251,9 +326,66 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
   const Layout layout =
       pillow_layout(photometric, format, bits, spp, std::span(extra, extra_count), TIFFIsBigEndian(tif.get()) != 0);
   if (!layout.supported) fail(layout.refusal);
-  if (!layout.unpack || planar != PLANARCONFIG_CONTIG) {
-    // YCbCr, separate planes: libtiff's RGBA reader, asked for the file's own
-    // orientation so that it flips nothing (rows in stored order).
+  std::uint16_t compression = COMPRESSION_NONE;
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_COMPRESSION, &compression);
+  const bool separate = planar == PLANARCONFIG_SEPARATE;
+  if (compression == COMPRESSION_NONE && (separate || photometric == PHOTOMETRIC_YCBCR)) {
+    // Pillow's own raw decoder (see read_raw_like_pillow), with the raw modes it refuses.
+    // One letter of the raw mode unpacks one byte a sample: right for 8 bits, and Pillow reads
+    // 16-bit planes that way too; 1-bit and packed or wide gray in separate planes are rare
+    // enough to leave.
+    const bool one_byte_letter = bits == 8 || (bits == 16 && spp > 1);
+    if (separate && (layout.premultiplied || layout.mode == ImageMode::LA || layout.mode == ImageMode::PA))
+      fail(
+          "an uncompressed TIFF of separate planes with this layout: the reference (Pillow 9.4) cannot read it "
+          "either (no raw mode for one plane)");
+    if (separate && !one_byte_letter)
+      fail("an uncompressed " + std::to_string(bits) + "-bit TIFF of separate planes is not supported yet");
+    Image image(photometric == PHOTOMETRIC_YCBCR ? ImageMode::RGB : layout.mode, static_cast<int>(width),
+                static_cast<int>(height));
+    const int colours = photometric == PHOTOMETRIC_SEPARATED             ? 4
+                        : spp == 1 || photometric == PHOTOMETRIC_PALETTE ? 1
+                                                                         : 3;
+    const double row_bytes_per_pixel = spp * bits / 8.0;  // Pillow: sum(BitsPerSample) / 8
+    read_raw_like_pillow(tif.get(), data,
+                         separate ? RawRead{1, true, row_bytes_per_pixel / (colours + extra_count)}
+                                  : RawRead{4, false, row_bytes_per_pixel},
+                         image, fail);
+    if (layout.mode == ImageMode::P) read_palette(tif.get(), image, bits, fail);
+    return upright(std::move(image), orientation);
+  }
+  if (separate && spp > 1) {
+    if (!layout.unpack)
+      fail("a compressed YCbCr TIFF of separate planes: the reference (Pillow 9.4) cannot read it either");
+    // Pillow's libtiff decoder: plane k into band k (of its 4-byte pixel, so the second plane
+    // of LA or PA is lost and alpha stays 0), the high byte of 16-bit samples, then
+    // associated (or unspecified) alpha undone.
+    Image image(layout.mode, static_cast<int>(width), static_cast<int>(height));
+    const int bands = image.bands();
+    const bool with_alpha_lost = layout.mode == ImageMode::LA || layout.mode == ImageMode::PA;
+    const int planes = with_alpha_lost ? 1 : std::min<int>(bands, spp);
+    const int step = bits / 8, high = std::endian::native == std::endian::little ? step - 1 : 0;
+    auto px = image.pixels();
+    for (int k = 0; k < planes; ++k) {
+      const std::vector<std::uint8_t> plane =
+          read_samples(tif.get(), width, height, fail, static_cast<std::uint16_t>(k));
+      const std::size_t row_bytes = plane.size() / height;
+      for (std::uint32_t y = 0; y < height; ++y)
+        for (std::uint32_t x = 0; x < width; ++x)
+          px[(std::size_t{y} * width + x) * bands + k] = plane[y * row_bytes + std::size_t{x} * step + high];
+    }
+    std::uint16_t defaulted_count = 0;
+    std::uint16_t* defaulted = nullptr;
+    TIFFGetFieldDefaulted(tif.get(), TIFFTAG_EXTRASAMPLES, &defaulted_count, &defaulted);
+    if (layout.mode == ImageMode::RGBA && defaulted_count >= 1 &&
+        (defaulted[0] == EXTRASAMPLE_UNSPECIFIED || defaulted[0] == EXTRASAMPLE_ASSOCALPHA))
+      unpremultiply(px);
+    if (layout.mode == ImageMode::PA) read_palette(tif.get(), image, bits, fail);
+    return upright(std::move(image), orientation);
+  }
+  if (!layout.unpack) {
+    // Compressed YCbCr: libtiff's RGBA reader, asked for the file's own orientation so that
+    // it flips nothing (rows in stored order).
     Image image(ImageMode::RGBA, static_cast<int>(width), static_cast<int>(height));
     auto px = image.pixels();
     if (!TIFFReadRGBAImageOriented(tif.get(), width, height, reinterpret_cast<std::uint32_t*>(px.data()), orientation,
@@ -298,13 +430,7 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
       }
     if (layout.premultiplied) unpremultiply(out);
   }
-  if (layout.mode == ImageMode::P || layout.mode == ImageMode::PA) {
-    std::uint16_t *r, *g, *b;
-    if (!TIFFGetField(tif.get(), TIFFTAG_COLORMAP, &r, &g, &b)) fail("palette TIFF without a colour map");
-    for (int i = 0; i < (1 << bits); ++i)
-      image.palette().push_back({static_cast<std::uint8_t>(r[i] >> 8), static_cast<std::uint8_t>(g[i] >> 8),
-                                 static_cast<std::uint8_t>(b[i] >> 8)});
-  }
+  if (layout.mode == ImageMode::P || layout.mode == ImageMode::PA) read_palette(tif.get(), image, bits, fail);
   return upright(std::move(image), orientation);
 }
 

@@ -497,6 +497,78 @@ def tiff_cases():
             Image.fromarray(smooth if mode == "CMYK" else smooth[..., :3], mode).save(plain)
             subprocess.run(["tiffcp", "-c", "jpeg:90", "-t", "-w", "16", "-l", "16", plain, tiled], check=True)
             cases[f"tiff_{name}_jpeg_tiled"] = (open(tiled, "rb").read(), note)
+    # Separate planes (PlanarConfiguration 2). Uncompressed ones Pillow reads with its own raw
+    # decoder, one letter of the raw mode a plane (8-bit: 16-bit planes come out as their bytes);
+    # compressed ones through libtiff, a plane a band (16-bit: the high byte).
+    def planes(arr, dtype, rows=None, tile=None, deflate=False):
+        """Strips of `rows` rows (or tiles), plane after plane, of arr[plane, y, x]."""
+        blocks = []
+        for plane in arr:
+            if tile:
+                for ty in range(0, plane.shape[0], tile[1]):
+                    for tx in range(0, plane.shape[1], tile[0]):
+                        block = np.zeros((tile[1], tile[0]), plane.dtype)
+                        part = plane[ty:ty + tile[1], tx:tx + tile[0]]
+                        block[: part.shape[0], : part.shape[1]] = part
+                        blocks.append(block.astype(dtype).tobytes())
+            else:
+                step = rows or plane.shape[0]
+                blocks += [plane[y:y + step].astype(dtype).tobytes() for y in range(0, plane.shape[0], step)]
+        return [zlib.compress(b) for b in blocks] if deflate else blocks
+
+    def planar_tags(photometric, bits, spp, compression=1, extra=None, rows=None):
+        tags = {258: (3, [bits] * spp), 259: (3, [compression]), 262: (3, [photometric]), 277: (3, [spp]),
+                284: (3, [2])}
+        if extra is not None:
+            tags[338] = (3, [extra])
+        if rows:
+            tags[278] = (3, [rows])
+        return tags
+
+    rgb16_planes, rgba16_planes = np.moveaxis(rgb16, 2, 0), np.moveaxis(premultiplied, 2, 0)
+    cases["tiff_rgb16_planar"] = (tiff(w, h, planar_tags(2, 16, 3, rows=5), planes(rgb16_planes, "<u2", rows=5)),
+                                  "16-bit RGB, separate planes, uncompressed: each plane's bytes as 8-bit samples")
+    cases["tiff_rgb16_planar_be"] = (tiff(w, h, planar_tags(2, 16, 3), planes(rgb16_planes, ">u2"), le=False),
+                                     "16-bit RGB, separate planes, uncompressed, big-endian")
+    cases["tiff_rgb16_planar_deflate"] = (tiff(w, h, planar_tags(2, 16, 3, 8, rows=5),
+                                               planes(rgb16_planes, "<u2", rows=5, deflate=True)),
+                                          "16-bit RGB, separate deflate planes (libtiff): the high bytes")
+    cases["tiff_rgb16_planar_tiled"] = (tiff(w, h, planar_tags(2, 16, 3), planes(rgb16_planes, "<u2", tile=(tw, th)),
+                                             tile=(tw, th)),
+                                        "16-bit RGB, separate planes in 16x16 tiles, uncompressed (Pillow's stride rule)")
+    cases["tiff_rgb16_planar_tiled_deflate"] = (tiff(w, h, planar_tags(2, 16, 3, 8),
+                                                     planes(rgb16_planes, "<u2", tile=(tw, th), deflate=True),
+                                                     tile=(tw, th)),
+                                                "16-bit RGB, separate deflate planes in 16x16 tiles")
+    cases["tiff_rgba16_planar_associated_deflate"] = (
+        tiff(w, h, planar_tags(2, 16, 4, 8, extra=1), planes(rgba16_planes, "<u2", deflate=True)),
+        "16-bit premultiplied RGBA, separate deflate planes: un-premultiplied")
+    cases["tiff_rgba8_planar_associated"] = (
+        tiff(w, h, planar_tags(2, 8, 4, extra=1), planes(np.moveaxis(rgba8, 2, 0), "u1")),
+        "8-bit premultiplied RGBA, separate planes, uncompressed: Pillow has no raw mode for a plane")
+    cases["tiff_la8_planar_deflate"] = (tiff(w, h, planar_tags(1, 8, 2, 8, extra=2),
+                                             planes(np.moveaxis(rgba8[..., :2], 2, 0), "u1", deflate=True)),
+                                        "gray + alpha, separate deflate planes: the alpha plane lost (0)")
+    cases["tiff_cmyk8_planar"] = (tiff(w, h, planar_tags(5, 8, 4), planes(np.moveaxis(rgba8, 2, 0), "u1")),
+                                  "8-bit CMYK, separate planes")
+    lab_planes = np.moveaxis((lab % 256).astype(np.uint8), 2, 0)
+    cases["tiff_cielab_planar"] = (tiff(w, h, planar_tags(8, 8, 3), planes(lab_planes, "u1")),
+                                   "CIELab, separate planes: a and b unpacked as stored (no offset)")
+    cases["tiff_cielab_planar_deflate"] = (tiff(w, h, planar_tags(8, 8, 3, 8), planes(lab_planes, "u1", deflate=True)),
+                                           "CIELab, separate deflate planes")
+    cases["tiff_ycbcr_planar"] = (tiff(w, h, planar_tags(6, 8, 3), planes(np.moveaxis(rgb, 2, 0), "u1")),
+                                  "YCbCr, separate planes, uncompressed: the samples as R, G, B, unconverted")
+    cases["tiff_ycbcr_planar_deflate"] = (tiff(w, h, planar_tags(6, 8, 3, 8),
+                                               planes(np.moveaxis(rgb, 2, 0), "u1", deflate=True)),
+                                          "YCbCr, separate deflate planes: Pillow's libtiff decoder fails")
+    ycbcr = rgb.tobytes()
+    cases["tiff_ycbcr_uncompressed"] = (
+        tiff(w, h, {**rgb_tags, 262: (3, [6]), 278: (3, [5])},
+             [ycbcr[y * w * 3:(y + 5) * w * 3] for y in range(0, h - 5, 5)] + [ycbcr[20 * w * 3:] + bytes(w * h)]),
+        "YCbCr, uncompressed, 2x2 subsampling tag: Pillow reads 4 bytes a pixel as RGBX, rows past the strips")
+    cases["tiff_gray_planar_miniswhite"] = (tiff(w, h, {**gray_tags, 262: (3, [0]), 258: (3, [8]), 284: (3, [2])},
+                                                 [rgba8[..., 0].tobytes()]),
+                                            "8-bit WhiteIsZero, PlanarConfiguration 2, uncompressed: not inverted")
     cases["bigtiff_rgb8"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True), "BigTIFF, 8-bit RGB")
     cases["bigtiff_rgb8_be"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True, le=False), "BigTIFF, big-endian")
     return {k: (data, note, "tif") for k, (data, note) in cases.items()}
