@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace clip::image {
 namespace {
@@ -82,7 +83,14 @@ inline std::uint8_t clip8(std::int32_t v) {
   return static_cast<std::uint8_t>(v >> kPrecisionBits);
 }
 
-inline std::int32_t round_half_away(double v) { return static_cast<std::int32_t>(v >= 0.0 ? v + 0.5 : v - 0.5); }
+// Pillow's ROUND_UP: half away from zero, cast to int. A bicubic overshoot past the int
+// range (mode I near +-2^31) is undefined behaviour in C; Pillow's x86-64 builds give INT_MIN
+// (cvttsd2si's "integer indefinite"), and so do we, defined.
+inline std::int32_t round_half_away(double v) {
+  const double r = v >= 0.0 ? v + 0.5 : v - 0.5;
+  if (!(r > -2147483649.0 && r < 2147483648.0)) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(r);
+}
 
 // Horizontal pass: for each output pixel, the weighted sum of `count` neighbouring source
 // pixels, all bands at once. `Pixel` int32 (mode I), float (F) or uint8; Bands known at compile time.

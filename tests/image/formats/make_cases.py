@@ -442,6 +442,9 @@ def tiff_cases():
     cases["tiff_gray32_unsigned"] = (tiff(w, h, {**gray_tags, 258: (3, [32])},
                                           [r.integers(0, 600, (h, w)).astype("<u4").tobytes()]),
                                      "unsigned 32-bit gray: mode I")
+    extremes = np.where(rng(26).integers(0, 2, (h, w)) == 1, 2 ** 31 - 1, -2 ** 31).astype("<i4")  # own seed
+    cases["tiff_gray32_overshoot"] = (tiff(w, h, {**gray_tags, 258: (3, [32]), 339: (3, [2])}, [extremes.tobytes()]),
+                                      "signed 32-bit gray at +-2^31: bicubic overshoots past int (Pillow: INT_MIN)")
     cmyk16 = u16(h, w, 4)
     cases["tiff_cmyk16"] = (tiff(w, h, {258: (3, [16] * 4), 259: (3, [1]), 262: (3, [5]), 277: (3, [4])},
                                  [cmyk16.astype("<u2").tobytes()]), "16-bit CMYK: the high bytes")
