@@ -89,3 +89,23 @@ TEST(Tokenize, BracedListsOfAnySizeCompileAndMeanTexts) {
   EXPECT_EQ(clip::tokenize({"one"}).shape(), (clip::Tensor::Shape{1, 77}));
   EXPECT_EQ(clip::tokenize({"a", "b", "c"}, 10, true).shape(), (clip::Tensor::Shape{3, 10}));
 }
+
+// The BPE word cache keeps two generations of 131,072 pieces (text/bpe.cpp): more distinct
+// words than both hold turn it over several times, and every word still gets the ids a new
+// tokenizer gives it.
+TEST(Tokenizer, WordCacheTurnsOverWithoutChangingIds) {
+  const clip::SimpleTokenizer warm;
+  const auto word = [](int i) {
+    std::string w = "q";
+    for (; i; i /= 23) w += static_cast<char>('a' + i % 23);
+    return w;
+  };
+  std::vector<std::vector<std::int32_t>> first;
+  for (int i = 0; i < 300000; i += 1000) first.push_back(warm.encode(word(i)));
+  for (int i = 0; i < 300000; ++i) warm.encode(word(i));  // ~2.3 generations of new pieces
+  const clip::SimpleTokenizer fresh;
+  for (int i = 0, k = 0; i < 300000; i += 1000, ++k) {
+    ASSERT_EQ(warm.encode(word(i)), first[k]) << word(i);
+    ASSERT_EQ(fresh.encode(word(i)), first[k]) << word(i);
+  }
+}
