@@ -19,6 +19,7 @@
 #include "core/memory.h"
 #include "core/threads.h"
 #include "runtime/backend.h"
+#include "runtime/bf16_check.h"
 #include "runtime/onednn_api.h"
 #include "runtime/reference_backend.h"
 
@@ -54,6 +55,8 @@ class CpuBackend final : public ReferenceBackend {
 
   std::string name() const override { return "cpu"; }
   void set_bf16_linear(bool bf16) override { bf16_ = bf16; }
+  // bf16 where asked for and where it pays (runtime/bf16_check.h), else fp32.
+  bool use_bf16() const { return bf16_ && bf16_pays(engine_); }
 
   // This call's threads: the model's ThreadScope (its count adapted to the load,
   // core::AdaptiveThreads), else this backend's own setting. Primitives are made per count:
@@ -63,12 +66,12 @@ class CpuBackend final : public ReferenceBackend {
   void linear(const float* x, std::int64_t m, std::int64_t k, Weights w, std::int64_t n, const float* bias, float* y,
               bool w_is_kn, Epilogue epilogue) override {
     const core::ThreadScope scope(threads());  // for the conversions to float32 and bf16
-    run_linear(x, bf16_ ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
+    run_linear(x, use_bf16() ? to_bf16(x, m * k) : nullptr, m, k, w, n, bias, y, w_is_kn, epilogue);
   }
 
   void linear(const float* x, std::int64_t m, std::int64_t k, const std::vector<Projection>& projections) override {
     const core::ThreadScope scope(threads());
-    const std::uint16_t* x_bf16 = bf16_ ? to_bf16(x, m * k) : nullptr;
+    const std::uint16_t* x_bf16 = use_bf16() ? to_bf16(x, m * k) : nullptr;
     for (const Projection& p : projections) run_linear(x, x_bf16, m, k, p.w, p.n, p.bias, p.y, false, Epilogue::Store);
   }
 

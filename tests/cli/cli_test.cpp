@@ -636,3 +636,35 @@ TEST(Cli, OpenClipModelsAndTheirConfiguration) {
       << r.output;
   std::filesystem::remove_all(tmp);
 }
+
+// Issue #22: precision bf16 runs in bf16 only where it is faster than fp32 (a calibration,
+// runtime/bf16_check.h); CLIP_BF16 overrides it. Whatever this CPU decides, auto gives
+// exactly the bf16 result or exactly the fp32 one, and says so when it is the fp32 one.
+TEST(Cli, Bf16RunsWhereItPaysAndSaysWhenItDoesNot) {
+  const auto dir = std::filesystem::temp_directory_path() / "clip_cli_bf16";
+  std::filesystem::create_directories(dir);
+  const auto encode = [&](const std::string& env, const std::string& precision, const std::string& name) {
+    const Result r = run_command(env + " " + CLIP_CLI_PATH + " encode-text --model demo-shapes --precision " +
+                                 precision + " --out " + (dir / name).string() + " 'a red star' 'a blue circle' 2>&1");
+    EXPECT_EQ(r.status, 0) << r.output;
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::make_pair(r.output, std::string(std::istreambuf_iterator<char>(in), {}));
+  };
+  const auto fp32 = encode("", "fp32", "fp32.npy");
+  const auto off = encode("CLIP_BF16=off", "bf16", "off.npy");
+  const auto on = encode("CLIP_BF16=on", "bf16", "on.npy");
+  const auto automatic = encode("CLIP_BF16=auto", "bf16", "auto.npy");
+  EXPECT_EQ(off.second, fp32.second);
+  EXPECT_EQ(off.first, "clip: note: CLIP_BF16=off: precision bf16 runs in fp32\n");
+  EXPECT_NE(on.second, fp32.second);  // bf16 really ran
+  EXPECT_EQ(on.first, "");
+  if (automatic.second == fp32.second) {
+    EXPECT_NE(automatic.first.find("bfloat16 matrix products are not faster than float32 on this CPU"),
+              std::string::npos)
+        << automatic.first;
+  } else {
+    EXPECT_EQ(automatic.second, on.second);
+    EXPECT_EQ(automatic.first, "");
+  }
+  std::filesystem::remove_all(dir);
+}
