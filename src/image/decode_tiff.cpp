@@ -248,6 +248,9 @@ void read_raw_like_pillow(TIFF* tif, Bytes data, const RawRead& how, Image& imag
         std::uint64_t{x} + w > xsize ? static_cast<std::uint64_t>(w * how.stride_per_column) : row;
     if (stride < row) fail("corrupt TIFF: a tile row shorter than its pixels");
     for (std::uint32_t r = 0; r < y1 - y; ++r) {
+      // Offsets and strides come from the file: checked before they are added or multiplied.
+      if (offsets[i] > data.size() || (r > 0 && stride > data.size()))
+        fail("truncated TIFF: image data past the end of the file");
       const std::uint64_t at = offsets[i] + r * stride;
       if (at > data.size() || data.size() - at < row) fail("truncated TIFF: image data past the end of the file");
       const std::uint8_t* in = data.data() + at;
