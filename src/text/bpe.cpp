@@ -203,7 +203,8 @@ void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces, s
       out.insert(out.end(), it->second.begin(), it->second.end());
     } else if (const auto old = old_cache_.find(piece); old != old_cache_.end()) {
       out.insert(out.end(), old->second.begin(), old->second.end());
-      remember(old_cache_.extract(old));
+      auto node = old_cache_.extract(old);
+      remember(std::move(node.key()), std::move(node.mapped()));
     } else {
       std::vector<std::int32_t> ids = bpe(piece);
       out.insert(out.end(), ids.begin(), ids.end());
@@ -212,17 +213,13 @@ void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces, s
   }
 }
 
-template <typename... Entry>
-void BpeVocabulary::remember(Entry&&... entry) const {
+void BpeVocabulary::remember(std::string piece, std::vector<std::int32_t> ids) const {
   if (cache_.size() >= kCacheGeneration) {
     old_cache_ = std::move(cache_);
     cache_ = {};
     cache_.reserve(kCacheGeneration);
   }
-  if constexpr (sizeof...(Entry) == 1)
-    cache_.insert(std::forward<Entry>(entry)...);
-  else
-    cache_.emplace(std::forward<Entry>(entry)...);
+  cache_.emplace(std::move(piece), std::move(ids));
 }
 
 }  // namespace clip::text

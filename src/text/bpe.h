@@ -72,9 +72,8 @@ class BpeVocabulary {
   };
   mutable std::mutex cache_mutex_;
   using Cache = std::unordered_map<std::string, std::vector<std::int32_t>, StringHash, std::equal_to<>>;
-  template <typename... Entry>
-  void remember(Entry&&... entry) const;  // into the young generation, turning it when full
-  mutable Cache cache_, old_cache_;       // young and old generations (see bpe.cpp)
+  void remember(std::string piece, std::vector<std::int32_t> ids) const;  // into the young generation
+  mutable Cache cache_, old_cache_;                                       // young and old generations (see bpe.cpp)
 };
 
 }  // namespace clip::text
