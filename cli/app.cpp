@@ -58,11 +58,18 @@ clip::Tensor label_features(const clip::Model& model, const std::vector<std::str
   return clip::normalize(mean);
 }
 
+namespace {
+std::vector<std::uint8_t> standard_input() { return {std::istreambuf_iterator<char>(std::cin), {}}; }
+}  // namespace
+
 clip::Image open_image(const std::string& path, const InputOptions& input) {
   if (path != "-") return clip::Image::open(path, input.image_options());
-  const std::string bytes{std::istreambuf_iterator<char>(std::cin), {}};
-  return clip::Image::decode({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, "<standard input>",
-                             input.image_options());
+  return clip::Image::decode(standard_input(), "<standard input>", input.image_options());
+}
+
+clip::Tensor preprocess_image(const clip::Preprocess& preprocess, const std::string& path, const InputOptions& input) {
+  if (path != "-") return preprocess(std::filesystem::path(path), input.image_options());
+  return preprocess(standard_input(), "<standard input>", input.image_options());
 }
 
 void write_output(const std::string& out, const clip::Tensor& tensor) {
@@ -311,7 +318,7 @@ struct EncodeOptions {
 clip::Tensor preprocess_images(const std::vector<std::string>& files, const clip::Preprocess& preprocess,
                                const cli::InputOptions& options) {
   std::vector<clip::Tensor> images;
-  for (const std::string& f : files) images.push_back(preprocess(cli::open_image(f, options)));
+  for (const std::string& f : files) images.push_back(cli::preprocess_image(preprocess, f, options));
   return clip::stack(images);
 }
 
@@ -393,7 +400,7 @@ int run_classify(ClassifyOptions opt) {
     std::vector<clip::Tensor> pixels;
     for (std::size_t i = begin; i < end; ++i) {
       try {
-        pixels.push_back(preprocess(cli::open_image(opt.images[i], opt.input)));
+        pixels.push_back(cli::preprocess_image(preprocess, opt.images[i], opt.input));
         files.push_back(opt.images[i]);
       } catch (const clip::Error& e) {
         std::cerr << "clip: warning: skipped " << opt.images[i] << ": " << e.what() << '\n';
@@ -482,7 +489,9 @@ int cli::run(int argc, char** argv) {
   PreprocessOptions pre;
   CLI::App* preprocess =
       app.add_subcommand("preprocess", "Apply the reference preprocess (Resize, CenterCrop, RGB, Normalize) to IMAGE");
-  preprocess->add_option("image", pre.image, "Image file (any format of the README's table, found by content); - reads standard input")
+  preprocess
+      ->add_option("image", pre.image,
+                   "Image file (any format of the README's table, found by content); - reads standard input")
       ->required();
   CLI::Option* size = preprocess->add_option("--size", pre.size, "Output side n_px (default 224)")->check(in_range(1));
   CLI::Option* resize_mode = preprocess

@@ -38,6 +38,9 @@ struct InputOptions {
 
 // Opens an image file, or standard input for "-".
 clip::Image open_image(const std::string& path, const InputOptions& input);
+// The image at `path` ("-": standard input) decoded and preprocessed (a JPEG only as far as
+// the crop needs: Preprocess's byte path).
+clip::Tensor preprocess_image(const clip::Preprocess& preprocess, const std::string& path, const InputOptions& input);
 // Writes features or tensors where --out says: "-" standard output (.npy bytes), *.jsonl
 // one JSON array per row, anything else a .npy file (written atomically).
 void write_output(const std::string& out, const clip::Tensor& tensor);

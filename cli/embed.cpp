@@ -199,7 +199,7 @@ int run_search(const SearchOptions& opt) {
       rows = label_features(model, opt.queries, opt.templates, opt.input.truncate).to_vector<float>();
     if (!opt.images.empty()) {
       std::vector<clip::Tensor> pixels;
-      for (const std::string& image : opt.images) pixels.push_back(preprocess(open_image(image, opt.input)));
+      for (const std::string& image : opt.images) pixels.push_back(preprocess_image(preprocess, image, opt.input));
       const auto features = clip::normalize(model.encode_image(clip::stack(pixels))).to_vector<float>();
       rows.insert(rows.end(), features.begin(), features.end());
       names.insert(names.end(), opt.images.begin(), opt.images.end());

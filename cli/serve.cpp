@@ -390,53 +390,52 @@ int run_serve(const ServeOptions& opt) {
                 const bool normalize = r.normalize;
                 reply_features(req, res, name, normalize ? clip::normalize(features) : features);
               }));
-  server.Post(
-      "/v1/embed/image", handle("/v1/embed/image", [&](const httplib::Request& req, httplib::Response& res) {
-        auto ticket = images.expect();
-        std::vector<clip::Tensor> pixels;
-        for (const auto& [file, bytes] : request_images(req))
-          pixels.push_back(preprocess(clip::Image::decode(
-              {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
-        clip::Tensor features =
-            images.submit(clip::stack(pixels), std::chrono::steady_clock::now() + timeout, &ticket, client_gone(req));
-        const bool normalize = req.get_param_value("normalize") != "false";
-        reply_features(req, res, name, normalize ? clip::normalize(features) : features);
-      }));
-  server.Post(
-      "/v1/classify", handle("/v1/classify", [&](const httplib::Request& req, httplib::Response& res) {
-        // labels and templates: query parameters, or form fields, one value each.
-        auto values = [&](const std::string& key) {
-          std::vector<std::string> out;
-          for (std::size_t i = 0; i < req.get_param_value_count(key); ++i) out.push_back(req.get_param_value(key, i));
-          auto [begin, end] = req.files.equal_range(key);
-          for (auto it = begin; it != end; ++it)
-            if (it->second.filename.empty()) out.push_back(it->second.content);
-          return out;
-        };
-        const std::vector<std::string> labels = values("labels"), templates = values("templates");
-        if (labels.empty()) throw HttpError(400, "no labels: give labels=... (query or form field), repeated");
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        const Batcher::Gone gone = client_gone(req);
-        json results = json::array();
-        const auto files = request_images(req);
-        auto ticket = images.expect();
-        std::vector<clip::Tensor> pixels;
-        for (const auto& [file, bytes] : files)
-          pixels.push_back(preprocess(clip::Image::decode(
-              {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file, opt.input.image_options())));
-        const clip::Tensor text =
-            label_features(model, labels, templates, opt.input.truncate,
-                           [&](const clip::Tensor& t) { return texts.submit(t, deadline, nullptr, gone); });
-        const clip::Tensor features = images.submit(clip::stack(pixels), deadline, &ticket, gone);
-        const clip::Tensor probs = clip::softmax(clip::logits(features, text, model.logit_scale()).first, -1);
-        const std::int64_t m = static_cast<std::int64_t>(labels.size());
-        for (std::size_t f = 0; f < files.size(); ++f) {
-          const float* p = probs.data<float>() + f * m;
-          results.push_back(
-              json{{"image", files[f].first}, {"labels", labels}, {"probs", std::vector<float>(p, p + m)}});
-        }
-        res.set_content(results.size() == 1 ? results[0].dump() : results.dump(), "application/json");
-      }));
+  server.Post("/v1/embed/image", handle("/v1/embed/image", [&](const httplib::Request& req, httplib::Response& res) {
+                auto ticket = images.expect();
+                std::vector<clip::Tensor> pixels;
+                for (const auto& [file, bytes] : request_images(req))
+                  pixels.push_back(preprocess({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file,
+                                              opt.input.image_options()));
+                clip::Tensor features = images.submit(clip::stack(pixels), std::chrono::steady_clock::now() + timeout,
+                                                      &ticket, client_gone(req));
+                const bool normalize = req.get_param_value("normalize") != "false";
+                reply_features(req, res, name, normalize ? clip::normalize(features) : features);
+              }));
+  server.Post("/v1/classify", handle("/v1/classify", [&](const httplib::Request& req, httplib::Response& res) {
+                // labels and templates: query parameters, or form fields, one value each.
+                auto values = [&](const std::string& key) {
+                  std::vector<std::string> out;
+                  for (std::size_t i = 0; i < req.get_param_value_count(key); ++i)
+                    out.push_back(req.get_param_value(key, i));
+                  auto [begin, end] = req.files.equal_range(key);
+                  for (auto it = begin; it != end; ++it)
+                    if (it->second.filename.empty()) out.push_back(it->second.content);
+                  return out;
+                };
+                const std::vector<std::string> labels = values("labels"), templates = values("templates");
+                if (labels.empty()) throw HttpError(400, "no labels: give labels=... (query or form field), repeated");
+                const auto deadline = std::chrono::steady_clock::now() + timeout;
+                const Batcher::Gone gone = client_gone(req);
+                json results = json::array();
+                const auto files = request_images(req);
+                auto ticket = images.expect();
+                std::vector<clip::Tensor> pixels;
+                for (const auto& [file, bytes] : files)
+                  pixels.push_back(preprocess({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, file,
+                                              opt.input.image_options()));
+                const clip::Tensor text =
+                    label_features(model, labels, templates, opt.input.truncate,
+                                   [&](const clip::Tensor& t) { return texts.submit(t, deadline, nullptr, gone); });
+                const clip::Tensor features = images.submit(clip::stack(pixels), deadline, &ticket, gone);
+                const clip::Tensor probs = clip::softmax(clip::logits(features, text, model.logit_scale()).first, -1);
+                const std::int64_t m = static_cast<std::int64_t>(labels.size());
+                for (std::size_t f = 0; f < files.size(); ++f) {
+                  const float* p = probs.data<float>() + f * m;
+                  results.push_back(
+                      json{{"image", files[f].first}, {"labels", labels}, {"probs", std::vector<float>(p, p + m)}});
+                }
+                res.set_content(results.size() == 1 ? results[0].dump() : results.dump(), "application/json");
+              }));
 
   if (!opt.index.empty()) {
     server.Get("/",
@@ -477,9 +476,9 @@ int run_serve(const ServeOptions& opt) {
             const auto files = request_images(req);
             if (files.size() != 1) throw HttpError(400, "one image per search");
             query = files[0].first;
-            const clip::Tensor pixels = preprocess(clip::Image::decode(
-                {reinterpret_cast<const std::uint8_t*>(files[0].second.data()), files[0].second.size()}, files[0].first,
-                opt.input.image_options()));
+            const clip::Tensor pixels =
+                preprocess({reinterpret_cast<const std::uint8_t*>(files[0].second.data()), files[0].second.size()},
+                           files[0].first, opt.input.image_options());
             features = clip::normalize(images.submit(clip::stack({pixels}), std::chrono::steady_clock::now() + timeout,
                                                      nullptr, client_gone(req)));
           }

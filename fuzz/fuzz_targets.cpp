@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -150,7 +152,19 @@ void run(Bytes data) {
       image = clip::image::decode_heif(data, ctx);
     else
       image = clip::Image::decode(data, "fuzz", options);  // "image": format detection
-    clip::Preprocess(16)(image);
+    const clip::Tensor whole = clip::Preprocess(16)(image);
+    if (target == "jpeg") {
+      // Preprocess's JPEG path decodes only what the crop reads: it must give the same
+      // bits, and fail only where the whole path fails.
+      clip::Tensor part;
+      try {
+        part = clip::Preprocess(16)(data, "fuzz", options);
+      } catch (const clip::Error&) {
+        std::abort();
+      }
+      if (part.nbytes() != whole.nbytes() || std::memcmp(part.data<float>(), whole.data<float>(), whole.nbytes()) != 0)
+        std::abort();
+    }
   }
 }
 

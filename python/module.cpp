@@ -204,7 +204,7 @@ PYBIND11_MODULE(_clip_cpp, m) {
             options.apply_exif_orientation = exif;
             return compute([&] {
               const auto* begin = reinterpret_cast<const std::uint8_t*>(bytes.data());
-              return p(clip::Image::decode({begin, bytes.size()}, "<bytes>", options));
+              return p({begin, bytes.size()}, "<bytes>", options);
             });
           },
           py::arg("data"), py::arg("exif_orientation") = false)

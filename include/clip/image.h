@@ -129,6 +129,10 @@ class CLIP_API Preprocess {
 
   // float32 [3, n_px, n_px], normalised. Batch with clip::stack({...}).
   Tensor operator()(const Image& image) const;
+  // Decode and preprocess in one step: the same tensor as (*this)(Image::decode(...)), but
+  // a JPEG decodes only the pixels that the resize and crop read.
+  Tensor operator()(std::span<const std::uint8_t> data, std::string_view name = "<memory>",
+                    const ImageOptions& options = {}) const;
   Tensor operator()(const std::filesystem::path& path, const ImageOptions& options = {}) const;
   // The RGB image just before ToTensor: Resize, CenterCrop (unless squashed) and
   // convert("RGB").

@@ -81,9 +81,9 @@ void decode(Item& item, std::vector<std::uint8_t>& data, const Preprocess& prepr
       std::error_code ec;
       const auto size = fs::file_size(r.path, ec);
       r.bytes = ec ? 0 : size;
-      item.pixels = preprocess(Image::open(r.path, options));
+      item.pixels = preprocess(fs::path(r.path), options);
     } else {
-      item.pixels = preprocess(Image::decode(data, r.path + "#" + r.member, options));
+      item.pixels = preprocess(data, r.path + "#" + r.member, options);
     }
   } catch (const Error& e) {
     r.error = e.what();

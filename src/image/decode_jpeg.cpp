@@ -1,5 +1,6 @@
 // JPEG through libjpeg-turbo with the settings Pillow uses: ISLOW DCT, fancy upsampling,
 // no scaling; 4-component files read as inverted (Adobe) CMYK.
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs size_t and FILE first
 
@@ -29,10 +30,35 @@ void on_message(j_common_ptr cinfo, int level) {
   if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) on_error(cinfo);
 }
 
+using Wanted = std::function<Window(int, int)>;
+
+// Partial decoding as tested (tests/image/jpeg_part_test.cpp) on libjpeg-turbo 2.1.5; older
+// versions had bugs in jpeg_skip_scanlines, so they decode whole.
+#if defined(LIBJPEG_TURBO_VERSION_NUMBER) && LIBJPEG_TURBO_VERSION_NUMBER >= 2001005
+constexpr bool kPartialDecoding = true;
+#else
+constexpr bool kPartialDecoding = false;
+#endif
+
+// The part to decode around `want`. libjpeg-turbo decodes the edges of a part as if they
+// were the picture's: fancy upsampling repeats the edge chroma sample instead of reading
+// its neighbour (libjpeg.txt, "Decompressing partial scanlines"), and the block smoothing of
+// progressive files reads DC values two blocks away (jdcoefct.c, decompress_smooth_data).
+// Three iMCUs on every side (at least three blocks of each component) keep both away from
+// what is wanted; columns then start on an iMCU, as jpeg_crop_scanline requires.
+Window with_margin(const Window& want, const jpeg_decompress_struct& cinfo) {
+  const int width = static_cast<int>(cinfo.output_width), height = static_cast<int>(cinfo.output_height);
+  const int mcu_w = cinfo.max_h_samp_factor * DCTSIZE, mcu_h = cinfo.max_v_samp_factor * DCTSIZE;
+  const int x0 = std::max(0, want.x - 3 * mcu_w), x1 = std::min(width, want.x + want.w + 3 * mcu_w);
+  const int y0 = std::max(0, want.y - 3 * mcu_h), y1 = std::min(height, want.y + want.h + 3 * mcu_h);
+  if (x1 <= x0 || y1 <= y0) return {0, 0, width, height};
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
 // All libjpeg calls live here, with only trivially destructible locals, because errors
 // leave through longjmp.
-bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, const DecodeContext& ctx, Image* out,
-                 int* orientation) {
+bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, const DecodeContext& ctx,
+                 const Wanted* wanted, JpegPart* out, std::vector<std::uint8_t>* spare_row, int* orientation) {
   if (setjmp(err->jump)) return false;
   jpeg_mem_src(cinfo, data.data(), static_cast<unsigned long>(data.size()));
   if (ctx.options.apply_exif_orientation) jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
@@ -57,11 +83,35 @@ bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, c
       return false;
   }
   jpeg_start_decompress(cinfo);
-  *out = Image(mode, static_cast<int>(cinfo->output_width), static_cast<int>(cinfo->output_height));
-  const std::size_t stride = static_cast<std::size_t>(cinfo->output_width) * cinfo->output_components;
-  std::uint8_t* pixels = out->pixels().data();
-  while (cinfo->output_scanline < cinfo->output_height) {
-    JSAMPROW row = pixels + cinfo->output_scanline * stride;
+  const int width = static_cast<int>(cinfo->output_width), height = static_cast<int>(cinfo->output_height);
+  out->width = width;
+  out->height = height;
+  Window& held = out->held;
+  held = {0, 0, width, height};
+  if (wanted && kPartialDecoding) {
+    held = with_margin((*wanted)(width, height), *cinfo);
+    auto x = static_cast<JDIMENSION>(held.x), w = static_cast<JDIMENSION>(held.w);
+    jpeg_crop_scanline(cinfo, &x, &w);  // x moves left to an iMCU boundary
+    held.x = static_cast<int>(x);
+    held.w = static_cast<int>(w);
+    if (held.y > 0) jpeg_skip_scanlines(cinfo, static_cast<JDIMENSION>(held.y));
+  }
+  out->image = Image(mode, held.w, held.h);
+  const std::size_t stride = static_cast<std::size_t>(held.w) * cinfo->output_components;
+  std::uint8_t* pixels = out->image.pixels().data();
+  const auto end = static_cast<JDIMENSION>(held.y + held.h);
+  while (cinfo->output_scanline < end) {
+    JSAMPROW row = pixels + (cinfo->output_scanline - held.y) * stride;
+    jpeg_read_scanlines(cinfo, &row, 1);
+  }
+  if (cinfo->output_scanline < cinfo->output_height) {
+    // The rows below are entropy-decoded too, up to the last one, which is read: skipping
+    // to the end would mark the image complete without reading it, and a file truncated
+    // or damaged there must fail as it does whole.
+    const JDIMENSION last = cinfo->output_height - 1;
+    if (cinfo->output_scanline < last) jpeg_skip_scanlines(cinfo, last - cinfo->output_scanline);
+    spare_row->resize(stride);
+    JSAMPROW row = spare_row->data();
     jpeg_read_scanlines(cinfo, &row, 1);
   }
   // Saved markers live in the image pool, which jpeg_finish_decompress frees.
@@ -72,9 +122,7 @@ bool run_decoder(jpeg_decompress_struct* cinfo, ErrorManager* err, Bytes data, c
   return true;
 }
 
-}  // namespace
-
-Image decode_jpeg(Bytes data, const DecodeContext& ctx) {
+JpegPart decode(Bytes data, const DecodeContext& ctx, const Wanted* wanted) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   err.message[0] = '\0';
@@ -82,22 +130,37 @@ Image decode_jpeg(Bytes data, const DecodeContext& ctx) {
   err.pub.error_exit = on_error;
   err.pub.emit_message = on_message;
   jpeg_create_decompress(&cinfo);
-  Image image;
+  JpegPart part;
+  std::vector<std::uint8_t> spare_row;
   int orientation = 1;
   bool ok;
   try {
-    ok = run_decoder(&cinfo, &err, data, ctx, &image, &orientation);
-  } catch (...) {  // the size check refused the image
+    ok = run_decoder(&cinfo, &err, data, ctx, wanted, &part, &spare_row, &orientation);
+  } catch (...) {  // the size check refused the image, or `wanted` threw
     jpeg_destroy_decompress(&cinfo);
     throw;
   }
   jpeg_destroy_decompress(&cinfo);
   if (!ok) ctx.fail(std::string("corrupt or truncated JPEG (") + err.message + ")");
-  if (image.mode() == ImageMode::CMYK)
-    for (std::uint8_t& v : image.pixels()) v = static_cast<std::uint8_t>(255 - v);
-  image.set_format("JPEG");
-  if (ctx.options.apply_exif_orientation && orientation != 1) image = apply_orientation(image, orientation);
-  return image;
+  if (part.image.mode() == ImageMode::CMYK)
+    for (std::uint8_t& v : part.image.pixels()) v = static_cast<std::uint8_t>(255 - v);
+  part.image.set_format("JPEG");
+  if (ctx.options.apply_exif_orientation && orientation != 1) {
+    part.image = apply_orientation(part.image, orientation);
+    part.width = part.image.width();
+    part.height = part.image.height();
+    part.held = {0, 0, part.width, part.height};
+  }
+  return part;
+}
+
+}  // namespace
+
+Image decode_jpeg(Bytes data, const DecodeContext& ctx) { return decode(data, ctx, nullptr).image; }
+
+JpegPart decode_jpeg_part(Bytes data, const DecodeContext& ctx, const Wanted& wanted) {
+  // The orientation is known only after the pixels, and turns the picture: decoded whole.
+  return decode(data, ctx, ctx.options.apply_exif_orientation ? nullptr : &wanted);
 }
 
 }  // namespace clip::image

@@ -2,13 +2,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "clip/image.h"
+#include "image/resample.h"
 
 namespace clip::image {
+
+// The largest image file read (Image::open, Preprocess): more than any image within the
+// pixel limit needs (an uncompressed RGBA BMP of 178,956,970 pixels is 716 MB).
+constexpr std::uint64_t kMaxImageFileBytes = std::uint64_t{1} << 30;
 
 struct DecodeContext {
   std::string_view name;  // file name for messages
@@ -34,6 +40,17 @@ inline std::uint32_t be32(Bytes d, std::size_t at) {
 }
 
 Image decode_jpeg(Bytes data, const DecodeContext& ctx);
+// Part of a JPEG: the pixels in wanted(width, height) (and a margin around them) exactly as
+// decode_jpeg gives them there, for a caller that reads no others (Preprocess's resize and
+// crop). The rest is entropy-decoded only (so truncated or corrupt files fail as they do
+// whole) and skips the inverse DCT, upsampling and colour conversion: libjpeg-turbo's
+// jpeg_crop_scanline and jpeg_skip_scanlines.
+struct JpegPart {
+  Image image;                // held.w x held.h
+  Window held;                // where `image` lies in the full picture
+  int width = 0, height = 0;  // the full picture
+};
+JpegPart decode_jpeg_part(Bytes data, const DecodeContext& ctx, const std::function<Window(int, int)>& wanted);
 Image decode_png(Bytes data, const DecodeContext& ctx);
 Image decode_gif(Bytes data, const DecodeContext& ctx);
 Image decode_webp(Bytes data, const DecodeContext& ctx);

@@ -205,9 +205,7 @@ Image Image::decode(std::span<const std::uint8_t> data, std::string_view name, c
 
 Image Image::open(const std::filesystem::path& path, const ImageOptions& options) {
   // A regular file only: a directory, FIFO or device is refused before anything is read.
-  // 1 GiB is more than any image within the pixel limit needs (an uncompressed RGBA BMP of
-  // 178,956,970 pixels is 716 MB).
-  const std::vector<std::uint8_t> data = core::read_regular_file(path, "image", std::uint64_t{1} << 30);
+  const std::vector<std::uint8_t> data = core::read_regular_file(path, "image", image::kMaxImageFileBytes);
   return decode(data, path.string(), options);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace clip::image {
 namespace {
@@ -195,20 +196,24 @@ std::vector<Pixel> crop_rows(const Pixel* in, int w_all, int bands, const Window
 // ImagingResampleInner: horizontal then vertical, each only when that size changes; the
 // horizontal pass only produces the source rows the vertical pass reads, and both only the
 // window's columns and rows.
+// `held` is the part of the in_w x in_h source that `in` holds (row-major, held.w wide);
+// it must contain source_window(...).
 template <typename Pixel, typename Horizontal, typename Vertical>
-std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int out_w, int out_h, const Window& win,
-                            Filter filter, Horizontal horizontal, Vertical vertical) {
+std::vector<Pixel> resample(const Pixel* in, const Window& held, int in_w, int in_h, int bands, int out_w, int out_h,
+                            const Window& win, Filter filter, Horizontal horizontal, Vertical vertical) {
   const bool need_h = out_w != in_w, need_v = out_h != in_h;
-  if (!need_h && !need_v) return crop_rows(in, in_w, bands, win);
-  const Coefficients horiz = precompute(in_w, out_w, win.x, win.w, filter);
+  if (!need_h && !need_v) return crop_rows(in, held.w, bands, {win.x - held.x, win.y - held.y, win.w, win.h});
+  Coefficients horiz = precompute(in_w, out_w, win.x, win.w, filter);
   Coefficients vert = precompute(in_h, out_h, win.y, win.h, filter);
+  for (int& f : horiz.first) f -= held.x;
+  for (int& f : vert.first) f -= held.y;
 
   std::vector<Pixel> temp;
   const Pixel* src = in;
-  int width = in_w;
+  int width = held.w;
   if (need_h) {
-    const int first_row = need_v ? vert.first[0] : win.y;
-    const int last_row = need_v ? vert.first[win.h - 1] + vert.count[win.h - 1] : win.y + win.h;
+    const int first_row = need_v ? vert.first[0] : win.y - held.y;
+    const int last_row = need_v ? vert.first[win.h - 1] + vert.count[win.h - 1] : win.y - held.y + win.h;
     for (int& f : vert.first) f -= first_row;
     const int rows = last_row - first_row;
     temp.resize(static_cast<std::size_t>(win.w) * rows * bands);
@@ -219,8 +224,8 @@ std::vector<Pixel> resample(const Pixel* in, int in_w, int in_h, int bands, int 
   }
   std::vector<Pixel> out(static_cast<std::size_t>(width) * win.h * bands);
   vertical(src, static_cast<std::size_t>(width) * bands, vert, out.data(), win.h);
-  // Without a horizontal pass the vertical one ran over the source's full width.
-  return need_h ? out : crop_rows(out.data(), width, bands, {win.x, 0, win.w, win.h});
+  // Without a horizontal pass the vertical one ran over the held columns.
+  return need_h ? out : crop_rows(out.data(), width, bands, {win.x - held.x, 0, win.w, win.h});
 }
 
 // Pillow's convert("RGBa") / convert("La") of `n` pixels: colour times alpha, MULDIV255.
@@ -252,22 +257,47 @@ std::vector<int> nearest_indices(int in_size, int out_size, int first, int n) {
 
 }  // namespace
 
+Window source_window(int in_w, int in_h, int out_w, int out_h, const Window& window, Filter filter) {
+  // One axis: the taps of every wanted output index, or the indices themselves when that
+  // size does not change (no pass along it).
+  const auto span = [&](int in_size, int out_size, int first, int n) {
+    if (in_size == out_size) return std::pair{first, first + n};
+    const Coefficients c = precompute(in_size, out_size, first, n, filter);
+    int lo = in_size, hi = 0;
+    for (int i = 0; i < n; ++i) {
+      lo = std::min(lo, c.first[i]);
+      hi = std::max(hi, c.first[i] + c.count[i]);
+    }
+    return std::pair{lo, std::max(lo, hi)};
+  };
+  const auto [x0, x1] = span(in_w, out_w, window.x, window.w);
+  const auto [y0, y1] = span(in_h, out_h, window.y, window.h);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
 std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w, int out_h,
                                       const Window& window, Filter filter, bool premultiplied_alpha) {
-  const std::size_t row_len = static_cast<std::size_t>(in_w) * bands;
+  return resample_u8(in, {0, 0, in_w, in_h}, in_w, in_h, bands, out_w, out_h, window, filter, premultiplied_alpha);
+}
+
+std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, const Window& held, int in_w, int in_h, int bands,
+                                      int out_w, int out_h, const Window& window, Filter filter,
+                                      bool premultiplied_alpha) {
+  const int held_w = held.w;
+  const std::size_t row_len = static_cast<std::size_t>(held_w) * bands;
   std::vector<std::uint8_t> whole;  // premultiplied copy, when only the vertical pass runs
   if (premultiplied_alpha && out_w == in_w) {
-    whole.resize(row_len * in_h);
-    premultiply(in, whole.data(), static_cast<std::size_t>(in_w) * in_h, bands);
+    whole.resize(row_len * held.h);
+    premultiply(in, whole.data(), static_cast<std::size_t>(held_w) * held.h, bands);
     in = whole.data();
     premultiplied_alpha = false;
   }
   return resample(
-      in, in_w, in_h, bands, out_w, out_h, window, filter,
+      in, held, in_w, in_h, bands, out_w, out_h, window, filter,
       [&](int first_row, int rows, const Coefficients& c, std::uint8_t* dst, int dst_w) {
         const std::vector<std::int32_t> k = fixed_point(c);
         if (!premultiplied_alpha) {
-          horizontal_u8(in + first_row * row_len, in_w, rows, bands, c, k.data(), dst, dst_w);
+          horizontal_u8(in + first_row * row_len, held_w, rows, bands, c, k.data(), dst, dst_w);
           return;
         }
         // Premultiply a block of rows at a time, so the copy stays in cache.
@@ -275,8 +305,8 @@ std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, int in_w, int in_h
         std::vector<std::uint8_t> block(row_len * kBlock);
         for (int r = 0; r < rows; r += kBlock) {
           const int n = std::min(kBlock, rows - r);
-          premultiply(in + (first_row + r) * row_len, block.data(), static_cast<std::size_t>(in_w) * n, bands);
-          horizontal_u8(block.data(), in_w, n, bands, c, k.data(), dst + static_cast<std::size_t>(r) * dst_w * bands,
+          premultiply(in + (first_row + r) * row_len, block.data(), static_cast<std::size_t>(held_w) * n, bands);
+          horizontal_u8(block.data(), held_w, n, bands, c, k.data(), dst + static_cast<std::size_t>(r) * dst_w * bands,
                         dst_w);
         }
       },
@@ -288,7 +318,7 @@ std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, int in_w, int in_h
 std::vector<std::int32_t> resample_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h,
                                        const Window& window, Filter filter) {
   return resample(
-      in, in_w, in_h, 1, out_w, out_h, window, filter,
+      in, {0, 0, in_w, in_h}, in_w, in_h, 1, out_w, out_h, window, filter,
       [&](int first_row, int rows, const Coefficients& c, std::int32_t* dst, int dst_w) {
         horizontal_pass_bands<1>(in + static_cast<std::size_t>(first_row) * in_w, in_w, rows, c, c.weights.data(), dst,
                                  dst_w, StoreI32{});
@@ -301,7 +331,7 @@ std::vector<std::int32_t> resample_i32(const std::int32_t* in, int in_w, int in_
 std::vector<float> resample_f32(const float* in, int in_w, int in_h, int out_w, int out_h, const Window& window,
                                 Filter filter) {
   return resample(
-      in, in_w, in_h, 1, out_w, out_h, window, filter,
+      in, {0, 0, in_w, in_h}, in_w, in_h, 1, out_w, out_h, window, filter,
       [&](int first_row, int rows, const Coefficients& c, float* dst, int dst_w) {
         horizontal_pass_bands<1>(in + static_cast<std::size_t>(first_row) * in_w, in_w, rows, c, c.weights.data(), dst,
                                  dst_w, StoreF32{});

@@ -28,6 +28,16 @@ enum class Filter { Bicubic, Bilinear };
 std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, int in_w, int in_h, int bands, int out_w, int out_h,
                                       const Window& window, Filter filter, bool premultiplied_alpha = false);
 
+// The same, from a source of which only the part `held` (inside the in_w x in_h image,
+// held.w wide in memory) was decoded; `held` must contain source_window(...).
+std::vector<std::uint8_t> resample_u8(const std::uint8_t* in, const Window& held, int in_w, int in_h, int bands,
+                                      int out_w, int out_h, const Window& window, Filter filter,
+                                      bool premultiplied_alpha = false);
+
+// The source pixels a resize to out_w x out_h reads for `window`: what a decoder must
+// produce when only that window is wanted (see Preprocess's JPEG path).
+Window source_window(int in_w, int in_h, int out_w, int out_h, const Window& window, Filter filter);
+
 // The same for mode I (int32): double weights, rounded half away from zero after each
 // pass, no clipping.
 std::vector<std::int32_t> resample_i32(const std::int32_t* in, int in_w, int in_h, int out_w, int out_h,
