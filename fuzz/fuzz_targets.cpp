@@ -153,7 +153,7 @@ void run(Bytes data) {
     else
       image = clip::Image::decode(data, "fuzz", options);  // "image": format detection
     const clip::Tensor whole = clip::Preprocess(16)(image);
-    if (target == "jpeg") {
+    if (target == "jpeg" && data.size() >= 3 && data[2] == 0xFF) {  // what Image::decode takes for a JPEG
       // Preprocess's JPEG path decodes only what the crop reads: it must give the same
       // bits, and fail only where the whole path fails.
       clip::Tensor part;
