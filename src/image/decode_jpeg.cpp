@@ -32,8 +32,9 @@ void on_message(j_common_ptr cinfo, int level) {
 
 using Wanted = std::function<Window(int, int)>;
 
-// Partial decoding as tested (tests/image/jpeg_part_test.cpp) on libjpeg-turbo 2.1.5; older
-// versions had bugs in jpeg_skip_scanlines, so they decode whole.
+// Partial decoding as tested (tests/image/jpeg_part_test.cpp) on libjpeg-turbo 2.1.5 (Debian
+// 12 and 13); earlier versions fixed bugs in jpeg_skip_scanlines and jpeg_crop_scanline up to
+// 2.1.4 (its ChangeLog), so they decode whole.
 #if defined(LIBJPEG_TURBO_VERSION_NUMBER) && LIBJPEG_TURBO_VERSION_NUMBER >= 2001005
 constexpr bool kPartialDecoding = true;
 #else
