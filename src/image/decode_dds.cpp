@@ -1,18 +1,15 @@
 // DDS (DirectDraw Surface) by Pillow 9.4's DdsImagePlugin: the first surface, uncompressed
 // (luminance, RGB(A) by channel masks, DX10 R8G8B8A8) or block-compressed BC1-BC5 as its
-// BcnDecode.c decodes them (integer interpolation, BC2/BC3 colours always four-colour).
-// BC6H and BC7, which Pillow also reads, are refused as not supported yet.
-#include <array>
+// BcnDecode.c decodes them (integer interpolation, BC2/BC3 colours always four-colour), or
+// BC6H/BC7 (bptc.h).
 #include <cstring>
 #include <string>
 
+#include "image/bptc.h"
 #include "image/decoders.h"
 
 namespace clip::image {
 namespace {
-
-using Rgba = std::array<std::uint8_t, 4>;
-using Block = std::array<Rgba, 16>;  // 4x4 pixels, row by row
 
 Rgba decode_565(unsigned v) {
   int r = (v & 0xf800) >> 8, g = (v & 0x7e0) >> 3, b = (v & 0x1f) << 3;
@@ -73,7 +70,7 @@ Image decode_dds(Bytes data, const DecodeContext& ctx) {
   ImageMode mode = ImageMode::RGBA;
   std::string raw;  // bands per raw pixel: "L", "LA", "BGR", "BGRA", ...
   int bcn = 0;
-  bool signed_bc5 = false;
+  bool is_signed = false;  // BC5S, BC6H_SF16
   if (pf_flags & kLuminance) {
     mode = pf_flags & kAlphaPixels ? ImageMode::LA : ImageMode::L;
     raw = pf_flags & kAlphaPixels ? "LA" : "L";
@@ -103,7 +100,7 @@ Image decode_dds(Bytes data, const DecodeContext& ctx) {
   } else if (fourcc == "ATI1") {
     bcn = 4, mode = ImageMode::L;
   } else if (fourcc == "ATI2" || fourcc == "BC5S") {
-    bcn = 5, mode = ImageMode::RGB, signed_bc5 = fourcc == "BC5S";
+    bcn = 5, mode = ImageMode::RGB, is_signed = fourcc == "BC5S";
   } else if (fourcc == "DX10") {
     if (data.size() < 148) ctx.fail("truncated DDS DX10 header");
     start = 148;
@@ -111,9 +108,11 @@ Image decode_dds(Bytes data, const DecodeContext& ctx) {
     if (dxgi == 82 || dxgi == 83)  // BC5_TYPELESS, BC5_UNORM
       bcn = 5, mode = ImageMode::RGB;
     else if (dxgi == 84)  // BC5_SNORM
-      bcn = 5, mode = ImageMode::RGB, signed_bc5 = true;
-    else if (dxgi == 95 || dxgi == 96 || (dxgi >= 97 && dxgi <= 99))
-      ctx.fail("DDS compressed as BC6H or BC7 is not supported yet (DXGI format " + std::to_string(dxgi) + ")");
+      bcn = 5, mode = ImageMode::RGB, is_signed = true;
+    else if (dxgi == 95 || dxgi == 96)  // BC6H_UF16, BC6H_SF16
+      bcn = 6, mode = ImageMode::RGB, is_signed = dxgi == 96;
+    else if (dxgi >= 97 && dxgi <= 99)  // BC7 TYPELESS, UNORM, UNORM_SRGB (Pillow: gamma only noted)
+      bcn = 7;
     else if (dxgi >= 27 && dxgi <= 29)  // R8G8B8A8 TYPELESS, UNORM, UNORM_SRGB
       raw = "RGBA";
     else
@@ -158,9 +157,13 @@ Image decode_dds(Bytes data, const DecodeContext& ctx) {
         bc3_alpha(block, src, 3, false);
       } else if (bcn == 4) {
         bc3_alpha(block, src, 0, false);
+      } else if (bcn == 5) {
+        bc3_alpha(block, src, 0, is_signed);
+        bc3_alpha(block, src.subspan(8), 1, is_signed);
+      } else if (bcn == 6) {
+        decode_bc6h_block(src.first<16>(), is_signed, block);
       } else {
-        bc3_alpha(block, src, 0, signed_bc5);
-        bc3_alpha(block, src.subspan(8), 1, signed_bc5);
+        decode_bc7_block(src.first<16>(), block);
       }
       for (std::size_t j = 0; j < 4; ++j)
         for (std::size_t i = 0; i < 4; ++i) {

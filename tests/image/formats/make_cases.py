@@ -767,9 +767,49 @@ def dds_cases():
                                  "16-bit 5-6-5 masks: Pillow has no such raw mode")
     cases["dds_dxt1_truncated"] = (dds(38, 25, blocks(38, 25, 8)[:-9], fourcc=b"DXT1"), "DXT1 blocks cut short")
     cases["dds_unknown_fourcc"] = (dds(8, 8, bytes(64), fourcc=b"XYZW"), "an unknown FourCC")
-    cases["dds_bc7"] = (dds(16, 16, blocks(16, 16, 16), fourcc=b"DX10", dxgi=98),
-                        "BC7: Pillow reads it, not supported here yet")
+    blocks(16, 16, 16)  # drawn for an earlier case: keeps the draws of later cases
+    cases.update(bptc_cases())
     return {k: (data, note, "dds") for k, (data, note) in cases.items()}
+
+
+def bptc_cases():
+    """BC6H and BC7: random blocks (any 16 bytes are a block), their mode bits set so that
+    every mode comes several times; 32x32, which the reference's resize leaves as it is, so
+    the goldens are the decoded pixels themselves."""
+    r = rng(41)
+
+    def bptc_blocks(w, h, first_bytes):
+        data = r.integers(0, 256, ((w + 3) // 4) * ((h + 3) // 4) * 16, dtype=np.uint8).reshape(-1, 16)
+        for k, block in enumerate(data):
+            block[0] = first_bytes(k, int(block[0]))
+        return data.tobytes()
+
+    def bc7_mode(k, byte):  # mode m: m zero bits, then a one; "mode 8": a zero first byte
+        m = k % 9
+        return 0 if m == 8 else ((byte << (m + 1)) | (1 << m)) & 0xFF
+
+    # Mode codes 00, 01, then the eight x10 codes, the four x11 ones and a reserved one.
+    bc6_codes = [0, 1] + [2 + 4 * i for i in range(8)] + [3, 7, 11, 15, 19]
+
+    def bc6_mode(k, byte):
+        return (byte & 0xE0) | bc6_codes[k % len(bc6_codes)]
+
+    cases = {
+        "dds_bc7": (dds(32, 32, bptc_blocks(32, 32, bc7_mode), fourcc=b"DX10", dxgi=98),
+                    "BC7_UNORM, 32x32: every mode, rotations, index selection, the zero first byte"),
+        "dds_bc7_srgb_partial": (dds(38, 25, bptc_blocks(38, 25, bc7_mode), fourcc=b"DX10", dxgi=99),
+                                 "BC7_UNORM_SRGB (read as UNORM), 38x25: partial blocks"),
+        "dds_bc7_typeless": (dds(12, 8, bptc_blocks(12, 8, bc7_mode), fourcc=b"DX10", dxgi=97),
+                             "BC7_TYPELESS, 12x8: upscaled"),
+        "dds_bc6h_uf16": (dds(32, 32, bptc_blocks(32, 32, bc6_mode), fourcc=b"DX10", dxgi=95),
+                          "BC6H_UF16, 32x32: every mode and a reserved one, halves clamped to bytes"),
+        "dds_bc6h_sf16": (dds(32, 32, bptc_blocks(32, 32, bc6_mode), fourcc=b"DX10", dxgi=96),
+                          "BC6H_SF16, 32x32: signed end points, Pillow's masked deltas"),
+        "dds_bc6h_partial": (dds(38, 25, bptc_blocks(38, 25, bc6_mode), fourcc=b"DX10", dxgi=95),
+                             "BC6H_UF16, 38x25: partial blocks"),
+    }
+    cases["dds_bc7_truncated"] = (cases["dds_bc7"][0][:-16], "BC7 one block short")
+    return cases
 
 
 # ----------------------------------------------------------------------------- JPEG 2000
