@@ -2,8 +2,8 @@
 // partitions, anchors and weights are those of the format (Khronos
 // ARB_texture_compression_bptc, Direct3D 11's BC6H/BC7); where Pillow departs from the format
 // it is followed, and each such place says so. Written here because no Debian library decodes
-// BPTC (DDS readers in Debian leave it to the GPU), and Pillow's half-float-to-byte rule is
-// its own anyway.
+// BPTC (libsquish stops at BC3; NVIDIA Texture Tools' public header, at BC5, compresses only),
+// and Pillow's half-float-to-byte rule is its own anyway.
 #include "image/bptc.h"
 
 #include <bit>
