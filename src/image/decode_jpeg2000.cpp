@@ -1,8 +1,8 @@
 // JPEG 2000 (.jp2 boxes or a raw .j2k codestream) through OpenJPEG, as Pillow 9.4 reads it
 // (Jpeg2KImagePlugin.py for the mode and size, Jpeg2KDecode.c for the pixels): decoded tile
 // by tile with OpenJPEG's tile API (so JP2 palettes and channel definitions stay unapplied,
-// as there), each sample brought to 8 bits (16 for I;16) by Pillow's shifts and offsets.
-// sYCC (and the subsampled layouts Pillow takes for it) is refused as not supported yet.
+// as there), each sample brought to 8 bits (16 for I;16) by Pillow's shifts and offsets, sYCC
+// (and the subsampled layouts Pillow takes for it) converted by Pillow's YCbCr-to-RGB rule.
 #include <openjpeg.h>
 
 #include <cstring>
@@ -153,6 +153,31 @@ std::uint32_t word(const std::uint8_t* p, int bytes) {
 
 unsigned shifted(std::uint32_t v, int shift) { return shift < 0 ? v >> -shift : v << shift; }
 
+// ImagingConvertYCbCr2RGB (Pillow's ConvertYCbCr.c): R = Y + 1.402 (Cr - 128), G = Y - 0.34414
+// (Cb - 128) - 0.71414 (Cr - 128), B = Y + 1.772 (Cb - 128), in steps of 1/64 from tables
+// of (int)(coefficient * 64 * (v - 128) + 0.5), floored by the shift, clamped.
+struct YccTables {
+  std::int16_t r_cr[256], g_cb[256], g_cr[256], b_cb[256];
+};
+constexpr YccTables make_ycc_tables() {
+  YccTables t{};
+  for (int v = 0; v < 256; ++v) {
+    const auto entry = [v](double coefficient) {
+      return static_cast<std::int16_t>(coefficient * 64 * (v - 128) + 0.5);
+    };
+    t.r_cr[v] = entry(1.40200), t.g_cb[v] = entry(-0.34414), t.g_cr[v] = entry(-0.71414), t.b_cb[v] = entry(1.77200);
+  }
+  return t;
+}
+void ycc_to_rgb(std::uint8_t* px) {
+  static constexpr YccTables t = make_ycc_tables();
+  const int y = px[0], cb = px[1], cr = px[2];
+  const auto clamp = [](int v) { return static_cast<std::uint8_t>(v <= 0 ? 0 : v >= 255 ? 255 : v); };
+  px[0] = clamp(y + (t.r_cr[cr] >> 6));
+  px[1] = clamp(y + ((t.g_cb[cb] + t.g_cr[cr]) >> 6));
+  px[2] = clamp(y + (t.b_cb[cb] >> 6));
+}
+
 struct CodecDeleter {
   void operator()(opj_codec_t* c) const { opj_destroy_codec(c); }
 };
@@ -209,7 +234,8 @@ Image decode_jpeg2000(Bytes data, const DecodeContext& ctx) {
   if (space == OPJ_CLRSPC_UNSPECIFIED)
     space = n <= 2 ? OPJ_CLRSPC_GRAY : (subsampled == 1 || subsampled == 2) ? OPJ_CLRSPC_SYCC : OPJ_CLRSPC_SRGB;
   const ImageMode mode = header.mode;
-  enum class Unpack { None, GrayL, GrayI, GrayRgb, GrayaLa, SrgbRgb, SrgbaRgba } unpack = Unpack::None;
+  enum class Unpack { None, GrayL, GrayI, GrayRgb, GrayaLa, SrgbRgb, SrgbaRgba, SyccRgb, SyccaRgba };
+  Unpack unpack = Unpack::None;
   const bool whole = subsampled == -1;
   if (space == OPJ_CLRSPC_GRAY && whole) {
     if (n == 1 && mode == ImageMode::L) unpack = Unpack::GrayL;
@@ -223,7 +249,9 @@ Image decode_jpeg2000(Bytes data, const DecodeContext& ctx) {
     if (n == 3 && mode == ImageMode::RGBA) unpack = Unpack::SrgbRgb;
     if (n == 4 && mode == ImageMode::RGBA) unpack = Unpack::SrgbaRgba;
   } else if (space == OPJ_CLRSPC_SYCC) {
-    fail("JPEG 2000 in sYCC (or subsampled, which the reference takes for sYCC) is not supported yet");
+    if (n >= 3 && mode == ImageMode::RGB) unpack = Unpack::SyccRgb;
+    if (n == 3 && mode == ImageMode::RGBA) unpack = Unpack::SyccRgb;
+    if (n == 4 && mode == ImageMode::RGBA) unpack = Unpack::SyccaRgba;
   }
   if (unpack == Unpack::None) fail("JPEG 2000 whose components do not fit its mode: the reference fails too");
   // Pillow's pixels: 4 bytes for every mode but L (1) and I;16 (2); alpha of RGB is 255,
@@ -294,6 +322,13 @@ Image decode_jpeg2000(Bytes data, const DecodeContext& ctx) {
             break;
           case Unpack::SrgbaRgba:
             for (unsigned c = 0; c < 4; ++c) px[i * 4 + c] = static_cast<std::uint8_t>(sample(c, x, y));
+            break;
+          case Unpack::SyccRgb:
+          case Unpack::SyccaRgba:
+            for (unsigned c = 0; c < 3; ++c) px[i * bands + c] = static_cast<std::uint8_t>(sample(c, x, y));
+            ycc_to_rgb(&px[i * bands]);
+            if (bands == 4)
+              px[i * 4 + 3] = unpack == Unpack::SyccaRgba ? static_cast<std::uint8_t>(sample(3, x, y)) : 255;
             break;
           case Unpack::None: break;
         }

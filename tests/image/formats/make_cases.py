@@ -841,6 +841,55 @@ def jpeg2000_cases():
     cases["jp2_i16"] = (out.getvalue(), "16-bit gray: I;16, which the reference cannot resize", "jp2")
     whole = cases["jp2_rgb_lossy"][0]
     cases["jp2_truncated"] = (whole[: len(whole) * 2 // 3], "cut after two thirds", "jp2")
+    cases.update(sycc_cases())
+    return cases
+
+
+def sycc_cases():
+    """sYCC JPEG 2000: Pillow's own files with the JP2 colour box set to sYCC (enumerated
+    colour space 18), and subsampled codestreams written by OpenJPEG's opj_compress
+    (libopenjp2-tools) from raw planes: unspecified colour with component 1 or 2 subsampled
+    is sYCC to the reference, with component 0 subsampled sRGB."""
+    r = rng(42)
+    cases = {}
+
+    def as_sycc(jp2):  # colr box: METH 1, PREC, APPROX, then the enumerated colour space
+        at = jp2.index(b"colr") + 7
+        assert jp2[at - 3] == 1 and struct.unpack(">I", jp2[at:at + 4])[0] == 16
+        return jp2[:at] + struct.pack(">I", 18) + jp2[at + 4:]
+
+    noise = r.integers(0, 256, (23, 37, 4), dtype=np.uint8)
+    for name, mode in (("jp2_sycc", "RGB"), ("jp2_sycca", "RGBA")):
+        out = io.BytesIO()
+        Image.fromarray(noise[..., :len(mode)].copy(), mode).save(out, "JPEG2000")
+        cases[name] = (as_sycc(out.getvalue()), f"{mode} written by Pillow, colour box set to sYCC", "jp2")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def opj(name, ext, subsampling, bits=8, size=(37, 23), options=()):
+            w, h = size
+            planes = b""
+            for dx, dy in subsampling:  # random samples, more than opj_compress reads
+                n = -(-w // dx) * -(-h // dy)
+                planes += (r.integers(0, 256, n, dtype=np.uint8).tobytes() if bits == 8 else
+                           r.integers(0, 1 << bits, n).astype(">u2").tobytes())
+            raw, out = os.path.join(tmp, name + ".raw"), os.path.join(tmp, f"{name}.{ext}")
+            open(raw, "wb").write(planes)
+            layout = ":".join(f"{dx}x{dy}" for dx, dy in subsampling)
+            subprocess.run(["opj_compress", "-i", raw, "-o", out, "-n", "2", "-F",
+                            f"{w},{h},{len(subsampling)},{bits},u@{layout}", *options], check=True, capture_output=True)
+            return open(out, "rb").read()
+
+        for name, ext, subsampling, kw, note in (
+                ("j2k_sycc_420", "j2k", [(1, 1), (2, 2), (2, 2)], {}, "4:2:0, 37x23: sYCC by subsampling"),
+                ("j2k_sycc_420_tiled", "j2k", [(1, 1), (2, 2), (2, 2)], {"options": ["-t", "16,16"]},
+                 "4:2:0 in 16x16 tiles: Pillow's per-tile rows and buffer"),
+                ("j2k_sycc_3x2", "j2k", [(1, 1), (3, 2), (3, 2)], {}, "chroma at 1/3 x 1/2: rows not whole samples"),
+                ("j2k_sycc_12bit", "j2k", [(1, 1), (2, 1), (2, 1)], {"bits": 12}, "12-bit 4:2:2: shifted to 8 bits"),
+                ("j2k_sycca_422", "j2k", [(1, 1), (2, 1), (2, 1), (1, 1)], {}, "4:2:2 + alpha: RGBA"),
+                ("j2k_subsampled_first", "j2k", [(2, 1), (1, 1), (1, 1)], {},
+                 "component 0 subsampled: sRGB to the reference"),
+                ("jp2_sycc_420", "jp2", [(1, 1), (2, 2), (2, 2)], {}, "4:2:0 in a JP2 written by opj_compress")):
+            cases[name] = (opj(name, ext, subsampling, **kw), note, ext)
     return cases
 
 
