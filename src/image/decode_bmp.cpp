@@ -174,11 +174,7 @@ Image decode_dib(Bytes d, std::size_t info, std::size_t offset, const DibLayout&
       if (rle && mode == ImageMode::One) ctx.fail("RLE-compressed two-colour gray BMP (the reference fails on it too)");
     } else {
       mode = ImageMode::P;
-      // Indices past the palette read Pillow's initial palette there: the gray ramp.
-      for (std::size_t i = palette.size(); i < 256; ++i) {
-        const auto v = static_cast<std::uint8_t>(i);
-        palette.push_back({v, v, v});
-      }
+      pad_palette_with_gray_ramp(palette);
     }
   } else if (offset == 0) {
     offset = after_header;

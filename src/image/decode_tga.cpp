@@ -76,10 +76,7 @@ Image decode_tga(Bytes d, const DecodeContext& ctx) {
   }
   if (mode == ImageMode::P) {
     palette.resize(std::min<std::size_t>(palette.size(), 256));
-    for (std::size_t i = palette.size(); i < 256; ++i) {  // Pillow's initial palette: a gray ramp
-      const auto v = static_cast<std::uint8_t>(i);
-      palette.push_back({v, v, v});
-    }
+    pad_palette_with_gray_ramp(palette);
   }
 
   // The pixels, rows in file order, each `row` bytes.

@@ -66,12 +66,12 @@ struct Layout {
 
 Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint16_t bits, std::uint16_t spp,
                      std::span<const std::uint16_t> extra, bool big_endian) {
-  const auto refuse = [&](const std::string& what, bool reference_reads_it = false) {
+  const auto refuse = [&](const std::string& what) {
     Layout l;
     l.supported = false;
     l.refusal = what + " (photometric " + std::to_string(photometric) + ", " + std::to_string(spp) + " samples of " +
-                std::to_string(bits) + " bits, sample format " + std::to_string(format) + ")" +
-                (reference_reads_it ? " is not supported yet" : ": the reference (Pillow 9.4) cannot read it either");
+                std::to_string(bits) + " bits, sample format " + std::to_string(format) +
+                "): the reference (Pillow 9.4) cannot read it either";
     return l;
   };
   Layout l;
@@ -107,6 +107,11 @@ Layout pillow_layout(std::uint16_t photometric, std::uint16_t format, std::uint1
     if (bits == 16 && uint && !(big_endian && l.invert)) {  // WhiteIsZero ignored, as Pillow does
       l.invert = false;
       l.mode = ImageMode::I16;
+      return l;
+    }
+    if (bits == 12 && photometric == PHOTOMETRIC_MINISBLACK && uint && !big_endian) {
+      l.supported = false;
+      l.refusal = "a 12-bit gray TIFF: the reference (Pillow 9.4) opens it as I;16 but cannot resize it";
       return l;
     }
     l.invert = false;
@@ -208,12 +213,14 @@ void unpremultiply(std::span<std::uint8_t> rgba) {
 // rows may run into the bytes after it), rows one after another. Two layouts read there
 // differ from what the samples are, and we reproduce them:
 //   - separate planes: plane k is unpacked by letter k of the raw mode ("R", "G", "B", "A",
-//     "C", ..., "L": one byte a sample, no inversion, no Lab offset), so the bytes of a
-//     16-bit plane are read as 8-bit samples in rows of the image's width;
+//     "C", ..., "L", "P": one byte a sample, no inversion, no Lab offset), so the bytes of a
+//     16-bit plane, or of a 2- or 4-bit gray or palette one, are read as 8-bit samples in
+//     rows of the image's width; a bilevel plane's "1" is one bit a sample, never inverted;
+//     a signed 16-bit or a 32-bit gray plane's "I" or "F" four native-order bytes a sample;
 //   - YCbCr, whose raw mode is "RGBX": four bytes a pixel taken as R, G, B, X, unconverted.
 // The walk over strips/tiles and each one's row stride are TiffImagePlugin._setup's.
 struct RawRead {
-  int pixel_bytes = 1;           // bytes a pixel in one layer: 1 for a plane, 4 for "RGBX"
+  int pixel_bits = 8;            // bits a pixel in one layer: 8 (1, 32) for a plane, 32 for "RGBX"
   bool planes = true;            // layer k fills band k; otherwise one layer fills bands 0-2
   double stride_per_column = 0;  // bytes of a full row of a tile per pixel (Pillow's stride rule)
 };
@@ -237,12 +244,13 @@ void read_raw_like_pillow(TIFF* tif, Bytes data, const RawRead& how, Image& imag
   const std::uint32_t count = tiled ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
   const int bands = image.bands(), layers = how.planes ? std::max(bands, 1) : 1;
   auto px = image.pixels();
+  auto wide = image.wide_pixels();
   std::uint32_t x = 0, y = 0;
   int layer = 0;
   for (std::uint32_t i = 0; i < count && layer < layers; ++i) {
     const std::uint32_t x1 = std::min<std::uint64_t>(std::uint64_t{x} + w, xsize);
     const std::uint32_t y1 = std::min<std::uint64_t>(std::uint64_t{y} + h, ysize);
-    const std::uint64_t row = std::uint64_t{x1 - x} * how.pixel_bytes;
+    const std::uint64_t row = (std::uint64_t{x1 - x} * how.pixel_bits + 7) / 8;
     // Pillow passes a stride only for tiles past the right edge; it may exceed the row read.
     const std::uint64_t stride =
         std::uint64_t{x} + w > xsize ? static_cast<std::uint64_t>(w * how.stride_per_column) : row;
@@ -254,12 +262,16 @@ void read_raw_like_pillow(TIFF* tif, Bytes data, const RawRead& how, Image& imag
       const std::uint64_t at = offsets[i] + r * stride;
       if (at > data.size() || data.size() - at < row) fail("truncated TIFF: image data past the end of the file");
       const std::uint8_t* in = data.data() + at;
-      std::uint8_t* out = px.data() + (std::size_t{y + r} * xsize + x) * bands;
-      for (std::uint32_t c = 0; c < x1 - x; ++c) {
-        if (how.planes)
-          out[c * bands + layer] = in[c];
+      const std::size_t first = std::size_t{y + r} * xsize + x;  // the row's first pixel
+      for (std::size_t c = 0; c < x1 - x; ++c) {
+        if (!how.planes)
+          std::copy_n(in + 4 * c, 3, &px[(first + c) * bands]);
+        else if (how.pixel_bits == 1)
+          px[first + c] = (in[c / 8] >> (7 - c % 8)) & 1 ? 255 : 0;
+        else if (how.pixel_bits == 32)
+          std::memcpy(&wide[first + c], in + 4 * c, 4);
         else
-          std::copy_n(in + 4 * c, 3, out + c * bands);
+          px[(first + c) * bands + layer] = in[c];
       }
     }
     if ((x += w) >= xsize) {
@@ -288,6 +300,7 @@ void read_palette(TIFF* tif, Image& image, std::uint16_t bits, const Fail& fail)
   for (int i = 0; i < (1 << bits); ++i)
     image.palette().push_back({static_cast<std::uint8_t>(r[i] >> 8), static_cast<std::uint8_t>(g[i] >> 8),
                                static_cast<std::uint8_t>(b[i] >> 8)});
+  pad_palette_with_gray_ramp(image.palette());  // read by the bytes of a separate 1-4-bit plane
 }
 
 struct TiffCloser {
@@ -333,17 +346,17 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
   TIFFGetFieldDefaulted(tif.get(), TIFFTAG_COMPRESSION, &compression);
   const bool separate = planar == PLANARCONFIG_SEPARATE;
   if (compression == COMPRESSION_NONE && (separate || photometric == PHOTOMETRIC_YCBCR)) {
-    // Pillow's own raw decoder (see read_raw_like_pillow), with the raw modes it refuses.
-    // One letter of the raw mode unpacks one byte a sample: right for 8 bits, and Pillow reads
-    // 16-bit planes that way too; 1-bit and packed or wide gray in separate planes are rare
-    // enough to leave.
-    const bool one_byte_letter = bits == 8 || (bits == 16 && spp > 1);
-    if (separate && (layout.premultiplied || layout.mode == ImageMode::LA || layout.mode == ImageMode::PA))
+    // Pillow's own raw decoder (see read_raw_like_pillow), with the raw modes it refuses
+    // (I;16 too: its letter "I" has no unpacker for that mode).
+    if (separate && (layout.premultiplied || layout.mode == ImageMode::LA || layout.mode == ImageMode::PA ||
+                     layout.mode == ImageMode::I16))
       fail(
           "an uncompressed TIFF of separate planes with this layout: the reference (Pillow 9.4) cannot read it "
           "either (no raw mode for one plane)");
-    if (separate && !one_byte_letter)
-      fail("an uncompressed " + std::to_string(bits) + "-bit TIFF of separate planes is not supported yet");
+    // Bits a sample of the plane's letter: "1" one, "I" and "F" 32, the others 8.
+    const int letter_bits = layout.mode == ImageMode::One                                ? 1
+                            : layout.mode == ImageMode::I || layout.mode == ImageMode::F ? 32
+                                                                                         : 8;
     Image image(photometric == PHOTOMETRIC_YCBCR ? ImageMode::RGB : layout.mode, static_cast<int>(width),
                 static_cast<int>(height));
     const int colours = photometric == PHOTOMETRIC_SEPARATED             ? 4
@@ -351,8 +364,8 @@ Image decode_tiff(Bytes data, const DecodeContext& ctx) {
                                                                          : 3;
     const double row_bytes_per_pixel = spp * bits / 8.0;  // Pillow: sum(BitsPerSample) / 8
     read_raw_like_pillow(tif.get(), data,
-                         separate ? RawRead{1, true, row_bytes_per_pixel / (colours + extra_count)}
-                                  : RawRead{4, false, row_bytes_per_pixel},
+                         separate ? RawRead{letter_bits, true, row_bytes_per_pixel / (colours + extra_count)}
+                                  : RawRead{32, false, row_bytes_per_pixel},
                          image, fail);
     if (layout.mode == ImageMode::P) read_palette(tif.get(), image, bits, fail);
     return upright(std::move(image), orientation);

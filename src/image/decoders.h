@@ -1,11 +1,13 @@
 // One decoder per file format; each returns the image as Pillow opens it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "clip/image.h"
 #include "image/resample.h"
@@ -37,6 +39,15 @@ inline std::uint32_t le32(Bytes d, std::size_t at) {
 inline std::uint16_t be16(Bytes d, std::size_t at) { return static_cast<std::uint16_t>((d[at] << 8) | d[at + 1]); }
 inline std::uint32_t be32(Bytes d, std::size_t at) {
   return (static_cast<std::uint32_t>(d[at]) << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3];
+}
+
+// Pillow's palette past a file's last colour: what ImagingPaletteNew starts with, the gray
+// ramp (i, i, i), up to 256 entries. Indices past the file's palette read these.
+inline void pad_palette_with_gray_ramp(std::vector<std::array<std::uint8_t, 3>>& palette) {
+  for (std::size_t i = palette.size(); i < 256; ++i) {
+    const auto v = static_cast<std::uint8_t>(i);
+    palette.push_back({v, v, v});
+  }
 }
 
 Image decode_jpeg(Bytes data, const DecodeContext& ctx);

@@ -5,8 +5,9 @@ read as the reference does (issue #21), and their goldens from the reference its
 Run with Debian 12's python3-pil (Pillow 9.4.0) and python3-torchvision (0.14.1): the
 goldens are what `PIL.Image.open` and the reference transform give there, so the script
 refuses any other Pillow. The files are made by the small writers below, Pillow's own
-encoders, libheif's heif-enc (libheif-examples) and libtiff's tiffcp (libtiff-tools); no
-image collection is copied. Deterministic: a re-run writes the same bytes.
+encoders, libheif's heif-enc (libheif-examples), libtiff's tiffcp (libtiff-tools) and
+OpenJPEG's opj_compress (libopenjp2-tools); no image collection is copied. Deterministic:
+a re-run writes the same bytes.
 
 Layout, as ../shared/fixtures/preprocess (tests/image/preprocess_fixtures_test.cpp reads
 both): images/, golden/<id>_rgb_u8.npy (the uint8 image after Resize + CenterCrop +
@@ -574,7 +575,58 @@ def tiff_cases():
                                             "8-bit WhiteIsZero, PlanarConfiguration 2, uncompressed: not inverted")
     cases["bigtiff_rgb8"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True), "BigTIFF, 8-bit RGB")
     cases["bigtiff_rgb8_be"] = (tiff(w, h, rgb_tags, [rgb.tobytes()], big=True, le=False), "BigTIFF, big-endian")
+    cases.update(tiff_one_plane_cases(w, h))
     return {k: (data, note, "tif") for k, (data, note) in cases.items()}
+
+
+def tiff_one_plane_cases(w, h):
+    """One-band uncompressed TIFFs tagged PlanarConfiguration 2: Pillow's raw decoder unpacks
+    the plane by the first letter of the raw mode ("1;I" -> "1", "L;4" -> "L", "I;16S" -> "I",
+    "F;32F" -> "F"), so 2- and 4-bit planes are read a byte a sample and 16-bit signed ones
+    four bytes a sample, past the strip (padded here so that the file holds what is read)."""
+    r = rng(43)
+    cases = {}
+
+    def tags(photometric, bits, fmt=1, more=None):
+        return {258: (3, [bits]), 259: (3, [1]), 262: (3, [photometric]), 277: (3, [1]), 284: (3, [2]),
+                339: (3, [fmt]), **(more or {})}
+
+    def packed(bits, rows, pad_to=0):  # random samples packed most significant first, rows padded to bytes
+        values = r.integers(0, 1 << bits, (rows, w))
+        data = b"".join(int("".join(format(v, f"0{bits}b") for v in row).ljust(-(-w * bits // 8) * 8, "0"), 2)
+                        .to_bytes(-(-w * bits // 8), "big") for row in values)
+        return data + r.integers(0, 256, max(0, pad_to - len(data)), dtype=np.uint8).tobytes()
+
+    cases["tiff_bilevel_planar"] = (tiff(w, h, tags(1, 1), [packed(1, h)]), "bilevel, one plane: \"1\"")
+    cases["tiff_bilevel_planar_miniswhite"] = (tiff(w, h, tags(0, 1), [packed(1, h)]),
+                                               "bilevel WhiteIsZero, one plane: \"1\", not inverted")
+    tiles = [packed(1, 16) [:32] for _ in range(6)]  # 16x16 tiles of 2 bytes a row
+    cases["tiff_bilevel_planar_tiled"] = (tiff(w, h, tags(1, 1), tiles, tile=(16, 16)),
+                                          "bilevel in 16x16 tiles, one plane (Pillow's stride rule)")
+    cases["tiff_gray4_planar"] = (tiff(w, h, tags(1, 4), [packed(4, h, pad_to=w * h)]),
+                                  "4-bit gray, one plane: a byte a sample, rows past the strip")
+    cases["tiff_gray2_planar_miniswhite"] = (tiff(w, h, tags(0, 2), [packed(2, h, pad_to=w * h)]),
+                                             "2-bit WhiteIsZero, one plane: a byte a sample, not inverted")
+    cases["tiff_gray2_planar_short"] = (tiff(w, h, tags(1, 2), [packed(2, h)]),
+                                        "2-bit gray, one plane, the file ending after the strip: truncated")
+    colormap = r.integers(0, 65536, 3 * 16).tolist()
+    cases["tiff_palette4_planar"] = (tiff(w, h, tags(3, 4, more={320: (3, colormap)}), [packed(4, h, pad_to=w * h)]),
+                                     "4-bit palette, one plane: bytes as indices, past the 16 colours")
+    samples = r.integers(-32768, 32768, (h, w)).astype("<i2").tobytes()
+    cases["tiff_gray16s_planar"] = (tiff(w, h, tags(1, 16, 2), [samples + r.integers(0, 256, w * h * 2,
+                                                                                  dtype=np.uint8).tobytes()]),
+                                    "signed 16-bit gray, one plane: \"I\", four bytes a sample")
+    cases["tiff_gray16_planar"] = (tiff(w, h, tags(1, 16), [r.integers(0, 256, w * h * 4, dtype=np.uint8).tobytes()]),
+                                   "16-bit gray, one plane: no \"I\" unpacker for I;16")
+    floats = (r.random((h, w)) * 300 - 20).astype(np.float32)
+    cases["tiff_float32_planar"] = (tiff(w, h, tags(1, 32, 3), [floats.astype("<f4").tobytes()]),
+                                    "32-bit float, one plane: \"F\"")
+    ints = r.integers(-200, 400, (h, w)).astype(np.int32)
+    cases["tiff_int32_planar_be"] = (tiff(w, h, tags(1, 32, 2), [ints.astype(">i4").tobytes()], le=False),
+                                     "signed 32-bit, big-endian, one plane: \"I\" reads native order")
+    cases["tiff_gray12"] = (tiff(w, h, tags(1, 12, more={284: (3, [1])}), [packed(12, h)]),
+                            "12-bit gray: the reference opens it (I;16) but cannot resize it")
+    return cases
 
 
 # ---------------------------------------------------------------------------------- GIF
