@@ -5,9 +5,9 @@ read as the reference does (issue #21), and their goldens from the reference its
 Run with Debian 12's python3-pil (Pillow 9.4.0) and python3-torchvision (0.14.1): the
 goldens are what `PIL.Image.open` and the reference transform give there, so the script
 refuses any other Pillow. The files are made by the small writers below, Pillow's own
-encoders, libheif's heif-enc (libheif-examples), libtiff's tiffcp (libtiff-tools) and
-OpenJPEG's opj_compress (libopenjp2-tools); no image collection is copied. Deterministic:
-a re-run writes the same bytes.
+encoders, libheif's heif-enc (libheif-examples), libtiff's tiffcp (libtiff-tools),
+OpenJPEG's opj_compress (libopenjp2-tools) and libavif's avifenc (libavif-bin); no image
+collection is copied. Deterministic: a re-run writes the same bytes.
 
 Layout, as ../shared/fixtures/preprocess (tests/image/preprocess_fixtures_test.cpp reads
 both): images/, golden/<id>_rgb_u8.npy (the uint8 image after Resize + CenterCrop +
@@ -975,6 +975,14 @@ def heif_cases():
         data, ext = encode("avif_lossless", smooth, "RGB", ["-A", "-L"])
         cases["avif_lossless"] = (data, "lossless AVIF", ext)
         cases["heic_truncated"] = (cases["heic_rgb"][0][: len(cases["heic_rgb"][0]) // 2], "HEIC cut in half", "heic")
+        # Deeper AVIF: libavif's avifenc (libavif-bin; heif-enc 1.15 aborts on 16-bit PNGs).
+        for depth, array, mode in ((10, smooth, "RGB"), (12, smooth, "RGB"), (10, alpha, "RGBA")):
+            name = f"avif_{depth}bit" + ("_rgba" if mode == "RGBA" else "")
+            png, out = os.path.join(tmp, name + ".png"), os.path.join(tmp, name + ".avif")
+            Image.fromarray(array, mode).save(png)
+            subprocess.run(["avifenc", "-j", "1", "--depth", str(depth), "-s", "8", "--min", "10", "--max", "20",
+                            png, out], check=True, capture_output=True)
+            cases[name] = (open(out, "rb").read(), f"{depth}-bit AVIF ({mode}): libheif's 8-bit decode", "avif")
     return cases
 
 
