@@ -133,7 +133,13 @@ run_quick_start() {
 }
 step "quick start (README)" run_quick_start
 run_tests() {
-  in_root "$root" /home/user/clip-cpp "$test_command" >"$work/tests.log" 2>&1 || { tail -40 "$work/tests.log"; return 1; }
+  # On failure: what the failing tests said (gtest's failure lines; the log is removed with
+  # the root), then the summary.
+  in_root "$root" /home/user/clip-cpp "$test_command" >"$work/tests.log" 2>&1 || {
+    grep -E -B3 -A6 'Failure$|^\[  FAILED  \] [A-Za-z]|differ' "$work/tests.log" | head -120
+    tail -40 "$work/tests.log"
+    return 1
+  }
   grep -E 'tests passed|test_install: ok' "$work/tests.log"
 }
 step "test command (README)" run_tests

@@ -223,16 +223,22 @@ Image decode_jpeg2000(Bytes data, const DecodeContext& ctx) {
   if (!opj_read_header(stream.get(), codec.get(), &raw_image)) fail("corrupt JPEG 2000 header");
   const std::unique_ptr<opj_image_t, ImageDeleter> image(raw_image);
   const unsigned n = image->numcomps;
-  if (n < 1 || n > 4 || image->color_space == OPJ_CLRSPC_UNKNOWN) fail("JPEG 2000 of an unusable colour space");
+  if (n < 1 || n > 4) fail("JPEG 2000 with " + std::to_string(n) + " components: the reference cannot read it either");
 
   // Jpeg2KDecode.c: which component is subsampled first, the colour space it implies when
-  // unspecified, and the unpacker for (mode, colour space, components).
+  // unspecified, and the unpacker for (mode, colour space, components). Pillow reads the
+  // colour space right after opj_read_header, where OpenJPEG up to 2.5.0 (the reference's,
+  // bundled with Pillow 9.4; Debian 12's) has not set it yet: always unspecified, so the
+  // components alone decide, whatever a JP2 colour box says. OpenJPEG 2.5.1 sets it there
+  // (its commit "opj_jp2_read_header(): move setting color_space here", issue 570; Debian
+  // 13's 2.5.3 gives 1, 2 or 3 for our sRGB, gray and sYCC JP2 cases, 2.5.0 gives 0), which is
+  // not used: a JP2 tagged sYCC without subsampling is read as sRGB, as by the reference.
   int subsampled = -1;
   for (unsigned c = 0; c < n && subsampled < 0; ++c)
     if (image->comps[c].dx != 1 || image->comps[c].dy != 1) subsampled = static_cast<int>(c);
-  OPJ_COLOR_SPACE space = image->color_space;
-  if (space == OPJ_CLRSPC_UNSPECIFIED)
-    space = n <= 2 ? OPJ_CLRSPC_GRAY : (subsampled == 1 || subsampled == 2) ? OPJ_CLRSPC_SYCC : OPJ_CLRSPC_SRGB;
+  const OPJ_COLOR_SPACE space = n <= 2                                 ? OPJ_CLRSPC_GRAY
+                                : (subsampled == 1 || subsampled == 2) ? OPJ_CLRSPC_SYCC
+                                                                       : OPJ_CLRSPC_SRGB;
   const ImageMode mode = header.mode;
   enum class Unpack { None, GrayL, GrayI, GrayRgb, GrayaLa, SrgbRgb, SrgbaRgba, SyccRgb, SyccaRgba };
   Unpack unpack = Unpack::None;

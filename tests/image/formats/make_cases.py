@@ -898,10 +898,10 @@ def jpeg2000_cases():
 
 
 def sycc_cases():
-    """sYCC JPEG 2000: Pillow's own files with the JP2 colour box set to sYCC (enumerated
-    colour space 18), and subsampled codestreams written by OpenJPEG's opj_compress
-    (libopenjp2-tools) from raw planes: unspecified colour with component 1 or 2 subsampled
-    is sYCC to the reference, with component 0 subsampled sRGB."""
+    """sYCC JPEG 2000: subsampled codestreams written by OpenJPEG's opj_compress
+    (libopenjp2-tools) from raw planes: component 1 or 2 subsampled is sYCC to the reference,
+    component 0 subsampled sRGB; and Pillow's own files with the JP2 colour box set to sYCC
+    (enumerated colour space 18), which the reference reads as sRGB all the same."""
     r = rng(42)
     cases = {}
 
@@ -914,7 +914,8 @@ def sycc_cases():
     for name, mode in (("jp2_sycc", "RGB"), ("jp2_sycca", "RGBA")):
         out = io.BytesIO()
         Image.fromarray(noise[..., :len(mode)].copy(), mode).save(out, "JPEG2000")
-        cases[name] = (as_sycc(out.getvalue()), f"{mode} written by Pillow, colour box set to sYCC", "jp2")
+        cases[name] = (as_sycc(out.getvalue()), f"{mode} written by Pillow, colour box set to sYCC: read as sRGB "
+                       "(the reference's OpenJPEG 2.5.0 reports the colour space only after decoding)", "jp2")
 
     with tempfile.TemporaryDirectory() as tmp:
         def opj(name, ext, subsampling, bits=8, size=(37, 23), options=()):
