@@ -600,7 +600,7 @@ def tiff_one_plane_cases(w, h):
     cases["tiff_bilevel_planar"] = (tiff(w, h, tags(1, 1), [packed(1, h)]), "bilevel, one plane: \"1\"")
     cases["tiff_bilevel_planar_miniswhite"] = (tiff(w, h, tags(0, 1), [packed(1, h)]),
                                                "bilevel WhiteIsZero, one plane: \"1\", not inverted")
-    tiles = [packed(1, 16) [:32] for _ in range(6)]  # 16x16 tiles of 2 bytes a row
+    tiles = [r.integers(0, 256, 16 * 2, dtype=np.uint8).tobytes() for _ in range(6)]  # 16x16 bits: 2 bytes a row
     cases["tiff_bilevel_planar_tiled"] = (tiff(w, h, tags(1, 1), tiles, tile=(16, 16)),
                                           "bilevel in 16x16 tiles, one plane (Pillow's stride rule)")
     cases["tiff_gray4_planar"] = (tiff(w, h, tags(1, 4), [packed(4, h, pad_to=w * h)]),
