@@ -37,8 +37,9 @@ for flag in "$@"; do
   case "$flag" in
     # --test: pytest, Pillow and torch, which the Python tests hand to clip_cpp, and
     # chromium, in which the test of clip serve's search page runs.
-    # python3-distributed (with python3-dask, python3-fsspec): the tests of clip_cpp.distributed.
-    --test) packages+=(python3-pytest python3-pil python3-torch chromium python3-distributed) ;;
+    # python3-distributed (with python3-dask, python3-fsspec) and python3-pyftpdlib (a local FTP
+    # server, the remote store of one test): the tests of clip_cpp.distributed.
+    --test) packages+=(python3-pytest python3-pil python3-torch chromium python3-distributed python3-pyftpdlib) ;;
     # --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm).
     --bench) packages+=(python3-pil python3-torch) ;;
     *) echo "setup: unknown option $flag (--test, --bench)" >&2; exit 1 ;;

@@ -85,9 +85,22 @@ def _staging():
 
 
 def _store(out):
-    """(fsspec filesystem, path in it) of a URL."""
+    """(fsspec filesystem, path in it) of a URL: a new one for each task. fsspec keeps one per
+    thread and arguments, with the listings it has read (its ftp answers `exists` from them),
+    which another worker or the user may have changed since an earlier task read them."""
     import fsspec
-    return fsspec.core.url_to_fs(out)
+    return fsspec.core.url_to_fs(out, skip_instance_cache=True)
+
+
+def _shown(out):
+    """`out` without a password, for task names (the scheduler shows and logs them)."""
+    from urllib.parse import urlsplit, urlunsplit
+    if not _is_url(out):
+        return out
+    url = urlsplit(out)
+    if url.password is None:
+        return out
+    return urlunsplit(url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@", 1)))
 
 
 def _upload(fs, local, remote):
@@ -147,7 +160,8 @@ def _finish(out, _):
     # 2 KB per image at most), then copied up; temporary files of killed tasks are removed.
     fs, root = _store(out)
     with _staging() as stage:
-        for path in fs.ls(root, detail=False):
+        # Full names from the detailed listing: fsspec's ftp gives bare names without it.
+        for path in (entry["name"] for entry in fs.ls(root, detail=True)):
             base = path.rsplit("/", 1)[-1]
             if ".tmp-" in base:
                 fs.rm(path)
@@ -177,14 +191,14 @@ def embed(client, inputs, out, model, *, part_size=10000, batch=16, dtype="float
     plugin = ModelPlugin(info["model"], precision, info["config"], threads)  # absolute: workers start elsewhere
     register = getattr(client, "register_plugin", None) or client.register_worker_plugin
     register(plugin, name=PLUGIN)
-    begun = client.submit(_begin, out, shards, skipped, info, pure=False, retries=retries, key=f"clip-begin-{out}")
+    begun = client.submit(_begin, out, shards, skipped, info, pure=False, retries=retries, key=f"clip-begin-{_shown(out)}")
     begun.result()
     parts = [client.submit(_embed, out, shard, p, info, pure=False, retries=retries,
-                           key=f"clip-{_native.part_name(p)}-{out}") for p, shard in enumerate(shards)]
+                           key=f"clip-{_native.part_name(p)}-{_shown(out)}") for p, shard in enumerate(shards)]
     for done, _ in enumerate(distributed.as_completed(parts, with_results=True), 1):
         if progress:
             progress(done, len(parts))
-    return client.submit(_finish, out, parts, pure=False, retries=retries, key=f"clip-finish-{out}").result()
+    return client.submit(_finish, out, parts, pure=False, retries=retries, key=f"clip-finish-{_shown(out)}").result()
 
 
 def main(argv=None):

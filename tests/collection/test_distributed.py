@@ -4,6 +4,7 @@ process `clip embed`, byte for byte, also when a worker is killed in the middle 
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -94,3 +95,50 @@ def test_an_fsspec_url_gets_the_same_parts(inputs, single_process, client, tmp_p
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "manifest.json"} == \
         {k: v for k, v in stamps.items() if k != "manifest.json"}
     assert generated_inputs.folder_bytes(out) == single_process
+
+
+@pytest.fixture
+def ftp_server(tmp_path):
+    """A local FTP server (Debian's python3-pyftpdlib) on 127.0.0.1 serving a fresh folder:
+    (its URL, the folder). The workers reach it only through the network, as they would a
+    remote store."""
+    served = tmp_path / "ftp"
+    served.mkdir()
+    script = ("import sys\n"
+              "from pyftpdlib.authorizers import DummyAuthorizer\n"
+              "from pyftpdlib.handlers import FTPHandler\n"
+              "from pyftpdlib.servers import ThreadedFTPServer\n"
+              "users = DummyAuthorizer()\n"
+              "users.add_user('clip', 'secret', sys.argv[1], perm='elradfmwMT')\n"
+              "FTPHandler.authorizer = users\n"
+              "server = ThreadedFTPServer(('127.0.0.1', 0), FTPHandler)\n"
+              "print(server.address[1], flush=True)\n"
+              "server.serve_forever()\n")
+    server = subprocess.Popen([sys.executable, "-c", script, str(served)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(server.stdout.readline())
+        yield f"ftp://clip:secret@127.0.0.1:{port}/embeddings", served / "embeddings"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_parts_reach_a_remote_store_over_ftp(inputs, single_process, client, ftp_server):
+    # A store that is not a path: every file goes up and down through FTP (fsspec's ftp
+    # protocol), under temporary names that are renamed when whole.
+    root, _ = inputs
+    url, served = ftp_server
+    result = clip_distributed.embed(client, [root], url, MODEL, threads=1, **ARGS)
+    assert result == (300, 300 - len(inputs[1]), len(inputs[1]))
+    assert generated_inputs.folder_bytes(served) == single_process
+    stamps = {p.name: p.stat().st_mtime_ns for p in served.iterdir() if p.name != "manifest.json"}
+    assert clip_distributed.embed(client, [root], url, MODEL, threads=1, **ARGS) == result
+    assert {p.name: p.stat().st_mtime_ns for p in served.iterdir() if p.name != "manifest.json"} == stamps
+    assert generated_inputs.folder_bytes(served) == single_process
+    # A part removed from the store (to be made again) is made again by the next run, by
+    # workers that have seen it there before.
+    for ext in (".npy", ".jsonl"):
+        (served / f"part-00003{ext}").unlink()
+    assert clip_distributed.embed(client, [root], url, MODEL, threads=1, **ARGS) == result
+    assert generated_inputs.folder_bytes(served) == single_process
