@@ -191,14 +191,15 @@ def embed(client, inputs, out, model, *, part_size=10000, batch=16, dtype="float
     plugin = ModelPlugin(info["model"], precision, info["config"], threads)  # absolute: workers start elsewhere
     register = getattr(client, "register_plugin", None) or client.register_worker_plugin
     register(plugin, name=PLUGIN)
-    begun = client.submit(_begin, out, shards, skipped, info, pure=False, retries=retries, key=f"clip-begin-{_shown(out)}")
+    shown = _shown(out)  # in the task names
+    begun = client.submit(_begin, out, shards, skipped, info, pure=False, retries=retries, key=f"clip-begin-{shown}")
     begun.result()
     parts = [client.submit(_embed, out, shard, p, info, pure=False, retries=retries,
-                           key=f"clip-{_native.part_name(p)}-{_shown(out)}") for p, shard in enumerate(shards)]
+                           key=f"clip-{_native.part_name(p)}-{shown}") for p, shard in enumerate(shards)]
     for done, _ in enumerate(distributed.as_completed(parts, with_results=True), 1):
         if progress:
             progress(done, len(parts))
-    return client.submit(_finish, out, parts, pure=False, retries=retries, key=f"clip-finish-{_shown(out)}").result()
+    return client.submit(_finish, out, parts, pure=False, retries=retries, key=f"clip-finish-{shown}").result()
 
 
 def main(argv=None):
