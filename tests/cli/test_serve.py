@@ -166,17 +166,63 @@ def test_classify_equals_the_tool(server):
     assert status == 200 and [r["image"] for r in json.loads(data)] == [os.path.basename(p) for p in IMAGES[:2]]
 
 
+def behind_a_long_batch(server, path, payloads, long_payload):
+    """POSTs each JSON payload on its own connection while the model runs `long_payload`:
+    each request is sent but its last byte, the long one is started, and then every last byte
+    goes in one loop, so the requests queue together behind it. (24 threads of urllib, or
+    requests released together on an idle server, sometimes each ran before the next arrived on
+    a loaded machine: one batch per request.) [(status, parsed body)] in the order given."""
+    import socket
+    import threading
+    port = int(server.url.rsplit(":", 1)[1])
+    raw = []
+    for payload in payloads:
+        body = json.dumps(payload).encode()
+        raw.append(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in raw]
+    try:
+        for s, r in zip(socks, raw):
+            s.sendall(r[:-1])
+        long_status = []
+        long_one = threading.Thread(target=lambda: long_status.append(server.json(path, long_payload)[0]))
+        long_one.start()
+        time.sleep(0.03)  # the long batch read and running (it takes ~100 ms here, longer when loaded)
+        for s, r in zip(socks, raw):
+            s.sendall(r[-1:])
+        results = []
+        for s in socks:
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            results.append((int(head.split()[1]), json.loads(body)))
+        long_one.join()
+        assert long_status == [200]
+        return results
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_concurrent_requests_are_batched_and_answered_alike(server):
-    texts = [f"a photo of shape number {i}" for i in range(24)]
+    texts = [f"a photo of shape number {i}" for i in range(12)]  # + the long one: 13 of the 16 connection threads
     alone = {t: server.json("/v1/embed/text", {"texts": [t]})[1]["embeddings"][0] for t in texts}
-    calls_before = server.metric('clip_batch_size_count{tower="text"}')
-    with concurrent.futures.ThreadPoolExecutor(24) as pool:
-        results = list(pool.map(lambda t: server.json("/v1/embed/text", {"texts": [t]}), texts))
-    calls = server.metric('clip_batch_size_count{tower="text"}') - calls_before
-    assert all(status == 200 for status, _ in results)
-    for t, (_, body) in zip(texts, results):
-        assert np.allclose(body["embeddings"][0], alone[t], atol=1e-6), t
-    assert calls < len(texts), f"{len(texts)} concurrent requests ran as {calls} batches"
+    long_payload = {"texts": [f"a long batch, text number {i}" for i in range(1024)]}
+    # Up to 5 bursts, until one runs as fewer batches than requests: behind the long batch, a
+    # burst ran as 2-3 batches in most of 25 tries here, but as 6 or 12 in a few (the
+    # connection threads got no CPU beside the model's two until it had finished).
+    batches = []
+    for _ in range(5):
+        calls_before = server.metric('clip_batch_size_count{tower="text"}')
+        results = behind_a_long_batch(server, "/v1/embed/text", [{"texts": [t]} for t in texts], long_payload)
+        batches.append(server.metric('clip_batch_size_count{tower="text"}') - calls_before - 1)  # the long one: alone
+        assert all(status == 200 for status, _ in results)
+        for t, (_, body) in zip(texts, results):
+            assert np.allclose(body["embeddings"][0], alone[t], atol=1e-6), t
+        if batches[-1] < len(texts):
+            break
+    assert batches[-1] < len(texts), f"each burst of {len(texts)} concurrent requests ran as one batch per request: {batches}"
 
 
 def test_bad_input_is_a_400_naming_the_problem(server):
