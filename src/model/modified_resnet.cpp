@@ -8,11 +8,14 @@ namespace clip::model {
 namespace {
 
 using runtime::Backend;
+using Layout = Backend::Layout;
 
-// Feature maps, channels last (NHWC): the layout oneDNN's convolutions run fastest on.
+// Feature maps in the layout the backend keeps them in (Backend::map_layout; the images
+// come in as NCHW).
 struct Maps {
   runtime::Buffer data;
   std::int64_t n, c, h, w;
+  Layout layout;
   std::int64_t size() const { return n * c * h * w; }
 };
 
@@ -21,28 +24,31 @@ struct Maps {
 Maps conv_bn(Backend& be, const Maps& x, const ConvBn& conv, std::int64_t stride, bool relu, Maps* residual = nullptr) {
   using Epilogue = Backend::Epilogue;
   const std::int64_t k = conv.kernel, pad = k / 2;
-  Maps y{{}, x.n, conv.out, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1};
-  if (residual && residual->size() != y.size()) throw Error("ModifiedResNet: residual of the wrong size");
+  Maps y{{}, x.n, conv.out, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1,
+         be.map_layout(conv.out)};
+  if (residual && (residual->size() != y.size() || residual->layout != y.layout))
+    throw Error("ModifiedResNet: residual of the wrong size");
   if (!conv.mean) {
     y.data = residual ? std::move(residual->data) : be.allocate(y.size());
     const Epilogue epilogue =
         residual ? (relu ? Epilogue::AddToReLU : Epilogue::AddTo) : (relu ? Epilogue::ReLU : Epilogue::Store);
     be.conv2d(x.data.data(), x.n, x.c, x.h, x.w, conv.weight, conv.out, k, stride, pad, conv.bias, y.data.data(),
-              epilogue);
+              epilogue, x.layout, y.layout);
     return y;
   }
   y.data = be.allocate(y.size());
-  be.conv2d(x.data.data(), x.n, x.c, x.h, x.w, conv.weight, conv.out, k, stride, pad, nullptr, y.data.data());
-  be.batch_norm(y.data.data(), y.n, y.c, y.h * y.w, conv.mean, conv.var, conv.gamma, conv.beta);
+  be.conv2d(x.data.data(), x.n, x.c, x.h, x.w, conv.weight, conv.out, k, stride, pad, nullptr, y.data.data(),
+            Epilogue::Store, x.layout, y.layout);
+  be.batch_norm(y.data.data(), y.n, y.c, y.h * y.w, conv.mean, conv.var, conv.gamma, conv.beta, y.layout);
   if (residual) be.add(residual->data.data(), y.data.data(), y.size());
   if (relu) be.relu(y.data.data(), y.size());
   return y;
 }
 
 Maps avg_pool(Backend& be, const Maps& x, std::int64_t k) {
-  Maps y{{}, x.n, x.c, x.h / k, x.w / k};
+  Maps y{{}, x.n, x.c, x.h / k, x.w / k, x.layout};
   y.data = be.allocate(y.size());
-  be.avg_pool(x.data.data(), x.n, x.c, x.h, x.w, k, y.data.data());
+  be.avg_pool(x.data.data(), x.n, x.c, x.h, x.w, k, y.data.data(), x.layout);
   return y;
 }
 
@@ -50,9 +56,14 @@ Maps avg_pool(Backend& be, const Maps& x, std::int64_t k) {
 
 Tensor encode_resnet(Backend& be, const ModelConfig& c, const ResNetTower& t, const Tensor& images) {
   const std::int64_t n = images.size(0), r = c.image_resolution;
-  const runtime::Buffer pixels = upload(be, images);
-  Maps x{be.allocate(images.numel()), n, 3, r, r};
-  be.nchw_to_nhwc(pixels.data(), n, 3, r * r, x.data.data());
+  // The first convolution reads the images as they are, where the backend keeps its maps in
+  // blocks (oneDNN has a fast kernel from NCHW to blocks, none from NHWC); else from NHWC.
+  Maps x{upload(be, images), n, 3, r, r, Layout::NCHW};
+  if (be.map_layout(t.stem[0].out) != Layout::Blocked16) {
+    Maps nhwc{be.allocate(images.numel()), n, 3, r, r, Layout::NHWC};
+    be.to_channels_last(x.data.data(), Layout::NCHW, n, 3, r * r, nhwc.data.data());
+    x = std::move(nhwc);
+  }
   x = conv_bn(be, x, t.stem[0], 2, true);
   x = conv_bn(be, x, t.stem[1], 1, true);
   x = conv_bn(be, x, t.stem[2], 1, true);
@@ -66,7 +77,12 @@ Tensor encode_resnet(Backend& be, const ModelConfig& c, const ResNetTower& t, co
                                  : std::move(x);
     x = conv_bn(be, out, b.conv3, 1, true, &identity);  // relu(bn3(conv3) + identity)
   }
-  // AttentionPool2d: the mean token attends to all positions.
+  // AttentionPool2d: the mean token attends to all positions, rows of channels.
+  if (x.layout != Layout::NHWC) {
+    Maps nhwc{be.allocate(x.size()), x.n, x.c, x.h, x.w, Layout::NHWC};
+    be.to_channels_last(x.data.data(), x.layout, x.n, x.c, x.h * x.w, nhwc.data.data());
+    x = std::move(nhwc);
+  }
   const std::int64_t cdim = x.c, hw = x.h * x.w, tokens = hw + 1, e = c.embed_dim;
   runtime::Buffer seq = be.allocate(n * tokens * cdim);
   be.prepend_and_add_positions(x.data.data(), n, hw, cdim, nullptr, t.positional, seq.data());

@@ -95,11 +95,21 @@ class Backend {
   // output like q. With `causal`, query i only sees keys <= i.
   virtual void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
                          std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim, bool causal) = 0;
-  // Convolution on channels-last (NHWC) activations, square kernel, no dilation; weight
-  // [out, in, kh, kw] (PyTorch's layout); bias may be null.
+  // How feature maps [n, c, h, w] lie in a Buffer: as PyTorch holds them (NCHW: images),
+  // channels-last (NHWC), or in blocks of 16 channels ([n, c / 16, h, w, 16], c a multiple
+  // of 16: Blocked16), the layout oneDNN 2's Winograd convolutions read and write. Blocked16
+  // and NHWC hold the same number of values, so add and relu take either.
+  enum class Layout { NCHW, NHWC, Blocked16 };
+  // The layout this backend keeps a ResNet's maps of `channels` in (the model code asks).
+  virtual Layout map_layout(std::int64_t channels) const = 0;
+
+  // Convolution, square kernel, no dilation, x in layout `in`, y in `out` (Blocked16 only
+  // for a multiple of 16 channels); weight [out, in, kh, kw] (PyTorch's layout); bias may
+  // be null.
   virtual void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                       const float* weight, std::int64_t out_c, std::int64_t kernel, std::int64_t stride,
-                      std::int64_t pad, const float* bias, float* y, Epilogue epilogue = Epilogue::Store) = 0;
+                      std::int64_t pad, const float* bias, float* y, Epilogue epilogue = Epilogue::Store,
+                      Layout in = Layout::NHWC, Layout out = Layout::NHWC) = 0;
 
   // Row-wise LayerNorm over the last `d` values (eps 1e-5), in place allowed.
   virtual void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* gamma, const float* beta,
@@ -110,16 +120,18 @@ class Backend {
   virtual void relu(float* x, std::int64_t count) = 0;
   // y = x + y
   virtual void add(const float* x, float* y, std::int64_t count) = 0;
-  // Per channel of NHWC: y = (x - mean) / sqrt(var + eps) * gamma + beta (eps 1e-5).
+  // Per channel of NHWC or Blocked16 maps: x = (x - mean) / sqrt(var + eps) * gamma + beta
+  // (eps 1e-5).
   virtual void batch_norm(float* x, std::int64_t n, std::int64_t c, std::int64_t hw, const float* mean,
-                          const float* var, const float* gamma, const float* beta) = 0;
-  // AvgPool2d(k) (stride k, no padding) on NHWC.
+                          const float* var, const float* gamma, const float* beta, Layout layout = Layout::NHWC) = 0;
+  // AvgPool2d(k) (stride k, no padding) on NHWC or Blocked16 maps, y in the same layout.
   virtual void avg_pool(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k,
-                        float* y) = 0;
+                        float* y, Layout layout = Layout::NHWC) = 0;
 
   // The data movement between the layers.
-  // NCHW -> NHWC: y[b, p, ch] = x[b, ch, p] for p < hw.
-  virtual void nchw_to_nhwc(const float* x, std::int64_t n, std::int64_t c, std::int64_t hw, float* y) = 0;
+  // NCHW or Blocked16 -> NHWC: y[b, p, ch] = x's value of channel ch at position p < hw.
+  virtual void to_channels_last(const float* x, Layout from, std::int64_t n, std::int64_t c, std::int64_t hw,
+                                float* y) = 0;
   // A stride-p convolution's input as rows: images [n, c, r, r] -> [n * (r/p)^2, c * p * p],
   // patch (gy, gx) of image b in row (b * grid + gy) * grid + gx, each row in the weight's
   // (c, ky, kx) order.

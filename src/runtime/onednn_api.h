@@ -82,6 +82,22 @@ inline dnnl::convolution_forward::primitive_desc convolution(const dnnl::engine&
 #endif
 }
 
+// Average pooling over k x k windows at stride k, no padding.
+inline dnnl::pooling_forward::primitive_desc avg_pool(const dnnl::engine& engine, const dnnl::memory::desc& src,
+                                                      const dnnl::memory::desc& dst, dnnl::memory::dim k,
+                                                      const dnnl::primitive_attr& attr) {
+  const dnnl::memory::dims window{k, k}, padding{0, 0};
+  const auto prop = dnnl::prop_kind::forward_inference;
+  const auto algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+#if DNNL_VERSION_MAJOR >= 3
+  return dnnl::pooling_forward::primitive_desc(engine, prop, algorithm, src, dst, window, window, padding, padding,
+                                               padding, attr);
+#else
+  return dnnl::pooling_forward::primitive_desc(
+      dnnl::pooling_forward::desc(prop, algorithm, src, dst, window, window, padding, padding), attr, engine);
+#endif
+}
+
 // Over the last axis, with scale and shift, in place or not (`data` describes both sides).
 inline dnnl::layer_normalization_forward::primitive_desc layer_norm(const dnnl::engine& engine,
                                                                     const dnnl::memory::desc& data, float epsilon,
