@@ -215,9 +215,10 @@ TEST_P(Conformance, Conv2dWinogradAndDirectEveryEpilogue) {
     if (t.out_c % 16 == 0) layouts.insert(layouts.end(), {{Layout::NCHW, Layout::Blocked16}, {Layout::NHWC, Layout::Blocked16}});
     if (t.c % 16 == 0) layouts.push_back({Layout::Blocked16, Layout::NHWC});
     if (t.c % 16 == 0 && t.out_c % 16 == 0) layouts.push_back({Layout::Blocked16, Layout::Blocked16});
-    for (const auto& [in, out] : layouts)
+    for (const auto& layout : layouts)
       // Twice: the first call prepares the primitive and packs the weights, the second reuses them.
-      for (int round = 0; round < 2; ++round)
+      for (int round = 0; round < 2; ++round) {
+        const Layout in = layout.first, out = layout.second;  // not a structured binding: clang 14 cannot capture one
         compare(*be, {x, previous},
                 "conv " + std::to_string(t.c) + "->" + std::to_string(t.out_c) + " k" + std::to_string(t.k) + " s" +
                     std::to_string(t.stride) + " epilogue " + std::to_string(static_cast<int>(t.epilogue)) +
@@ -227,6 +228,7 @@ TEST_P(Conformance, Conv2dWinogradAndDirectEveryEpilogue) {
                   b.conv2d(io[0].data(), t.n, t.c, t.h, t.w, weight.data(), t.out_c, t.k, t.stride, t.pad,
                            t.bias ? bias.data() : nullptr, io[1].data(), t.epilogue, in, out);
                 });
+      }
   }
 }
 
