@@ -27,7 +27,7 @@ Maps conv_bn(Backend& be, const Maps& x, const ConvBn& conv, std::int64_t stride
   Maps y{{}, x.n, conv.out, (x.h + 2 * pad - k) / stride + 1, (x.w + 2 * pad - k) / stride + 1,
          be.map_layout(conv.out)};
   if (residual && (residual->size() != y.size() || residual->layout != y.layout))
-    throw Error("ModifiedResNet: residual of the wrong size");
+    throw Error("ModifiedResNet: residual of the wrong size or layout");
   if (!conv.mean) {
     y.data = residual ? std::move(residual->data) : be.allocate(y.size());
     const Epilogue epilogue =

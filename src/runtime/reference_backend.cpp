@@ -227,8 +227,8 @@ void ReferenceBackend::to_channels_last(const float* x, Layout from, std::int64_
 
 void ReferenceBackend::from_channels_last(const float* x, Layout to, std::int64_t n, std::int64_t c, std::int64_t hw,
                                           float* y) {
-  if (to != Layout::Blocked16 || c % 16 != 0)
-    throw Error("feature maps of " + std::to_string(c) + " channels cannot be in blocks of 16");
+  if (to != Layout::Blocked16) throw Error("feature maps move from channels-last only into blocks of 16");
+  if (c % 16 != 0) throw Error("feature maps of " + std::to_string(c) + " channels cannot be in blocks of 16");
   for (std::int64_t b = 0; b < n; ++b)
     for (std::int64_t ch = 0; ch < c; ++ch)
       for (std::int64_t p = 0; p < hw; ++p)
