@@ -88,13 +88,12 @@ Tensor encode_resnet(Backend& be, const ModelConfig& c, const ResNetTower& t, co
   be.prepend_and_add_positions(x.data.data(), n, hw, cdim, nullptr, t.positional, seq.data());
   std::vector<std::int64_t> first(static_cast<std::size_t>(n));
   for (std::int64_t b = 0; b < n; ++b) first[static_cast<std::size_t>(b)] = b * tokens;
-  runtime::Buffer mean = be.allocate(n * cdim), q = be.allocate(n * cdim), k = be.allocate(n * tokens * cdim),
-                  v = be.allocate(n * tokens * cdim), a = be.allocate(n * cdim), out = be.allocate(n * e);
+  runtime::Buffer mean = be.allocate(n * cdim), q = be.allocate(n * cdim), a = be.allocate(n * cdim),
+                  out = be.allocate(n * e);
   be.gather_rows(seq.data(), cdim, first, mean.data());
   be.linear(mean.data(), n, cdim, t.q.w, cdim, t.q.bias, q.data());
-  be.linear(seq.data(), n * tokens, cdim, t.k.w, cdim, t.k.bias, k.data());
-  be.linear(seq.data(), n * tokens, cdim, t.v.w, cdim, t.v.bias, v.data());
-  be.attention(q.data(), k.data(), v.data(), a.data(), n, c.vision_heads, 1, tokens, cdim / c.vision_heads, false);
+  be.single_query_attention(q.data(), seq.data(), n, tokens, c.vision_heads, cdim / c.vision_heads, t.k.w, t.k.bias,
+                            t.v.w, t.v.bias, a.data());
   be.linear(a.data(), n, cdim, t.c.w, e, t.c.bias, out.data());
   return download(be, out, n, e);
 }

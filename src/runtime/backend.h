@@ -95,6 +95,15 @@ class Backend {
   // output like q. With `causal`, query i only sees keys <= i.
   virtual void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
                          std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim, bool causal) = 0;
+  // One query per sample against keys and values projected from the sample's rows: the
+  // same as k = linear(x, wk, bk), v = linear(x, wv, bv), then attention(q, k, v, out, n,
+  // heads, 1, kv_rows, head_dim, false). q and out are [n, heads * head_dim], x is
+  // [n, kv_rows, heads * head_dim], wk and wv [heads * head_dim, heads * head_dim] PyTorch
+  // Linear weights. (AttentionPool2d's mean token; a transformer's last block, whose
+  // read-out rows alone go on.) Always float32, also under set_bf16_linear.
+  virtual void single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows,
+                                      std::int64_t heads, std::int64_t head_dim, Weights wk, const float* bk,
+                                      Weights wv, const float* bv, float* out) = 0;
   // How feature maps [n, c, h, w] lie in a Buffer: as PyTorch holds them (NCHW: images),
   // channels-last (NHWC), or in blocks of 16 channels ([n, c / 16, h, w, 16], c a multiple
   // of 16: Blocked16), the layout oneDNN 2's Winograd convolutions read and write. Blocked16

@@ -109,6 +109,16 @@ void ReferenceBackend::attention(const float* q, const float* k, const float* v,
       }
 }
 
+void ReferenceBackend::single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows,
+                                              std::int64_t heads, std::int64_t head_dim, Weights wk, const float* bk,
+                                              Weights wv, const float* bv, float* out) {
+  const std::int64_t width = heads * head_dim, rows = n * kv_rows;
+  const Buffer k = allocate(rows * width), v = allocate(rows * width);
+  linear(x, rows, width, wk, width, bk, k.data(), false, Epilogue::Store);
+  linear(x, rows, width, wv, width, bv, v.data(), false, Epilogue::Store);
+  attention(q, k.data(), v.data(), out, n, heads, 1, kv_rows, head_dim, false);
+}
+
 void ReferenceBackend::conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                               const float* weight, std::int64_t out_c, std::int64_t kernel, std::int64_t stride,
                               std::int64_t pad, const float* bias, float* y, Epilogue epilogue, Layout in, Layout out) {

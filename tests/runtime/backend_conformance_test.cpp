@@ -2,6 +2,7 @@
 // reference backend's plain loops, on small random shapes, through the backend's own
 // buffers (allocate, upload, download), so a GPU backend runs this suite unchanged. Cases:
 // each epilogue, both weight layouts, fp32 and fp16 weights, bf16 within its tolerance,
+// single-query attention against projections then attention,
 // causal and non-causal attention with q_rows != kv_rows, Winograd-eligible and ineligible
 // convolutions (with the rn50-tiny shapes oneDNN 3.7 once packed wrongly), the data
 // movement ops, prepared weights forgotten after a change, 1 and 2 threads.
@@ -31,6 +32,16 @@ std::vector<float> random_values(std::int64_t count, unsigned seed) {
   std::vector<float> v(static_cast<std::size_t>(count));
   for (float& x : v) x = normal(rng);
   return v;
+}
+
+// float16 weights as a checkpoint holds them: random signs and mantissas, magnitudes 1/8 to 4
+// times 2^scale_exponent.
+std::vector<std::uint16_t> random_halves(std::size_t count, unsigned seed, int scale_exponent = 0) {
+  std::vector<std::uint16_t> out(count);
+  std::mt19937 rng(seed);
+  for (std::uint16_t& h : out)
+    h = static_cast<std::uint16_t>((rng() & 0x8000u) | ((static_cast<unsigned>(12 + scale_exponent) + rng() % 5u) << 10) | (rng() & 0x3ffu));
+  return out;
 }
 
 // |got - want| <= tolerance * (1 + |want|) everywhere.
@@ -87,11 +98,7 @@ TEST_P(Conformance, LinearEveryEpilogueLayoutAndWeightType) {
   const std::int64_t m = 5, k = 24, n = 40;
   const auto x = random_values(m * k, 11), w = random_values(n * k, 12), bias = random_values(n, 13),
              previous = random_values(m * n, 14);
-  // float16 weights as a checkpoint holds them: random signs and mantissas, magnitudes 1/8 to 4.
-  std::vector<std::uint16_t> w16(w.size());
-  std::mt19937 rng(15);
-  for (std::uint16_t& h : w16)
-    h = static_cast<std::uint16_t>((rng() & 0x8000u) | ((12u + rng() % 5u) << 10) | (rng() & 0x3ffu));
+  const std::vector<std::uint16_t> w16 = random_halves(w.size(), 15);
   auto be = make();
   for (Epilogue epilogue : kEpilogues)
     for (bool w_is_kn : {false, true})
@@ -175,6 +182,78 @@ TEST_P(Conformance, AttentionCausalAndNotWithUnequalRows) {
               b.attention(io[0].data(), io[1].data(), io[2].data(), io[3].data(), t.n, t.heads, t.q_rows, t.kv_rows,
                           t.hd, t.causal);
             });
+  }
+}
+
+// The keys and values projected from x, then one query per sample: against the reference's
+// projections and attention, with fp32 and fp16 weights, with and without biases, with a
+// single key, and under bf16 (which it ignores: float32 throughout).
+TEST_P(Conformance, SingleQueryAttentionIsProjectionsThenAttention) {
+  struct Case {
+    std::int64_t n, kv_rows, heads, hd;
+    bool fp16, bias, bf16;
+  };
+  // The CPU backend folds the projections into the query from 32 keys on; below, it projects.
+  const Case cases[] = {{1, 50, 4, 16, false, true, false},  // a pool's shape, small
+                        {3, 40, 2, 8, false, true, false},   // several samples
+                        {3, 7, 2, 8, false, true, false},    // short sequences
+                        {2, 1, 3, 8, false, false, false},   // one key
+                        {2, 33, 4, 8, true, true, false},    // checkpoint halves
+                        {2, 9, 4, 8, true, false, false},
+                        {2, 36, 2, 16, false, true, true},   // bf16 set
+                        {1, 5, 2, 16, false, true, true}};
+  auto be = make();
+  unsigned seed = 71;
+  for (const Case& t : cases) {
+    const std::int64_t width = t.heads * t.hd;
+    // Weights scaled by 1/sqrt(width), as trained ones are, so the scores stay in softmax's range.
+    std::vector<float> wk = random_values(width * width, seed++), wv = random_values(width * width, seed++);
+    for (float& v : wk) v /= std::sqrt(static_cast<float>(width));
+    for (float& v : wv) v /= std::sqrt(static_cast<float>(width));
+    const std::vector<std::uint16_t> wk16 = random_halves(wk.size(), seed++, -3), wv16 = random_halves(wv.size(), seed++, -3);
+    const auto bk = random_values(width, seed++), bv = random_values(width, seed++);
+    using clip::runtime::Weights;
+    const Weights k_weights = t.fp16 ? Weights(wk16.data()) : Weights(wk.data()),
+                  v_weights = t.fp16 ? Weights(wv16.data()) : Weights(wv.data());
+    be->set_bf16_linear(t.bf16);
+    for (int round = 0; round < 2; ++round)  // prepared, then reused
+      compare(*be,
+              {random_values(t.n * width, seed), random_values(t.n * t.kv_rows * width, seed + 1),
+               std::vector<float>(t.n * width)},
+              "single-query attention n " + std::to_string(t.n) + " rows " + std::to_string(t.kv_rows) +
+                  (t.fp16 ? " fp16" : "") + (t.bias ? " bias" : "") + (t.bf16 ? " bf16 set" : "") + " round " +
+                  std::to_string(round),
+              [&](Backend& b, std::vector<Buffer>& io) {
+                b.single_query_attention(io[0].data(), io[1].data(), t.n, t.kv_rows, t.heads, t.hd, k_weights,
+                                         t.bias ? bk.data() : nullptr, v_weights, t.bias ? bv.data() : nullptr,
+                                         io[2].data());
+              });
+    seed += 2;
+  }
+}
+
+// A sample's result does not depend on the others in its call: the features of an image
+// are the same alone or in a batch (the CLI's JSON lines test relies on it too).
+TEST_P(Conformance, SingleQueryAttentionOfASampleIsTheSameInAnyBatch) {
+  const std::int64_t heads = 4, hd = 16, width = heads * hd, n = 3;
+  const auto wk = random_values(width * width, 101), wv = random_values(width * width, 102),
+             bk = random_values(width, 103), bv = random_values(width, 104);
+  auto be = make();
+  const On on{*be};
+  for (std::int64_t rows : {40, 7}) {
+    const auto q = random_values(n * width, 105), x = random_values(n * rows * width, 106);
+    Buffer q_all = on(q), x_all = on(x), out_all = on.zeros(n * width);
+    be->single_query_attention(q_all.data(), x_all.data(), n, rows, heads, hd, wk.data(), bk.data(), wv.data(),
+                               bv.data(), out_all.data());
+    const std::vector<float> together = on.host(out_all);
+    for (std::int64_t b = 0; b < n; ++b) {
+      Buffer q_one = on({q.begin() + b * width, q.begin() + (b + 1) * width}),
+             x_one = on({x.begin() + b * rows * width, x.begin() + (b + 1) * rows * width}), out_one = on.zeros(width);
+      be->single_query_attention(q_one.data(), x_one.data(), 1, rows, heads, hd, wk.data(), bk.data(), wv.data(),
+                                 bv.data(), out_one.data());
+      EXPECT_EQ(on.host(out_one), std::vector<float>(together.begin() + b * width, together.begin() + (b + 1) * width))
+          << rows << " rows, sample " << b;
+    }
   }
 }
 
@@ -329,6 +408,8 @@ TEST_P(Conformance, PreparedWeightsForgottenAfterAChange) {
   const auto x = random_values(m * k, 81);
   std::vector<float> w = random_values(n * k, 82), weight = random_values(16 * 16 * 9, 83);
   const auto image = random_values(8 * 8 * 16, 84);
+  std::vector<std::uint16_t> halves = random_halves(2 * k * k, 85, -2);
+  const auto sequence = random_values(40 * k, 86);  // 40 rows: the folded single-query attention
   const auto run = [&](const std::string& what) {
     for (int round = 0; round < 3; ++round) {  // plain, packed, reused
       compare(*be, {x, std::vector<float>(m * n)}, what + " linear", [&](Backend& b, std::vector<Buffer>& io) {
@@ -337,11 +418,17 @@ TEST_P(Conformance, PreparedWeightsForgottenAfterAChange) {
       compare(*be, {image, std::vector<float>(8 * 8 * 16)}, what + " conv", [&](Backend& b, std::vector<Buffer>& io) {
         b.conv2d(io[0].data(), 1, 16, 8, 8, weight.data(), 16, 3, 1, 1, nullptr, io[1].data(), Epilogue::Store);
       });
+      compare(*be, {sequence, std::vector<float>(k)}, what + " single-query attention fp16",
+              [&](Backend& b, std::vector<Buffer>& io) {
+                b.single_query_attention(io[0].data(), io[0].data(), 1, 40, 2, k / 2, halves.data(), nullptr,
+                                         halves.data() + k * k, nullptr, io[1].data());
+              });
     }
   };
   run("before");
   for (float& v : w) v = -2 * v;
   for (float& v : weight) v = -2 * v;
+  for (std::uint16_t& h : halves) h ^= 0x8000;  // negated
   be->clear_weight_cache();
   run("after the change");
 }
