@@ -35,7 +35,8 @@ Buffer transformer(Backend& be, const std::vector<Block>& blocks, int heads, Act
     const Weights wk = b.in_proj.w.from_row(d, d), wv = b.in_proj.w.from_row(2 * d, d);
     const float *bk = b.in_proj.bias + d, *bv = b.in_proj.bias + 2 * d;
     if (!last) {
-      be.linear(h.data(), rows, d, {{wk, d, bk, k.data()}, {wv, d, bv, v.data()}, {b.in_proj.w, d, b.in_proj.bias, q.data()}});
+      be.linear(h.data(), rows, d,
+                {{wk, d, bk, k.data()}, {wv, d, bv, v.data()}, {b.in_proj.w, d, b.in_proj.bias, q.data()}});
       for (std::int64_t row = 0; const SequenceGroup& g : groups) {
         be.attention(q.data() + row * d, k.data() + row * d, v.data() + row * d, a.data() + row * d, g.count, heads,
                      g.length, g.length, d / heads, causal);

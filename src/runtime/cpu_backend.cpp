@@ -113,18 +113,19 @@ class CpuBackend final : public ReferenceBackend {
   // = (q_h W_h) . x_j + q_h . b_h, and the last term, the same for every key, drops out of
   // the softmax; the weighted sum of the values is W_h (sum_j p_j x_j) + b_h. So each head's
   // query becomes a row over the input's width (q_h W_h), attends to the rows x_j
-  // themselves, and the result goes through the value weights once: 4 small matrix products
-  // instead of two projections of every row. RN50's pool at batch 1: 0.45 ms against
-  // 2.3-2.7 for the two projections (a oneDNN probe, 2 threads). One sample at a time: with
-  // several in one product oneDNN's sums for a sample changed with the batch size (its
-  // value product), and a sample's features must not depend on its batch.
-  void single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows,
-                              std::int64_t heads, std::int64_t hd, Weights wk, const float* bk, Weights wv,
-                              const float* bv, float* out) override {
-    // Short sequences (text prompts) project their few rows faster than a sample's five
-    // small products run: ViT-B/32's 3 demo prompts (5-7 rows each) took 6.19 ms folded
-    // against 5.97 projected (medians of 30, old and new build alternating).
+  // themselves, and the result goes through the value weights once: four small matrix
+  // products and a softmax instead of two projections of every row. RN50's pool, this call
+  // alone (2 threads, medians of 15): 1.5 against 2.6 ms at batch 1, 11.6 against 19.0 at
+  // batch 8. One sample at a time: with several in one product oneDNN's sums for a sample
+  // changed with the batch size (the value product), and a sample's features must not
+  // depend on its batch.
+  void single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows, std::int64_t heads,
+                              std::int64_t hd, Weights wk, const float* bk, Weights wv, const float* bv,
+                              float* out) override {
     const core::ThreadScope scope(threads());
+    // Short sequences (text prompts) project their few rows faster than a sample's products
+    // and softmax run: ViT-B/32's 3 demo prompts (5-7 rows each) took 6.19 ms folded against
+    // 5.97 projected (medians of 30, old and new build alternating).
     if (kv_rows < kFoldFromRows) return project_then_attend(q, x, n, kv_rows, heads, hd, wk, bk, wv, bv, out);
     const std::int64_t w = heads * hd, t = kv_rows;
     const auto d = [](Dims dims, Dims strides) { return memory::desc(dims, DT::f32, strides); };
@@ -158,21 +159,23 @@ class CpuBackend final : public ReferenceBackend {
       return project_then_attend(q, x, n, kv_rows, heads, hd, wk, bk, wv, bv, out);
     const memory k_weights = mem(wk_d, float32_copy(wk, w * w)), v_weights = mem(wv_d, float32_copy(wv, w * w));
     const Buffer g = allocate(heads * w);  // g, then y in its place
-    float* scores =
-        reinterpret_cast<float*>(thread_buffer<Slot::AttentionScores>(static_cast<std::size_t>(heads * t) * sizeof(float)));
+    float* scores = reinterpret_cast<float*>(
+        thread_buffer<Slot::AttentionScores>(static_cast<std::size_t>(heads * t) * sizeof(float)));
     for (std::int64_t b = 0; b < n; ++b) {
       const float* xb = x + b * t * w;
       float* ob = out + b * w;
-      execute(*(*p)[0], {{DNNL_ARG_SRC, mem(q_d, q + b * w)}, {DNNL_ARG_WEIGHTS, k_weights},
-                         {DNNL_ARG_DST, mem(g_d, g.data())}});
-      execute(*(*p)[1],
-              {{DNNL_ARG_SRC, mem(gs_d, g.data())}, {DNNL_ARG_WEIGHTS, mem(xt_d, xb)}, {DNNL_ARG_DST, mem(s_d, scores)}});
+      execute(*(*p)[0],
+              {{DNNL_ARG_SRC, mem(q_d, q + b * w)}, {DNNL_ARG_WEIGHTS, k_weights}, {DNNL_ARG_DST, mem(g_d, g.data())}});
+      execute(
+          *(*p)[1],
+          {{DNNL_ARG_SRC, mem(gs_d, g.data())}, {DNNL_ARG_WEIGHTS, mem(xt_d, xb)}, {DNNL_ARG_DST, mem(s_d, scores)}});
       softmax(scores, heads, t, false, 1);
-      execute(*(*p)[2],
-              {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(x_d, xb)}, {DNNL_ARG_DST, mem(gs_d, g.data())}});
+      execute(
+          *(*p)[2],
+          {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(x_d, xb)}, {DNNL_ARG_DST, mem(gs_d, g.data())}});
       for (std::int64_t i = 0; i < w; ++i) ob[i] = bv ? bv[i] : 0.0f;  // the value bias, which the last product adds to
-      execute(*(*p)[3], {{DNNL_ARG_SRC, mem(g_d, g.data())}, {DNNL_ARG_WEIGHTS, v_weights},
-                         {DNNL_ARG_DST, mem(o_d, ob)}});
+      execute(*(*p)[3],
+              {{DNNL_ARG_SRC, mem(g_d, g.data())}, {DNNL_ARG_WEIGHTS, v_weights}, {DNNL_ARG_DST, mem(o_d, ob)}});
     }
   }
 
@@ -598,7 +601,7 @@ class CpuBackend final : public ReferenceBackend {
   std::map<ConvKey, Prepared> convs_;
   std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;             // scores, then context
   std::map<AttentionKey, std::array<std::optional<Prepared>, 4>> single_query_;  // empty: oneDNN's ref loops
-  std::map<const void*, std::shared_ptr<float[]>> float32_copies_;                // fp16 weights as float32
+  std::map<const void*, std::shared_ptr<float[]>> float32_copies_;               // fp16 weights as float32
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> layer_norms_;  // by (rows, d, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> softmaxes_;    // by (rows, n, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, Layout, int>, Prepared>

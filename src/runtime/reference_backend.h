@@ -29,9 +29,9 @@ class ReferenceBackend : public Backend {
   void attention(const float* q, const float* k, const float* v, float* out, std::int64_t n, std::int64_t heads,
                  std::int64_t q_rows, std::int64_t kv_rows, std::int64_t head_dim, bool causal) override;
   // Projects the keys and values, then attention(): the definition.
-  void single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows,
-                              std::int64_t heads, std::int64_t head_dim, Weights wk, const float* bk, Weights wv,
-                              const float* bv, float* out) override;
+  void single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows, std::int64_t heads,
+                              std::int64_t head_dim, Weights wk, const float* bk, Weights wv, const float* bv,
+                              float* out) override;
   Layout map_layout(std::int64_t) const override { return Layout::NHWC; }
   // Maps in other layouts are moved to NHWC and back around the NHWC loops.
   void conv2d(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, const float* weight,

@@ -40,7 +40,8 @@ std::vector<std::uint16_t> random_halves(std::size_t count, unsigned seed, int s
   std::vector<std::uint16_t> out(count);
   std::mt19937 rng(seed);
   for (std::uint16_t& h : out)
-    h = static_cast<std::uint16_t>((rng() & 0x8000u) | ((static_cast<unsigned>(12 + scale_exponent) + rng() % 5u) << 10) | (rng() & 0x3ffu));
+    h = static_cast<std::uint16_t>(
+        (rng() & 0x8000u) | ((static_cast<unsigned>(12 + scale_exponent) + rng() % 5u) << 10) | (rng() & 0x3ffu));
   return out;
 }
 
@@ -194,13 +195,12 @@ TEST_P(Conformance, SingleQueryAttentionIsProjectionsThenAttention) {
     bool fp16, bias, bf16;
   };
   // The CPU backend folds the projections into the query from 32 keys on; below, it projects.
-  const Case cases[] = {{1, 50, 4, 16, false, true, false},  // a pool's shape, small
-                        {3, 40, 2, 8, false, true, false},   // several samples
-                        {3, 7, 2, 8, false, true, false},    // short sequences
-                        {2, 1, 3, 8, false, false, false},   // one key
-                        {2, 33, 4, 8, true, true, false},    // checkpoint halves
-                        {2, 9, 4, 8, true, false, false},
-                        {2, 36, 2, 16, false, true, true},   // bf16 set
+  const Case cases[] = {{1, 50, 4, 16, false, true, false},                                     // a pool's shape, small
+                        {3, 40, 2, 8, false, true, false},                                      // several samples
+                        {3, 7, 2, 8, false, true, false},                                       // short sequences
+                        {2, 1, 3, 8, false, false, false},                                      // one key
+                        {2, 33, 4, 8, true, true, false},                                       // checkpoint halves
+                        {2, 9, 4, 8, true, false, false},   {2, 36, 2, 16, false, true, true},  // bf16 set
                         {1, 5, 2, 16, false, true, true}};
   auto be = make();
   unsigned seed = 71;
@@ -210,7 +210,8 @@ TEST_P(Conformance, SingleQueryAttentionIsProjectionsThenAttention) {
     std::vector<float> wk = random_values(width * width, seed++), wv = random_values(width * width, seed++);
     for (float& v : wk) v /= std::sqrt(static_cast<float>(width));
     for (float& v : wv) v /= std::sqrt(static_cast<float>(width));
-    const std::vector<std::uint16_t> wk16 = random_halves(wk.size(), seed++, -3), wv16 = random_halves(wv.size(), seed++, -3);
+    const std::vector<std::uint16_t> wk16 = random_halves(wk.size(), seed++, -3),
+                                     wv16 = random_halves(wv.size(), seed++, -3);
     const auto bk = random_values(width, seed++), bv = random_values(width, seed++);
     using clip::runtime::Weights;
     const Weights k_weights = t.fp16 ? Weights(wk16.data()) : Weights(wk.data()),
@@ -291,7 +292,8 @@ TEST_P(Conformance, Conv2dWinogradAndDirectEveryEpilogue) {
     // into, out of and within blocks of 16 (where oneDNN has kernels for them and where it
     // has none and the backend reorders).
     std::vector<std::pair<Layout, Layout>> layouts{{Layout::NHWC, Layout::NHWC}};
-    if (t.out_c % 16 == 0) layouts.insert(layouts.end(), {{Layout::NCHW, Layout::Blocked16}, {Layout::NHWC, Layout::Blocked16}});
+    if (t.out_c % 16 == 0)
+      layouts.insert(layouts.end(), {{Layout::NCHW, Layout::Blocked16}, {Layout::NHWC, Layout::Blocked16}});
     if (t.c % 16 == 0) layouts.push_back({Layout::Blocked16, Layout::NHWC});
     if (t.c % 16 == 0 && t.out_c % 16 == 0) layouts.push_back({Layout::Blocked16, Layout::Blocked16});
     for (const auto& layout : layouts)
@@ -379,7 +381,8 @@ TEST_P(Conformance, DataMovement) {
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t p = 0; p < hw; ++p)
         for (std::int64_t ch = 0; ch < c; ++ch)
-          if (got[static_cast<std::size_t>((b * hw + p) * c + ch)] != static_cast<float>(b * 100000 + ch * 1000 + p)) ++bad;
+          if (got[static_cast<std::size_t>((b * hw + p) * c + ch)] != static_cast<float>(b * 100000 + ch * 1000 + p))
+            ++bad;
     EXPECT_EQ(bad, 0u) << "blocks of 16 to channels-last";
   }
   compare(*be, {random_values(2 * 3 * 12 * 12, 72), std::vector<float>(2 * 16 * 3 * 3 * 3)}, "patchify",
