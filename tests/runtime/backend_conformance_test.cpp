@@ -195,13 +195,14 @@ TEST_P(Conformance, SingleQueryAttentionIsProjectionsThenAttention) {
     bool fp16, bias, bf16;
   };
   // The CPU backend folds the projections into the query from 32 keys on; below, it projects.
-  const Case cases[] = {{1, 50, 4, 16, false, true, false},                                     // a pool's shape, small
-                        {3, 40, 2, 8, false, true, false},                                      // several samples
-                        {3, 7, 2, 8, false, true, false},                                       // short sequences
-                        {2, 1, 3, 8, false, false, false},                                      // one key
-                        {2, 33, 4, 8, true, true, false},                                       // checkpoint halves
-                        {2, 9, 4, 8, true, false, false},   {2, 36, 2, 16, false, true, true},  // bf16 set
-                        {1, 5, 2, 16, false, true, true}};
+  const Case cases[] = {{1, 50, 4, 16, false, true, false},  // a pool's shape, small
+                        {3, 40, 2, 8, false, true, false},   // several samples
+                        {3, 7, 2, 8, false, true, false},    // short sequences
+                        {2, 1, 3, 8, false, false, false},   // one key
+                        {2, 33, 4, 8, true, true, false},    // checkpoint halves
+                        {2, 9, 4, 8, true, false, false},    // halves, no biases, short
+                        {2, 36, 2, 16, false, true, true},   // bf16 set
+                        {1, 5, 2, 16, false, true, true}};   // bf16 set, short
   auto be = make();
   unsigned seed = 71;
   for (const Case& t : cases) {
