@@ -2,7 +2,7 @@
 // then for each line on stdin, "<workload> <inputs.npy> [<features_out.npy>]", runs the
 // workload once and prints its wall time in milliseconds (writing the features when
 // asked). Workload "vitb32_image_b8_bf16" runs model "vitb32" in bf16.
-//   engine_worker THREADS NAME=CHECKPOINT...
+//   engine_worker THREADS NAME=CHECKPOINT...   (THREADS 0: the library's default count)
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -23,7 +23,7 @@ int main(int argc, char** argv) try {
     const clip::Checkpoint checkpoint = clip::Checkpoint::load(arg.substr(eq + 1));
     for (const clip::Precision precision : {clip::Precision::FP32, clip::Precision::BF16}) {
       clip::Model m = clip::Model::from_checkpoint(checkpoint, "cpu", true, precision);
-      m.set_num_threads(threads);
+      if (threads > 0) m.set_num_threads(threads);  // 0: the library's default
       const std::string suffix = precision == clip::Precision::BF16 ? "_bf16" : "";
       models.emplace(arg.substr(0, eq) + suffix, m);
     }

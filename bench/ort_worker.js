@@ -2,6 +2,7 @@
 // Loads the ONNX exports, then for each line on stdin, "<workload> <inputs.npy> [<out.npy>]",
 // runs the workload once and prints its wall time in milliseconds.
 //   node ort_worker.js THREADS NAME=MODEL.onnx...      e.g. vitb32_image=ViT-B-32.image.onnx
+// (THREADS 0: ONNX Runtime's default count)
 // The model of workload "vitb32_image_b8" is "vitb32_image".
 "use strict";
 const fs = require("fs");
