@@ -19,8 +19,11 @@ std::shared_ptr<std::byte> allocate(std::size_t bytes);
 // bench/compare (medians of 4 rounds), the first call of a round: ViT-B/32 batch 1 61.8 ->
 // 34.6 ms quiet and 105.9 -> 62.0 beside a busy neighbour, RN50 44.1 -> 34.4 and 87.9 ->
 // 61.8; repeated calls unchanged. Packed copies are made on a weight's second use, so a
-// cold start never waits for huge pages; that second call got faster too (ViT-B/32 645-979
-// -> 88-594 ms, also with 20 GB of memory fragmented into 4 KB holes).
+// cold start never waits for the kernel to find huge pages (an earlier version advised
+// every large tensor, those converted at load too, and a cold start on fragmented memory
+// took up to 0.5 s longer). The second call got faster too: ViT-B/32 645-979 -> 88-699 ms,
+// also with 19-21 GB touched in 4 KB pages and every other page freed (this kernel still
+// kept 1-2 GB of 2 MB blocks free by compacting; worse fragmentation was not tried).
 std::shared_ptr<std::byte> allocate_lasting(std::size_t bytes);
 
 }  // namespace clip::core
