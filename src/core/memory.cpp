@@ -11,9 +11,11 @@ namespace clip::core {
 
 namespace {
 
+std::size_t round_up(std::size_t bytes, std::size_t multiple) { return (bytes + multiple - 1) / multiple * multiple; }
+
+// `bytes` rounded up to whole `alignment`s (aligned_alloc's rule), at least one.
 std::byte* aligned(std::size_t alignment, std::size_t bytes) {
-  const std::size_t size = (bytes + alignment - 1) / alignment * alignment;
-  void* p = std::aligned_alloc(alignment, size == 0 ? alignment : size);
+  void* p = std::aligned_alloc(alignment, round_up(std::max<std::size_t>(bytes, 1), alignment));
   if (!p) throw std::bad_alloc();
   return static_cast<std::byte*>(p);
 }
@@ -29,11 +31,11 @@ std::shared_ptr<std::byte> allocate_lasting(std::size_t bytes) {
   static std::mutex mutex;
   static std::weak_ptr<std::byte> filling;  // the block being filled, freed with its last weight
   static std::size_t used = 0, capacity = 0;
-  const std::size_t size = std::max<std::size_t>((bytes + 63) / 64 * 64, 64);
+  const std::size_t size = round_up(std::max<std::size_t>(bytes, 1), 64);
   std::lock_guard lock(mutex);
   std::shared_ptr<std::byte> block = filling.lock();
   if (!block || used + size > capacity) {
-    capacity = (std::max(size, kBlock) + kHuge - 1) / kHuge * kHuge;
+    capacity = round_up(std::max(size, kBlock), kHuge);
     block.reset(aligned(kHuge, capacity), [](std::byte* q) { std::free(q); });
     madvise(block.get(), capacity, MADV_HUGEPAGE);  // advice only: ignored where unsupported
     filling = block;

@@ -383,12 +383,13 @@ class CpuBackend final : public ReferenceBackend {
   const float* float32_copy(Weights w, std::int64_t count) {
     if (!w.fp16) return static_cast<const float*>(w.data);
     std::lock_guard lock(mutex_);
-    std::shared_ptr<std::byte>& copy = float32_copies_[w.data];
+    std::shared_ptr<float>& copy = float32_copies_[w.data];
     if (!copy) {
-      copy = core::allocate_lasting(static_cast<std::size_t>(count) * sizeof(float));
-      core::half_to_float(static_cast<const std::uint16_t*>(w.data), reinterpret_cast<float*>(copy.get()), count);
+      const auto storage = core::allocate_lasting(static_cast<std::size_t>(count) * sizeof(float));
+      copy = std::shared_ptr<float>(storage, reinterpret_cast<float*>(storage.get()));
+      core::half_to_float(static_cast<const std::uint16_t*>(w.data), copy.get(), count);
     }
-    return reinterpret_cast<const float*>(copy.get());
+    return copy.get();
   }
 
   // x_bf16: the input already rounded to bfloat16 when the matmul is to run in bf16, else null.
@@ -601,7 +602,7 @@ class CpuBackend final : public ReferenceBackend {
   std::map<ConvKey, Prepared> convs_;
   std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;             // scores, then context
   std::map<AttentionKey, std::array<std::optional<Prepared>, 4>> single_query_;  // empty: oneDNN's ref loops
-  std::map<const void*, std::shared_ptr<std::byte>> float32_copies_;             // fp16 weights as float32
+  std::map<const void*, std::shared_ptr<float>> float32_copies_;                 // fp16 weights as float32
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> layer_norms_;  // by (rows, d, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> softmaxes_;    // by (rows, n, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, Layout, int>, Prepared>
