@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -330,7 +331,8 @@ class CpuBackend final : public ReferenceBackend {
 #pragma omp parallel for num_threads(threads()) if (n * hw > 64)
     for (std::int64_t p = 0; p < n * blocks * hw; ++p) {
       const std::int64_t first = (p / hw) % blocks * run;
-      for (std::int64_t ch = 0; ch < run; ++ch) x[p * run + ch] = x[p * run + ch] * scale[first + ch] + shift[first + ch];
+      for (std::int64_t ch = 0; ch < run; ++ch)
+        x[p * run + ch] = x[p * run + ch] * scale[first + ch] + shift[first + ch];
     }
   }
 
@@ -378,18 +380,30 @@ class CpuBackend final : public ReferenceBackend {
     return out;
   }
 
-  // The weights as float32 for as long as the model lives: float32 ones as they are, fp16
-  // ones converted once and kept (cleared with the other prepared weights).
+  // The weights as float32 for as long as the model lives (cleared with the other prepared
+  // weights): fp16 ones converted once and kept; float32 ones as they are on their first use
+  // (a one-image process never copies), and from their second use a copy in lasting memory
+  // (huge pages, core::allocate_lasting), like the packed weights. These are the only large
+  // weights a call read from the model's own 4 KB pages: RN50's attention pool (32 MB) and
+  // the last block's keys and values (4.7 MB in ViT-B/32), and they made the first call of
+  // a round in bench/compare slower. Old and new build side by side in it, their order
+  // alternating, medians of 5-7 rounds, the first call of a round: RN50 batch 1 38.7 -> 33.3,
+  // 37.1 -> 31.6 and 31.2 -> 30.8 ms quiet (in the last run the old build paid nothing
+  // either), 71.9 -> 64.1 beside a busy neighbour; ViT-B/32 batch 1 33.4 -> 29.8, 34.7 ->
+  // 31.7, 32.2 -> 30.5 and 74.4 -> 66.5. Repeated calls within noise. Memory: RN50 from a
+  // float32 checkpoint keeps 32 MB more (packed copies already double every other weight;
+  // float16 checkpoints had these float32 copies before).
   const float* float32_copy(Weights w, std::int64_t count) {
-    if (!w.fp16) return static_cast<const float*>(w.data);
     std::lock_guard lock(mutex_);
-    std::shared_ptr<float>& copy = float32_copies_[w.data];
-    if (!copy) {
-      const auto storage = core::allocate_lasting(static_cast<std::size_t>(count) * sizeof(float));
-      copy = std::shared_ptr<float>(storage, reinterpret_cast<float*>(storage.get()));
+    if (const auto it = float32_copies_.find(w.data); it != float32_copies_.end()) return it->second.get();
+    if (!w.fp16 && used_once_.insert({w.data, false}).second) return static_cast<const float*>(w.data);
+    const auto storage = core::allocate_lasting(static_cast<std::size_t>(count) * sizeof(float));
+    std::shared_ptr<float> copy(storage, reinterpret_cast<float*>(storage.get()));
+    if (w.fp16)
       core::half_to_float(static_cast<const std::uint16_t*>(w.data), copy.get(), count);
-    }
-    return copy.get();
+    else
+      std::memcpy(copy.get(), w.data, static_cast<std::size_t>(count) * sizeof(float));
+    return float32_copies_.emplace(w.data, std::move(copy)).first->second.get();
   }
 
   // x_bf16: the input already rounded to bfloat16 when the matmul is to run in bf16, else null.
@@ -602,7 +616,7 @@ class CpuBackend final : public ReferenceBackend {
   std::map<ConvKey, Prepared> convs_;
   std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;             // scores, then context
   std::map<AttentionKey, std::array<std::optional<Prepared>, 4>> single_query_;  // empty: oneDNN's ref loops
-  std::map<const void*, std::shared_ptr<float>> float32_copies_;                 // fp16 weights as float32
+  std::map<const void*, std::shared_ptr<float>> float32_copies_;                 // see float32_copy
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> layer_norms_;  // by (rows, d, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> softmaxes_;    // by (rows, n, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, Layout, int>, Prepared>

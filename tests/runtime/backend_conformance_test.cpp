@@ -218,7 +218,7 @@ TEST_P(Conformance, SingleQueryAttentionIsProjectionsThenAttention) {
     const Weights k_weights = t.fp16 ? Weights(wk16.data()) : Weights(wk.data()),
                   v_weights = t.fp16 ? Weights(wv16.data()) : Weights(wv.data());
     be->set_bf16_linear(t.bf16);
-    for (int round = 0; round < 2; ++round)  // prepared, then reused
+    for (int round = 0; round < 3; ++round)  // first use, prepared (float32: copied), reused
       compare(*be,
               {random_values(t.n * width, seed), random_values(t.n * t.kv_rows * width, seed + 1),
                std::vector<float>(t.n * width)},
@@ -411,11 +411,13 @@ TEST_P(Conformance, PreparedWeightsForgottenAfterAChange) {
   auto be = make();
   const auto x = random_values(m * k, 81);
   std::vector<float> w = random_values(n * k, 82), weight = random_values(16 * 16 * 9, 83);
+  std::vector<float> attention = random_values(2 * k * k, 87);  // keys' and values' weights, float32
+  for (float& v : attention) v /= 4;                            // scores in softmax's range
   const auto image = random_values(8 * 8 * 16, 84);
   std::vector<std::uint16_t> halves = random_halves(2 * k * k, 85, -2);
   const auto sequence = random_values(40 * k, 86);  // 40 rows: the folded single-query attention
   const auto run = [&](const std::string& what) {
-    for (int round = 0; round < 3; ++round) {  // plain, packed, reused
+    for (int round = 0; round < 3; ++round) {  // plain, packed (or copied), reused
       compare(*be, {x, std::vector<float>(m * n)}, what + " linear", [&](Backend& b, std::vector<Buffer>& io) {
         b.linear(io[0].data(), m, k, w.data(), n, nullptr, io[1].data(), false, Epilogue::Store);
       });
@@ -427,12 +429,18 @@ TEST_P(Conformance, PreparedWeightsForgottenAfterAChange) {
                 b.single_query_attention(io[0].data(), io[0].data(), 1, 40, 2, k / 2, halves.data(), nullptr,
                                          halves.data() + k * k, nullptr, io[1].data());
               });
+      compare(*be, {sequence, std::vector<float>(k)}, what + " single-query attention fp32",
+              [&](Backend& b, std::vector<Buffer>& io) {
+                b.single_query_attention(io[0].data(), io[0].data(), 1, 40, 2, k / 2, attention.data(), nullptr,
+                                         attention.data() + k * k, nullptr, io[1].data());
+              });
     }
   };
   run("before");
   for (float& v : w) v = -2 * v;
   for (float& v : weight) v = -2 * v;
   for (std::uint16_t& h : halves) h ^= 0x8000;  // negated
+  for (float& v : attention) v = -2 * v;
   be->clear_weight_cache();
   run("after the change");
 }
