@@ -18,6 +18,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "clip/error.h"
 #include "clip/threads.h"
@@ -225,6 +226,35 @@ AdaptiveThreads::~AdaptiveThreads() {
     load.decided = w;
     w = CpuLoad{0, 0, 0, end.cpus};
   }
+}
+
+Tensor batch_in_parts(const Tensor& batch, int parts, const std::function<Tensor(const Tensor&)>& encode) {
+  const std::int64_t n = batch.size(0), row_bytes = static_cast<std::int64_t>(batch.nbytes()) / n;
+  parts = static_cast<int>(std::clamp<std::int64_t>(parts, 1, n));
+  std::vector<Tensor> results(static_cast<std::size_t>(parts));
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(parts));
+  const auto run = [&](int p) {
+    const std::int64_t first = n * p / parts, last = n * (p + 1) / parts;
+    try {
+      const ThreadScope one(1);
+      Tensor::Shape shape = batch.shape();
+      shape[0] = last - first;
+      results[p] = encode(
+          Tensor::view(shape, batch.dtype(), nullptr, const_cast<std::byte*>(batch.raw_data()) + first * row_bytes));
+    } catch (...) {
+      errors[p] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int p = 1; p < parts; ++p) helpers.emplace_back(run, p);
+  run(0);
+  for (std::thread& t : helpers) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+  Tensor out({n, results[0].size(1)}, DType::Float32);
+  float* next = out.data<float>();
+  for (const Tensor& r : results) next = std::copy_n(r.data<float>(), r.numel(), next);
+  return out;
 }
 
 ThreadScope::ThreadScope(int threads) : previous_(t_scope) { t_scope = threads; }

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <exception>
+#include <functional>
 #include <string>
 #include <thread>
+
+#include "clip/tensor.h"
 
 namespace clip::core {
 
@@ -97,5 +100,12 @@ void on_own_thread(Work&& work) {
   }).join();
   if (error) std::rethrow_exception(error);
 }
+
+// A batch (rows along the first dimension) as `parts` parts side by side, each on a thread
+// of its own (the first on the caller's) with one loop thread: `encode` maps a part's rows
+// to as many rows of float32 results, returned in order. Parts meet at no barrier, so a part
+// whose core another process takes delays only itself, where the threads of one oneDNN call
+// wait for each other at every layer. An exception from any part is rethrown after all end.
+Tensor batch_in_parts(const Tensor& batch, int parts, const std::function<Tensor(const Tensor&)>& encode);
 
 }  // namespace clip::core

@@ -106,12 +106,23 @@ Tensor Model::encode_image(const Tensor& images) const {
   if (images.size(0) == 0) throw Error("encode_image: empty batch");
   Impl& m = *impl_;
   // Fewer threads while other processes hold some of the CPUs (core/threads.h).
-  const core::AdaptiveThreads adapted(m.backend->num_threads());
+  const int requested = m.backend->num_threads();
+  const core::AdaptiveThreads adapted(requested);
   const core::ThreadScope threads(adapted.threads());  // binding converts weights too
-  if (c.vision_is_vit)
-    return model::encode_vit(*m.backend, c, m.bound(m.vit, [&] { return model::bind_vit(m.store, c); }), images);
-  return model::encode_resnet(*m.backend, c, m.bound(m.resnet, [&] { return model::bind_resnet(m.store, c, m.jit); }),
-                              images);
+  const auto encode = [&](const Tensor& x) {
+    if (c.vision_is_vit)
+      return model::encode_vit(*m.backend, c, m.bound(m.vit, [&] { return model::bind_vit(m.store, c); }), x);
+    return model::encode_resnet(*m.backend, c, m.bound(m.resnet, [&] { return model::bind_resnet(m.store, c, m.jit); }),
+                                x);
+  };
+  // Where the load took threads away, a batch runs as `requested` one-thread parts side by
+  // side instead (core::batch_in_parts). ViT-B/32 batch 8 beside a busy loop on one of 2
+  // cores, old and new build side by side in bench/compare (medians of 5 rounds): 379 ->
+  // 308 ms for the first call of a round, 371 -> 272 repeated; bf16 205 -> 187 and 199 ->
+  // 158. Not on a quiet machine, where one call's two threads are faster (the worker alone:
+  // 212-220 ms against 228-238 in parts).
+  if (adapted.threads() < requested && images.size(0) > 1) return core::batch_in_parts(images, requested, encode);
+  return encode(images);
 }
 
 Tensor Model::encode_text(const Tensor& tokens) const {

@@ -1,7 +1,7 @@
 // The thread policy: clip::set_num_threads bounds loading, whose threads end with it; a
 // model's count bounds its first calls (the float16 conversions included), and each is
 // used when asked for; the default follows the CPUs the process may use (affinity, cgroup
-// CPU quota).
+// CPU quota); a batch in parts (the model's way beside a busy neighbour) keeps its rows.
 #include <gtest/gtest.h>
 
 #include <sched.h>
@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -121,6 +123,50 @@ TEST(Threads, FewerThreadsWhileOtherProcessesHoldTheCpus) {
   EXPECT_EQ(threads_left(4, CpuLoad{0, 0, 0, 4}, CpuLoad{1, 4.0, 0.0, 4}), 1);  // never below 1
   EXPECT_EQ(threads_left(2, start, CpuLoad{1, 2.0, 1.0, 3}), 2);                // the mask changed: no reading
   EXPECT_EQ(threads_left(2, start, start), 2);                                  // no time passed
+}
+
+// Each part runs on a thread of its own with one loop thread, and the results come back as
+// the rows of the whole batch, in order, also where the rows do not divide evenly; an
+// error in any part reaches the caller.
+TEST(Threads, BatchInPartsKeepsTheRowsInOrder) {
+  clip::Tensor batch({5, 2}, clip::DType::Float32);
+  for (std::int64_t i = 0; i < batch.numel(); ++i) batch.data<float>()[i] = static_cast<float>(i);
+  for (const int parts : {1, 2, 3, 5, 8}) {
+    std::mutex mutex;
+    std::set<std::thread::id> threads;
+    std::int64_t rows = 0;
+    const clip::Tensor out = clip::core::batch_in_parts(batch, parts, [&](const clip::Tensor& x) {
+      {
+        std::lock_guard lock(mutex);
+        threads.insert(std::this_thread::get_id());
+        rows += x.size(0);
+        EXPECT_EQ(clip::core::loop_threads(), 1);
+      }
+      clip::Tensor y({x.size(0), 3}, clip::DType::Float32);  // row r -> (a + b, a - b, 2a)
+      for (std::int64_t r = 0; r < x.size(0); ++r) {
+        const float a = x.data<float>()[2 * r], b = x.data<float>()[2 * r + 1];
+        y.data<float>()[3 * r] = a + b;
+        y.data<float>()[3 * r + 1] = a - b;
+        y.data<float>()[3 * r + 2] = 2 * a;
+      }
+      return y;
+    });
+    ASSERT_EQ(out.shape(), (clip::Tensor::Shape{5, 3})) << parts << " parts";
+    for (std::int64_t r = 0; r < 5; ++r) {
+      const float a = static_cast<float>(2 * r), b = a + 1;
+      EXPECT_EQ(out.data<float>()[3 * r], a + b) << parts << " parts, row " << r;
+      EXPECT_EQ(out.data<float>()[3 * r + 1], a - b) << parts << " parts, row " << r;
+      EXPECT_EQ(out.data<float>()[3 * r + 2], 2 * a) << parts << " parts, row " << r;
+    }
+    EXPECT_EQ(rows, 5) << parts << " parts";
+    EXPECT_EQ(threads.size(), static_cast<std::size_t>(std::min(parts, 5))) << parts << " parts";
+  }
+  EXPECT_THROW(clip::core::batch_in_parts(batch, 3,
+                                          [](const clip::Tensor& x) -> clip::Tensor {
+                                            if (x.data<float>()[0] > 3) throw clip::Error("a later part failed");
+                                            return x.clone();
+                                          }),
+               clip::Error);
 }
 
 TEST(Threads, ProcessDefault) {
