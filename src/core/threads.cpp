@@ -257,6 +257,11 @@ Tensor batch_in_parts(const Tensor& batch, int parts, const std::function<Tensor
   return out;
 }
 
+int batch_parts(int requested, int left, std::int64_t batch) {
+  if (left != 1 || requested < 2 || batch < 2) return 1;
+  return static_cast<int>(std::min<std::int64_t>(requested, batch));
+}
+
 ThreadScope::ThreadScope(int threads) : previous_(t_scope) { t_scope = threads; }
 ThreadScope::~ThreadScope() { t_scope = previous_; }
 

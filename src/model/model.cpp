@@ -115,14 +115,14 @@ Tensor Model::encode_image(const Tensor& images) const {
     return model::encode_resnet(*m.backend, c, m.bound(m.resnet, [&] { return model::bind_resnet(m.store, c, m.jit); }),
                                 x);
   };
-  // Where the load took threads away, a batch runs as `requested` one-thread parts side by
-  // side instead (core::batch_in_parts). ViT-B/32 batch 8 beside a busy loop on one of 2
-  // cores, old and new build side by side in bench/compare (medians of 5 rounds): 379 ->
-  // 308 ms for the first call of a round, 371 -> 272 repeated; bf16 205 -> 187 and 199 ->
-  // 158. Not on a quiet machine, where one call's two threads are faster (the worker alone:
-  // 212-220 ms against 228-238 in parts).
-  if (adapted.threads() < requested && images.size(0) > 1) return core::batch_in_parts(images, requested, encode);
-  return encode(images);
+  // Where the load left one thread of several, a batch runs as one-thread parts side by side
+  // instead (core::batch_parts, core::batch_in_parts). ViT-B/32 batch 8 beside a busy loop
+  // on one of 2 cores, old and new build side by side in bench/compare (medians of 5
+  // rounds): 379 -> 308 ms for the first call of a round, 371 -> 272 repeated; bf16 205 ->
+  // 187 and 199 -> 158. Not on a quiet machine, where one call's two threads are faster
+  // (the worker alone: 212-220 ms against 228-238 in parts).
+  const int parts = core::batch_parts(requested, adapted.threads(), images.size(0));
+  return parts > 1 ? core::batch_in_parts(images, parts, encode) : encode(images);
 }
 
 Tensor Model::encode_text(const Tensor& tokens) const {

@@ -169,6 +169,18 @@ TEST(Threads, BatchInPartsKeepsTheRowsInOrder) {
                clip::Error);
 }
 
+// Parts only where a single thread of several was left, one per thread asked for, never
+// more than the images.
+TEST(Threads, BatchPartsOnlyWhereOneThreadIsLeft) {
+  using clip::core::batch_parts;
+  EXPECT_EQ(batch_parts(2, 1, 8), 2);    // 2 cores, one taken by another process
+  EXPECT_EQ(batch_parts(4, 1, 3), 3);    // one part per image at most
+  EXPECT_EQ(batch_parts(2, 2, 8), 1);    // quiet
+  EXPECT_EQ(batch_parts(2, 1, 1), 1);    // one image
+  EXPECT_EQ(batch_parts(1, 1, 8), 1);    // one thread asked for
+  EXPECT_EQ(batch_parts(64, 24, 8), 1);  // a busy host with CPUs to spare: the call's own threads
+}
+
 TEST(Threads, ProcessDefault) {
   const int before = clip::get_num_threads();
   EXPECT_GE(before, 1);
