@@ -34,6 +34,46 @@ using Dims = memory::dims;
 using Tag = memory::format_tag;
 using DT = memory::data_type;
 
+// The two one-row products of single_query_attention (a query row through one head's key
+// weights, the attended row through the value weights), as plain loops the compiler
+// vectorises. oneDNN 2.6's batched one-row matmuls read RN50's 16 MB key weights at 19 GB/s
+// (0.88 ms a call) and its value weights at 30 (0.53 ms); these loops read each weight row
+// once, in order: 0.34-0.35 and 0.28-0.31 ms (timed in the call, medians of 20, 2 threads;
+// the read bandwidth here is 55 GB/s). RN50 batch 1 took 0.4-0.8 ms less, 26.3 -> 25.5 ms
+// (medians of 20 calls, old and new build alternating, 6 rounds, all faster); ViT-B/32
+// (4.7 MB in its last block) within noise.
+
+// out = scale * sum_r a[r] rows[r, :], rows [count, width] row-major; eight rows a pass
+// (four: 0.42-0.44 ms for RN50's keys), so `out` is read and written once per eight.
+void weighted_rows(const float* a, const float* rows, std::int64_t count, std::int64_t width, float scale, float* out) {
+  std::fill(out, out + width, 0.0f);
+  std::int64_t r = 0;
+  for (; r + 8 <= count; r += 8) {
+    float c[8];
+    for (int k = 0; k < 8; ++k) c[k] = a[r + k] * scale;
+    const float* block = rows + r * width;
+    for (std::int64_t j = 0; j < width; ++j) {
+      float sum = out[j];
+      for (int k = 0; k < 8; ++k) sum += c[k] * block[k * width + j];
+      out[j] = sum;
+    }
+  }
+  for (; r < count; ++r)
+    for (std::int64_t j = 0; j < width; ++j) out[j] += a[r] * scale * rows[r * width + j];
+}
+
+// sum_i a[i] b[i] in 16 independent lanes (a single running sum would not vectorise).
+float dot(const float* a, const float* b, std::int64_t n) {
+  float lanes[16] = {};
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] += a[i + l] * b[i + l];
+  float sum = 0.0f;
+  for (; i < n; ++i) sum += a[i] * b[i];
+  for (const float lane : lanes) sum += lane;
+  return sum;
+}
+
 // Per-thread working memory, grown as needed and reused, never zero-filled: allocating
 // (and having the kernel clear) fresh memory on every call cost ~10% of a ViT image. One
 // buffer per slot, as they can be in use at the same time.
@@ -114,12 +154,13 @@ class CpuBackend final : public ReferenceBackend {
   // = (q_h W_h) . x_j + q_h . b_h, and the last term, the same for every key, drops out of
   // the softmax; the weighted sum of the values is W_h (sum_j p_j x_j) + b_h. So each head's
   // query becomes a row over the input's width (q_h W_h), attends to the rows x_j
-  // themselves, and the result goes through the value weights once: four small matrix
-  // products and a softmax instead of two projections of every row. RN50's pool, this call
-  // alone (2 threads, medians of 15): 1.5 against 2.6 ms at batch 1, 11.6 against 19.0 at
-  // batch 8. One sample at a time: with several in one product oneDNN's sums for a sample
-  // changed with the batch size (the value product), and a sample's features must not
-  // depend on its batch.
+  // themselves, and the result goes through the value weights once: two one-row products
+  // (the loops above), two small matrix products and a softmax instead of two projections
+  // of every row. RN50's pool, this call alone (2 threads, medians of 15), with four
+  // oneDNN products: 1.5 against 2.6 ms at batch 1, 11.6 against 19.0 at batch 8. One
+  // sample at a time: with several in one product oneDNN's sums for a sample changed with
+  // the batch size (the value product), and a sample's features must not depend on its
+  // batch.
   void single_query_attention(const float* q, const float* x, std::int64_t n, std::int64_t kv_rows, std::int64_t heads,
                               std::int64_t hd, Weights wk, const float* bk, Weights wv, const float* bv,
                               float* out) override {
@@ -132,51 +173,44 @@ class CpuBackend final : public ReferenceBackend {
     const auto d = [](Dims dims, Dims strides) { return memory::desc(dims, DT::f32, strides); };
     // Per head h: g_h = q_h W_k,h (scaled as attention scales its scores), s_h =
     // softmax(g_h x^T), y_h = s_h x, out_h = W_v,h y_h + b_v,h; g and y as [heads, w].
-    const memory::desc q_d = d({heads, 1, hd}, {hd, hd, 1}), wk_d = d({heads, hd, w}, {hd * w, w, 1}),
-                       g_d = d({heads, 1, w}, {w, w, 1}), gs_d = d({1, heads, w}, {heads * w, w, 1}),
-                       xt_d = d({1, w, t}, {t * w, 1, w}), s_d = d({1, heads, t}, {heads * t, t, 1}),
-                       x_d = d({1, t, w}, {t * w, w, 1}), wv_d = d({heads, w, hd}, {hd * w, 1, w}),
-                       o_d = d({heads, 1, hd}, {hd, hd, 1});
+    const memory::desc gs_d = d({1, heads, w}, {heads * w, w, 1}), xt_d = d({1, w, t}, {t * w, 1, w}),
+                       s_d = d({1, heads, t}, {heads * t, t, 1}), x_d = d({1, t, w}, {t * w, w, 1});
     const auto* p = &cached(single_query_, AttentionKey{1, heads, 1, t, hd, threads()}, [&] {
-      std::array<std::optional<Prepared>, 4> steps;
-      const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c, dnnl::post_ops post) {
-        dnnl::primitive_attr attr = user_scratchpad();
-        attr.set_post_ops(post);
-        const auto pd = onednn::matmul(engine_, a, b, memory::desc(), c, attr);
+      std::array<std::optional<Prepared>, 2> steps;
+      const auto make = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c) {
+        const auto pd = onednn::matmul(engine_, a, b, memory::desc(), c, user_scratchpad());
         // oneDNN's reference loops would cost more than the projections they replace.
         if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return std::optional<Prepared>();
         return std::optional<Prepared>(Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), {}, {}, {}});
       };
-      dnnl::post_ops scale, sum;
-      onednn::append_eltwise(scale, dnnl::algorithm::eltwise_linear, 1.0f / std::sqrt(static_cast<float>(hd)), 0.0f);
-      sum.append_sum(1.0f);
-      steps[0] = make(q_d, wk_d, g_d, scale);
-      steps[1] = make(gs_d, xt_d, s_d, {});
-      steps[2] = make(s_d, x_d, gs_d, {});
-      steps[3] = make(g_d, wv_d, o_d, sum);
+      steps[0] = make(gs_d, xt_d, s_d);
+      steps[1] = make(s_d, x_d, gs_d);
       return steps;
     });
     if (!std::all_of(p->begin(), p->end(), [](const std::optional<Prepared>& s) { return s.has_value(); }))
       return project_then_attend(q, x, n, kv_rows, heads, hd, wk, bk, wv, bv, out);
-    const memory k_weights = mem(wk_d, float32_copy(wk, w * w)), v_weights = mem(wv_d, float32_copy(wv, w * w));
+    const float* k_weights = float32_copy(wk, w * w);
+    const float* v_weights = float32_copy(wv, w * w);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const Buffer g = allocate(heads * w);  // g, then y in its place
     float* scores = reinterpret_cast<float*>(
         thread_buffer<Slot::AttentionScores>(static_cast<std::size_t>(heads * t) * sizeof(float)));
     for (std::int64_t b = 0; b < n; ++b) {
       const float* xb = x + b * t * w;
+      const float* qb = q + b * w;
       float* ob = out + b * w;
+      float* gb = g.data();
+#pragma omp parallel for num_threads(threads())
+      for (std::int64_t h = 0; h < heads; ++h)
+        weighted_rows(qb + h * hd, k_weights + h * hd * w, hd, w, scale, gb + h * w);
       execute(*(*p)[0],
-              {{DNNL_ARG_SRC, mem(q_d, q + b * w)}, {DNNL_ARG_WEIGHTS, k_weights}, {DNNL_ARG_DST, mem(g_d, g.data())}});
-      execute(
-          *(*p)[1],
-          {{DNNL_ARG_SRC, mem(gs_d, g.data())}, {DNNL_ARG_WEIGHTS, mem(xt_d, xb)}, {DNNL_ARG_DST, mem(s_d, scores)}});
+              {{DNNL_ARG_SRC, mem(gs_d, gb)}, {DNNL_ARG_WEIGHTS, mem(xt_d, xb)}, {DNNL_ARG_DST, mem(s_d, scores)}});
       softmax(scores, heads, t, false, 1);
-      execute(
-          *(*p)[2],
-          {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(x_d, xb)}, {DNNL_ARG_DST, mem(gs_d, g.data())}});
-      for (std::int64_t i = 0; i < w; ++i) ob[i] = bv ? bv[i] : 0.0f;  // the value bias, which the last product adds to
-      execute(*(*p)[3],
-              {{DNNL_ARG_SRC, mem(g_d, g.data())}, {DNNL_ARG_WEIGHTS, v_weights}, {DNNL_ARG_DST, mem(o_d, ob)}});
+      execute(*(*p)[1],
+              {{DNNL_ARG_SRC, mem(s_d, scores)}, {DNNL_ARG_WEIGHTS, mem(x_d, xb)}, {DNNL_ARG_DST, mem(gs_d, gb)}});
+#pragma omp parallel for num_threads(threads())
+      for (std::int64_t i = 0; i < w; ++i)  // out_h = W_v,h y_h + b_v,h, a row of W_v per output
+        ob[i] = dot(v_weights + i * w, gb + (i / hd) * w, w) + (bv ? bv[i] : 0.0f);
     }
   }
 
@@ -615,7 +649,7 @@ class CpuBackend final : public ReferenceBackend {
   std::map<MatmulKey, Prepared> matmuls_;
   std::map<ConvKey, Prepared> convs_;
   std::map<AttentionKey, std::pair<Prepared, Prepared>> attentions_;             // scores, then context
-  std::map<AttentionKey, std::array<std::optional<Prepared>, 4>> single_query_;  // empty: oneDNN's ref loops
+  std::map<AttentionKey, std::array<std::optional<Prepared>, 2>> single_query_;  // empty: oneDNN's ref loops
   std::map<const void*, std::shared_ptr<float>> float32_copies_;                 // see float32_copy
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> layer_norms_;  // by (rows, d, threads)
   std::map<std::tuple<std::int64_t, std::int64_t, int>, Prepared> softmaxes_;    // by (rows, n, threads)

@@ -199,13 +199,16 @@ TEST_P(Conformance, SingleQueryAttentionIsProjectionsThenAttention) {
                         {3, 40, 2, 8, false, true, false},   // several samples
                         {3, 7, 2, 8, false, true, false},    // short sequences
                         {2, 1, 3, 8, false, false, false},   // one key
+                        {2, 34, 3, 11, false, true, false},  // widths of no 8 or 16 (the loops' tails)
                         {2, 33, 4, 8, true, true, false},    // checkpoint halves
                         {2, 9, 4, 8, true, false, false},    // halves, no biases, short
                         {2, 36, 2, 16, false, true, true},   // bf16 set
                         {1, 5, 2, 16, false, true, true}};   // bf16 set, short
-  auto be = make();
   unsigned seed = 71;
   for (const Case& t : cases) {
+    // A backend per case, as per model: it keeps prepared copies of weights by address, and
+    // this case's weights may reuse the memory of the last one's.
+    auto be = make();
     const std::int64_t width = t.heads * t.hd;
     // Weights scaled by 1/sqrt(width), as trained ones are, so the scores stay in softmax's range.
     std::vector<float> wk = random_values(width * width, seed++), wv = random_values(width * width, seed++);
