@@ -40,8 +40,10 @@ for flag in "$@"; do
     # python3-distributed (with python3-dask, python3-fsspec) and python3-pyftpdlib (a local FTP
     # server, the remote store of one test): the tests of clip_cpp.distributed.
     --test) packages+=(python3-pytest python3-pil python3-torch chromium python3-distributed python3-pyftpdlib) ;;
-    # --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm).
-    --bench) packages+=(python3-pil python3-torch) ;;
+    # --bench: the peers of bench/compare (PyTorch with OpenBLAS; ONNX Runtime comes from npm)
+    # and the reference's image transform (Pillow + torchvision) of bench/compare and
+    # bench/embed_pipeline.
+    --bench) packages+=(python3-pil python3-torch python3-torchvision) ;;
     *) echo "setup: unknown option $flag (--test, --bench)" >&2; exit 1 ;;
   esac
 done

@@ -16,6 +16,16 @@ PROMPTS_32 = [f"a photo of a {c}." for c in [
     "common newt", "eft", "spotted salamander", "axolotl", "bullfrog", "tree frog"]]
 
 
+# The reference's image transform (clip/clip.py `_transform(224)`: Pillow 9.4 and torchvision
+# 0.14 on Debian 12), as source for the scripts the benchmarks run in a process of their own:
+# defines `t`, which maps a PIL image to the model's input tensor.
+REFERENCE_TRANSFORM = """
+from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
+t = Compose([Resize(224, interpolation=InterpolationMode.BICUBIC), CenterCrop(224), lambda im: im.convert("RGB"),
+             ToTensor(), Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))])
+"""
+
+
 def make_models(cache):
     """The random-weight ViT-B/32 and RN50 (fixed seeds) in every peer's format, made once."""
     here = os.path.dirname(os.path.abspath(__file__))
