@@ -16,8 +16,10 @@ constexpr std::size_t kNumMerges = 49152 - 256 - 2;  // lines the reference read
 // is copied back to the young. Frequent pieces so survive every turn, where emptying one table
 // of 65,536 when full (as before) made bench_multilingual.jsonl, 130,356 distinct pieces,
 // miss nearly always. Measured there on one core: warm 95k -> 185k strings/s, the same as an
-// unbounded cache (the reference's); its 130k pieces take ~6 MB, so the bound (262,144
-// pieces of at most kMaxCachedPiece bytes) keeps untrusted text to a few tens of MB.
+// unbounded cache (the reference's). Its 130k pieces take ~7 MB (peak RSS of `clip tokenize
+// --jsonl` over the file, less that over one line; the same before and after the flat
+// tables); the bound, 262,144 pieces of at most kMaxCachedPiece bytes and as many ids, keeps
+// any text under ~350 MB.
 constexpr std::size_t kCacheGeneration = 1 << 17;
 constexpr std::size_t kMaxCachedPiece = 256;  // long pieces are rare; caching them could take GBs
 
@@ -224,7 +226,7 @@ void BpeVocabulary::remember(std::string_view piece, std::uint64_t hash, const s
 }
 
 std::uint64_t BpeVocabulary::piece_hash(std::string_view piece) {
-  return std::hash<std::string_view>()(piece) | (std::uint64_t{1} << 63);
+  return StringHash()(piece) | (std::uint64_t{1} << 63);
 }
 
 bool BpeVocabulary::WordCache::find(std::string_view piece, std::uint64_t hash, std::vector<std::int32_t>& out) const {
