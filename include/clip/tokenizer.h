@@ -41,6 +41,10 @@ class CLIP_API SimpleTokenizer {
   // becomes U+FFFD). An id outside the vocabulary is a clip::Error.
   std::string decode(std::span<const std::int32_t> ids) const;
 
+  // clip.tokenize(texts, context_length, truncate) with this tokenizer's merges: see the
+  // free function tokenize() below.
+  Tensor tokenize(std::span<const std::string> texts, int context_length = 77, bool truncate = false) const;
+
   std::size_t vocab_size() const;
   std::int32_t start_of_text() const;
   std::int32_t end_of_text() const;

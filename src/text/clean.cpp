@@ -27,18 +27,16 @@ bool is_regex_space(char32_t c) {
 }
 
 // text.strip(); re.sub(r'\s+', ' ', text); text.strip()
-template <typename Char>
-std::basic_string<Char> strip_and_collapse(std::basic_string_view<Char> s) {
-  const auto code = [](Char ch) { return static_cast<char32_t>(static_cast<std::make_unsigned_t<Char>>(ch)); };
+std::u32string strip_and_collapse(std::u32string_view s) {
   std::size_t b = 0, e = s.size();
-  while (b < e && is_python_space(code(s[b]))) ++b;
-  while (e > b && is_python_space(code(s[e - 1]))) --e;
-  std::basic_string<Char> out;
+  while (b < e && is_python_space(s[b])) ++b;
+  while (e > b && is_python_space(s[e - 1])) --e;
+  std::u32string out;
   out.reserve(e - b);
   for (std::size_t i = b; i < e;) {
-    if (is_regex_space(code(s[i]))) {
-      out.push_back(Char(' '));
-      while (i < e && is_regex_space(code(s[i]))) ++i;
+    if (is_regex_space(s[i])) {
+      out.push_back(U' ');
+      while (i < e && is_regex_space(s[i])) ++i;
     } else {
       out.push_back(s[i++]);
     }
@@ -80,15 +78,14 @@ bool is_python_space(char32_t c) {
 std::u32string clean_text(const std::u32string& text) {
   const std::u32string fixed =
       plain_ascii(std::u32string_view(text)) ? text : html_unescape(html_unescape(ftfy_fix_text(text)));
-  return lower(strip_and_collapse(std::u32string_view(fixed)));
+  return lower(strip_and_collapse(fixed));
 }
 
 bool is_plain_ascii(std::string_view text) { return plain_ascii(text); }
 
-std::string clean_plain_ascii(std::string_view text) {
-  std::string out = strip_and_collapse(text);
+void lower_plain_ascii(std::string_view text, std::string& out) {
+  out.assign(text);
   lower_ascii(out);
-  return out;
 }
 
 }  // namespace clip::text

@@ -15,9 +15,12 @@ bool is_python_space(char32_t c);
 std::u32string clean_text(const std::u32string& text);
 
 // Plain ASCII text (printable characters, tab, LF, FF; no '&') passes ftfy and
-// html.unescape unchanged, so only whitespace and case remain to be cleaned: this is
-// clean_text's fast path, byte for byte the same result.
+// html.unescape unchanged, and its whitespace only separates the pre-tokenizer's pieces
+// (stripping and collapsing it changes none), so lowercasing is all of clean_text that
+// matters to it: pretokenize_ascii(lower_plain_ascii(text)) gives the pieces of
+// pretokenize(clean_text(text)), the tokenizer's fast path. `out` is written over (a caller
+// tokenizing many texts reuses its memory).
 bool is_plain_ascii(std::string_view text);
-std::string clean_plain_ascii(std::string_view text);
+void lower_plain_ascii(std::string_view text, std::string& out);
 
 }  // namespace clip::text

@@ -66,8 +66,8 @@ std::size_t special_or_contraction_length(std::basic_string_view<Char> text, std
 }
 
 template <typename Char>
-std::vector<std::basic_string_view<Char>> split(std::basic_string_view<Char> text) {
-  std::vector<std::basic_string_view<Char>> pieces;
+void split(std::basic_string_view<Char> text, std::vector<std::basic_string_view<Char>>& pieces) {
+  pieces.clear();
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t start = i;
@@ -85,13 +85,12 @@ std::vector<std::basic_string_view<Char>> split(std::basic_string_view<Char> tex
     }
     pieces.push_back(text.substr(start, i - start));
   }
-  return pieces;
 }
 
 }  // namespace
 
-std::vector<std::u32string_view> pretokenize(std::u32string_view text) { return split(text); }
+void pretokenize(std::u32string_view text, std::vector<std::u32string_view>& pieces) { split(text, pieces); }
 
-std::vector<std::string_view> pretokenize_ascii(std::string_view text) { return split(text); }
+void pretokenize_ascii(std::string_view text, std::vector<std::string_view>& pieces) { split(text, pieces); }
 
 }  // namespace clip::text

@@ -9,9 +9,10 @@
 
 namespace clip::text {
 
-// Pieces of `text` in order, as views into it.
-std::vector<std::u32string_view> pretokenize(std::u32string_view text);
+// Pieces of `text` in order, as views into it, written over `pieces` (whose memory a
+// caller tokenizing many texts reuses).
+void pretokenize(std::u32string_view text, std::vector<std::u32string_view>& pieces);
 // The same for ASCII text (the tokenizer's fast path).
-std::vector<std::string_view> pretokenize_ascii(std::string_view text);
+void pretokenize_ascii(std::string_view text, std::vector<std::string_view>& pieces);
 
 }  // namespace clip::text
