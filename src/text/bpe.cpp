@@ -1,6 +1,7 @@
 #include "text/bpe.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <queue>
 
@@ -229,48 +230,61 @@ std::uint64_t BpeVocabulary::piece_hash(std::string_view piece) {
   return StringHash()(piece) | (std::uint64_t{1} << 63);
 }
 
+namespace {
+std::size_t words_for(std::size_t bytes) { return (bytes + 3) / 4; }
+}  // namespace
+
 bool BpeVocabulary::WordCache::find(std::string_view piece, std::uint64_t hash, std::vector<std::int32_t>& out) const {
-  if (entries_.empty()) return false;
-  const std::size_t mask = entries_.size() - 1;
+  if (slots_.empty()) return false;
+  const auto tag = static_cast<std::uint32_t>(hash >> 32);
+  const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Entry& e = entries_[i];
-    if (e.hash == 0) return false;
-    if (e.hash == hash && e.piece_size == piece.size() && pieces_.compare(e.piece, e.piece_size, piece) == 0) {
-      out.insert(out.end(), ids_.begin() + e.ids, ids_.begin() + e.ids + e.id_count);
-      return true;
-    }
+    const Slot slot = slots_[i];
+    if (slot.tag == 0) return false;
+    if (slot.tag != tag) continue;
+    const std::int32_t* record = records_.data() + slot.record;
+    const auto sizes = static_cast<std::uint32_t>(record[0]);
+    const std::size_t size = sizes & 0xFFFF, count = sizes >> 16;
+    if (size != piece.size() || std::memcmp(record + 1, piece.data(), size) != 0) continue;
+    const std::int32_t* ids = record + 1 + words_for(size);
+    out.insert(out.end(), ids, ids + count);
+    return true;
   }
 }
 
 void BpeVocabulary::WordCache::insert(std::string_view piece, std::uint64_t hash, const std::int32_t* ids,
                                       std::size_t count) {
-  if (2 * (size_ + 1) > entries_.size()) grow();
-  const std::size_t mask = entries_.size() - 1;
+  if (2 * (size_ + 1) > slots_.size()) grow();
+  const std::size_t mask = slots_.size() - 1;
   std::size_t i = hash & mask;
-  while (entries_[i].hash != 0) i = (i + 1) & mask;
-  entries_[i] = {hash, static_cast<std::uint32_t>(pieces_.size()), static_cast<std::uint32_t>(ids_.size()),
-                 static_cast<std::uint16_t>(piece.size()), static_cast<std::uint16_t>(count)};
-  pieces_.append(piece);
-  ids_.insert(ids_.end(), ids, ids + count);
+  while (slots_[i].tag != 0) i = (i + 1) & mask;
+  slots_[i] = {static_cast<std::uint32_t>(hash >> 32), static_cast<std::uint32_t>(records_.size())};
+  records_.push_back(static_cast<std::int32_t>(piece.size() | count << 16));
+  const std::size_t bytes_at = records_.size();
+  records_.resize(bytes_at + words_for(piece.size()));
+  std::memcpy(records_.data() + bytes_at, piece.data(), piece.size());
+  records_.insert(records_.end(), ids, ids + count);
   ++size_;
 }
 
 void BpeVocabulary::WordCache::grow() {
-  std::vector<Entry> old = std::move(entries_);
-  entries_.assign(std::max<std::size_t>(1024, 2 * old.size()), Entry{});
-  const std::size_t mask = entries_.size() - 1;
-  for (const Entry& e : old) {
-    if (e.hash == 0) continue;
-    std::size_t i = e.hash & mask;
-    while (entries_[i].hash != 0) i = (i + 1) & mask;
-    entries_[i] = e;
+  const std::vector<Slot> old = std::move(slots_);
+  slots_.assign(std::max<std::size_t>(1024, 2 * old.size()), Slot{});
+  const std::size_t mask = slots_.size() - 1;
+  for (const Slot& slot : old) {
+    if (slot.tag == 0) continue;
+    // The slot keeps only the hash's high half: the low half comes from the piece again.
+    const std::int32_t* record = records_.data() + slot.record;
+    const std::string_view piece(reinterpret_cast<const char*>(record + 1), static_cast<std::uint32_t>(record[0]) & 0xFFFF);
+    std::size_t i = piece_hash(piece) & mask;
+    while (slots_[i].tag != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
   }
 }
 
 void BpeVocabulary::WordCache::clear() {
-  std::fill(entries_.begin(), entries_.end(), Entry{});
-  pieces_.clear();
-  ids_.clear();
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  records_.clear();
   size_ = 0;
 }
 

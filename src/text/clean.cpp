@@ -10,16 +10,6 @@
 namespace clip::text {
 namespace {
 
-template <typename Char>
-bool plain_ascii(std::basic_string_view<Char> text) {
-  for (Char ch : text) {
-    const auto c = static_cast<char32_t>(static_cast<std::make_unsigned_t<Char>>(ch));
-    if (c >= 0x7F || c == U'&') return false;
-    if (c < 0x20 && c != U'\t' && c != U'\n' && c != U'\f') return false;
-  }
-  return true;
-}
-
 // The `regex` module's \s (the White_Space property).
 bool is_regex_space(char32_t c) {
   if (c < 0x80) return c == U' ' || (c >= U'\t' && c <= U'\r');
@@ -76,12 +66,18 @@ bool is_python_space(char32_t c) {
 }
 
 std::u32string clean_text(const std::u32string& text) {
-  const std::u32string fixed =
-      plain_ascii(std::u32string_view(text)) ? text : html_unescape(html_unescape(ftfy_fix_text(text)));
-  return lower(strip_and_collapse(fixed));
+  if (ftfy_keeps(text)) return lower(strip_and_collapse(text));
+  return lower(strip_and_collapse(html_unescape(html_unescape(ftfy_fix_text(text)))));
 }
 
-bool is_plain_ascii(std::string_view text) { return plain_ascii(text); }
+bool is_plain_ascii(std::string_view text) {
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x7F || c == '&') return false;
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\f') return false;
+  }
+  return true;
+}
 
 void lower_plain_ascii(std::string_view text, std::string& out) {
   out.assign(text);

@@ -3,6 +3,7 @@
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
+#include <unicode/unorm2.h>
 
 #include <algorithm>
 
@@ -139,6 +140,44 @@ std::u32string nfc(const std::u32string& text) {
   return out;
 }
 
+// A character that none of fix_segment's fixers changes, removes or combines with its
+// neighbours (ignoring fix_encoding, which looks at whole segments).
+bool is_inert(char32_t c, std::uint8_t& previous_combining_class) {
+  if (c < 0x80) {
+    previous_combining_class = 0;
+    return c != U'&' && c != U'\r' && !is_removed_control(c);
+  }
+  if (c <= 0x9F) return false;  // C1 controls, U+0085 (a line break)
+  if (latin_ligature(c) || width_replacement(c) || is_removed_control(c)) return false;
+  if (c == 0x02BC || (c >= 0x2018 && c <= 0x201F) || c == 0x2028 || c == 0x2029) return false;  // quotes, breaks
+  // NFC: a text is normalized when every character is NFC_Quick_Check=Yes and the
+  // non-zero combining classes never decrease (UAX #15's quick check); below U+0300 every
+  // character is Yes with class 0.
+  if (c < 0x300) {
+    previous_combining_class = 0;
+    return true;
+  }
+  const auto u = static_cast<UChar32>(c);
+  if (u_getIntPropertyValue(u, UCHAR_NFC_QUICK_CHECK) != UNORM_YES) return false;
+  const std::uint8_t combining_class = u_getCombiningClass(u);
+  if (combining_class != 0 && combining_class < previous_combining_class) return false;
+  previous_combining_class = combining_class;
+  return true;
+}
+
+// ftfy.fix_text splits the text into lines of at most max_decode_length and fixes each.
+template <typename Segment>
+void for_each_segment(std::u32string_view text, Segment segment) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find(U'\n', pos);
+    end = end == std::u32string_view::npos ? text.size() : end + 1;
+    end = std::min(end, pos + kMaxDecodeLength);
+    segment(text.substr(pos, end - pos));
+    pos = end;
+  }
+}
+
 // ftfy.fix_and_explain: apply every fixer in order until the text stops changing.
 std::u32string fix_segment(std::u32string text, bool unescape_html) {
   while (true) {
@@ -161,17 +200,24 @@ std::u32string ftfy_fix_text(const std::u32string& text) {
   std::u32string out;
   out.reserve(text.size());
   bool unescape_html = true;  // "auto": off from the first segment holding '<' onwards
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find(U'\n', pos);
-    end = end == std::u32string::npos ? text.size() : end + 1;
-    end = std::min(end, pos + kMaxDecodeLength);
-    const std::u32string segment = text.substr(pos, end - pos);
+  for_each_segment(text, [&](std::u32string_view segment) {
     if (segment.find(U'<') != std::u32string::npos) unescape_html = false;
-    out += fix_segment(segment, unescape_html);
-    pos = end;
-  }
+    out += fix_segment(std::u32string(segment), unescape_html);
+  });
   return out;
+}
+
+bool ftfy_keeps(std::u32string_view text) {
+  std::uint8_t combining_class = 0;
+  for (char32_t c : text)
+    if (!is_inert(c, combining_class)) return false;
+  // What is left is fix_encoding's own test, one step on each segment.
+  bool keeps = true;
+  for_each_segment(text, [&](std::u32string_view segment) {
+    const bool ascii = std::all_of(segment.begin(), segment.end(), [](char32_t c) { return c < 0x80; });
+    if (!ascii && is_bad(segment)) keeps = false;
+  });
+  return keeps;
 }
 
 }  // namespace clip::text
