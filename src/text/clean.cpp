@@ -38,8 +38,8 @@ std::u32string strip_and_collapse(std::u32string_view s) {
 
 template <typename Char>
 void lower_ascii(std::basic_string<Char>& s) {
-  for (Char& c : s)
-    if (c >= Char('A') && c <= Char('Z')) c = static_cast<Char>(c + 32);
+  // Every character is written, so that the compiler vectorizes the loop.
+  for (Char& c : s) c = c >= Char('A') && c <= Char('Z') ? static_cast<Char>(c + 32) : c;
 }
 
 std::u32string lower(std::u32string s) {
@@ -71,12 +71,16 @@ std::u32string clean_text(const std::u32string& text) {
 }
 
 bool is_plain_ascii(std::string_view text) {
+  // No early exit, so that the compiler vectorizes the loop: it was 9% of tokenizing the
+  // captions with one (perf).
+  // (Bitwise operators: && and || would branch.)
+  unsigned other = 0;
   for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x7F || c == '&') return false;
-    if (c < 0x20 && c != '\t' && c != '\n' && c != '\f') return false;
+    other |= unsigned{c >= 0x7F} | unsigned{c == '&'} |
+             (unsigned{c < 0x20} & unsigned{c != '\t'} & unsigned{c != '\n'} & unsigned{c != '\f'});
   }
-  return true;
+  return other == 0;
 }
 
 void lower_plain_ascii(std::string_view text, std::string& out) {
