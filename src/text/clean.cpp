@@ -42,11 +42,20 @@ void lower_ascii(std::basic_string<Char>& s) {
   for (Char& c : s) c = c >= Char('A') && c <= Char('Z') ? static_cast<Char>(c + 32) : c;
 }
 
+}  // namespace
+
 std::u32string lower(std::u32string s) {
-  bool ascii = true;
-  for (char32_t c : s) ascii = ascii && c < 0x80;
+  bool ascii = true, context_free = true;
+  for (char32_t c : s) {
+    ascii = ascii && c < 0x80;
+    context_free = context_free && c != 0x130 && c != 0x3A3;
+  }
   if (ascii) {
     lower_ascii(s);
+    return s;
+  }
+  if (context_free) {
+    for (char32_t& c : s) c = static_cast<char32_t>(u_tolower(static_cast<UChar32>(c)));
     return s;
   }
   icu::UnicodeString u =
@@ -57,8 +66,6 @@ std::u32string lower(std::u32string s) {
   u.toUTF32(reinterpret_cast<UChar32*>(out.data()), static_cast<int32_t>(out.size()), status);
   return out;
 }
-
-}  // namespace
 
 bool is_python_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||

@@ -10,6 +10,13 @@ namespace clip::text {
 // Python's str.isspace().
 bool is_python_space(char32_t c);
 
+// Python's str.lower(): full case mappings and the final-sigma rule (ICU, root locale).
+// Only U+0130 (whose full mapping is two characters) and U+03A3 (final sigma: it depends on
+// its neighbours) lower otherwise than by each code point's one-character mapping
+// (tests/text/clean_test.cpp checks every code point), so a text without them is mapped
+// character by character, without ICU's string conversions.
+std::u32string lower(std::u32string s);
+
 // ftfy.fix_text, html.unescape twice, strip, collapse whitespace runs to one space,
 // strip, then full Unicode lowercasing (Python's str.lower()).
 std::u32string clean_text(const std::u32string& text);
