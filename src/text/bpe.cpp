@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <queue>
 
 #include "clip/error.h"
 #include "text/utf8.h"
@@ -12,6 +11,7 @@ namespace clip::text {
 namespace {
 
 constexpr std::size_t kNumMerges = 49152 - 256 - 2;  // lines the reference reads
+static_assert(2 * 256 + kNumMerges + 2 <= 1 << 16, "token ids and ranks must fit 16 bits (MergeTable)");
 // The word cache keeps two generations of up to this many pieces: a full young generation
 // becomes the old one (the previous old one is dropped), and a piece found in the old one
 // is copied back to the young. Frequent pieces so survive every turn, where emptying one table
@@ -44,8 +44,9 @@ void bytes_to_unicode(std::vector<unsigned char>& order, char32_t (&chars)[256])
     }
 }
 
-std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
+// The vocabulary's ids are below 2^16 (the static_assert above), so a pair fits 32 bits.
+std::uint32_t pair_key(std::int32_t a, std::int32_t b) {
+  return static_cast<std::uint32_t>(a) << 16 | static_cast<std::uint32_t>(b);
 }
 
 }  // namespace
@@ -53,17 +54,15 @@ std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
 void BpeVocabulary::MergeTable::reserve(std::size_t n) {
   int bits = 1;
   while ((std::size_t{1} << bits) < 2 * n) ++bits;  // at most half full
-  keys_.assign(std::size_t{1} << bits, kEmpty);
-  merges_.assign(keys_.size(), Merge{});
-  mask_ = keys_.size() - 1;
+  entries_.assign(std::size_t{1} << bits, Entry{});
+  mask_ = entries_.size() - 1;
   shift_ = 64 - bits;
 }
 
-void BpeVocabulary::MergeTable::insert(std::uint64_t key, Merge merge) {
+void BpeVocabulary::MergeTable::insert(std::uint32_t key, Merge merge) {
   std::size_t i = slot(key);
-  while (keys_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask_;
-  keys_[i] = key;
-  merges_[i] = merge;
+  while (entries_[i].key != kEmpty && entries_[i].key != key) i = (i + 1) & mask_;
+  entries_[i] = {key, static_cast<std::uint16_t>(merge.rank), static_cast<std::uint16_t>(merge.merged)};
 }
 
 BpeVocabulary::BpeVocabulary(std::string_view merges_file, std::string_view source_name) {
@@ -152,41 +151,45 @@ const std::string* BpeVocabulary::token_bytes(std::int32_t id) const {
 // again. A merged symbol only takes part in merges of higher rank than the one that made
 // it, so taking pairs from a heap by (rank, position) gives the same result in
 // O(n log n) instead of O(n^2) per merge: a single long word cannot stall us.
-std::vector<std::int32_t> BpeVocabulary::bpe(std::string_view piece) const {
+void BpeVocabulary::bpe(std::string_view piece, std::vector<std::int32_t>& out) const {
   const auto n = static_cast<std::int32_t>(piece.size());
-  std::vector<std::int32_t> id(piece.size()), next(piece.size()), prev(piece.size());
+  BpeWork& w = bpe_work_;
+  w.id.resize(piece.size());
+  w.next.resize(piece.size());
+  w.prev.resize(piece.size());
+  w.heap.clear();
   for (std::int32_t i = 0; i < n; ++i) {
     const auto b = static_cast<unsigned char>(piece[static_cast<std::size_t>(i)]);
-    id[i] = i + 1 == n ? byte_end_id_[b] : byte_id_[b];
-    next[i] = i + 1 < n ? i + 1 : -1;
-    prev[i] = i - 1;
+    w.id[i] = i + 1 == n ? byte_end_id_[b] : byte_id_[b];
+    w.next[i] = i + 1 < n ? i + 1 : -1;
+    w.prev[i] = i - 1;
   }
-  struct Candidate {
-    std::int32_t rank, left, left_id, right_id;
-    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
-  };
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+  using Candidate = BpeWork::Candidate;
   const auto consider = [&](std::int32_t left) {
-    if (left < 0 || next[left] < 0) return;
-    const Merge m = merges_.find(pair_key(id[left], id[next[left]]));
-    if (m.rank >= 0) heap.push({m.rank, left, id[left], id[next[left]]});
+    if (left < 0 || w.next[left] < 0) return;
+    const std::int32_t left_id = w.id[left], right_id = w.id[w.next[left]];
+    const Merge m = merges_.find(pair_key(left_id, right_id));
+    if (m.rank < 0) return;
+    w.heap.push_back({m.rank, left, left_id, right_id, m.merged});
+    std::push_heap(w.heap.begin(), w.heap.end(), std::greater<>());
   };
   for (std::int32_t i = 0; i + 1 < n; ++i) consider(i);
-  while (!heap.empty()) {
-    const Candidate c = heap.top();
-    heap.pop();
-    const std::int32_t right = next[c.left];
-    if (id[c.left] != c.left_id || right < 0 || id[right] != c.right_id) continue;  // stale
-    id[c.left] = merges_.find(pair_key(c.left_id, c.right_id)).merged;
-    id[right] = -1;
-    next[c.left] = next[right];
-    if (next[right] >= 0) prev[next[right]] = c.left;
-    consider(prev[c.left]);
+  while (!w.heap.empty()) {
+    std::pop_heap(w.heap.begin(), w.heap.end(), std::greater<>());
+    const Candidate c = w.heap.back();
+    w.heap.pop_back();
+    const std::int32_t right = w.next[c.left];
+    if (w.id[c.left] != c.left_id || right < 0 || w.id[right] != c.right_id) continue;  // stale
+    w.id[c.left] = c.merged;
+    w.id[right] = -1;
+    w.next[c.left] = w.next[right];
+    if (w.next[right] >= 0) w.prev[w.next[right]] = c.left;
+    consider(w.prev[c.left]);
     consider(c.left);
   }
-  std::vector<std::int32_t> word;
-  for (std::int32_t i = 0; i >= 0 && i < n; i = next[i]) word.push_back(id[i]);
-  return word;
+  for (std::int32_t i = 0; i >= 0 && i < n; i = w.next[i]) out.push_back(w.id[i]);
+  // A long word's arrays are not kept (a word may be up to 1 MiB).
+  if (piece.size() > kMaxCachedPiece) w = BpeWork{};
 }
 
 void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces, std::vector<std::int32_t>& out,
@@ -210,9 +213,8 @@ void BpeVocabulary::encode_pieces(const std::vector<std::string_view>& pieces, s
         remember(piece, hash, out.data() + before, out.size() - before);
         continue;
       }
-      const std::vector<std::int32_t> ids = bpe(piece);
-      out.insert(out.end(), ids.begin(), ids.end());
-      if (piece.size() <= kMaxCachedPiece) remember(piece, hash, ids.data(), ids.size());
+      bpe(piece, out);
+      if (piece.size() <= kMaxCachedPiece) remember(piece, hash, out.data() + before, out.size() - before);
     }
   }
 }
