@@ -277,7 +277,8 @@ void BpeVocabulary::WordCache::grow() {
     if (slot.tag == 0) continue;
     // The slot keeps only the hash's high half: the low half comes from the piece again.
     const std::int32_t* record = records_.data() + slot.record;
-    const std::string_view piece(reinterpret_cast<const char*>(record + 1), static_cast<std::uint32_t>(record[0]) & 0xFFFF);
+    const std::string_view piece(reinterpret_cast<const char*>(record + 1),
+                                 static_cast<std::uint32_t>(record[0]) & 0xFFFF);
     std::size_t i = piece_hash(piece) & mask;
     while (slots_[i].tag != 0) i = (i + 1) & mask;
     slots_[i] = slot;

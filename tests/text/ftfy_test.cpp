@@ -47,10 +47,10 @@ TEST(FtfyKeeps, ChosenCases) {
 
 TEST(FtfyKeeps, SoundOnRandomStrings) {
   const std::u32string alphabet =
-      U"aZ &;#<\r\n\t\u0007\u001b[m0"                            // ASCII, references, controls, escapes
-      U"\u00e9\u00c3\u00a9\u00e2\u20ac\u2122\u0080\u0085\u009f"  // Latin-1, mojibake, C1
-      U"\u0301\u0316\u0345\u05B0\u05B1\u0591"                    // combining marks
-      U"\uFB01\u0132\uFF21\u3000\u2018\u201D\u02BC\u2028"        // ligatures, width, quotes, breaks
+      U"aZ &;#<\r\n\t\u0007\u001b[m0"                             // ASCII, references, controls, escapes
+      U"\u00e9\u00c3\u00a9\u00e2\u20ac\u2122\u0080\u0085\u009f"   // Latin-1, mojibake, C1
+      U"\u0301\u0316\u0345\u05B0\u05B1\u0591"                     // combining marks
+      U"\uFB01\u0132\uFF21\u3000\u2018\u201D\u02BC\u2028"         // ligatures, width, quotes, breaks
       U"\u4e2d\u1100\u1161\uAC00\u0419\u0418\u0306\u206A\uFEFF";  // CJK, jamo, Cyrillic, format chars
   std::mt19937 rng(11);
   std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), length(1, 10);
