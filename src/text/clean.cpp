@@ -78,9 +78,8 @@ std::u32string clean_text(const std::u32string& text) {
 }
 
 bool is_plain_ascii(std::string_view text) {
-  // No early exit, so that the compiler vectorizes the loop: it was 9% of tokenizing the
-  // captions with one (perf).
-  // (Bitwise operators: && and || would branch.)
+  // No early exit and bitwise operators (&& and || would branch), so that the compiler
+  // vectorizes the loop: with an early exit it was 9% of tokenizing the captions (perf).
   unsigned other = 0;
   for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
