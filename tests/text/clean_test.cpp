@@ -5,8 +5,7 @@
 #include <unicode/locid.h>
 #include <unicode/unistr.h>
 
-#include <random>
-
+#include "random_text.h"
 #include "text/clean.h"
 #include "text/utf8.h"
 
@@ -38,11 +37,9 @@ TEST(Lower, ContextAsICU) {
   EXPECT_EQ(clip::text::lower(U"ΟΔΟΣ ΣΑΣ"), U"οδος σας");  // final sigma
   EXPECT_EQ(clip::text::lower(U"İstanbul"), U"i\u0307stanbul");
   const std::u32string alphabet = U"aAIJİıΣσςΟΔ \u0307\u0301\u0345ÉéẞßǅΩΆ中ꙊⰀ𐐀";
-  std::mt19937 rng(3);
-  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), length(1, 8);
+  clip::test::RandomText random(alphabet, 8, 3);
   for (int i = 0; i < 50000; ++i) {
-    std::u32string s(length(rng), U' ');
-    for (char32_t& c : s) c = alphabet[pick(rng)];
+    const std::u32string s = random.next();
     ASSERT_EQ(clip::text::lower(s), icu_lower(s)) << clip::text::u32_to_utf8(s);
   }
 }

@@ -5,8 +5,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 
+#include "random_text.h"
 #include "test_data.h"
 #include "text/ftfy.h"
 #include "text/html.h"
@@ -52,12 +52,10 @@ TEST(FtfyKeeps, SoundOnRandomStrings) {
       U"\u0301\u0316\u0345\u05B0\u05B1\u0591"                     // combining marks
       U"\uFB01\u0132\uFF21\u3000\u2018\u201D\u02BC\u2028"         // ligatures, width, quotes, breaks
       U"\u4e2d\u1100\u1161\uAC00\u0419\u0418\u0306\u206A\uFEFF";  // CJK, jamo, Cyrillic, format chars
-  std::mt19937 rng(11);
-  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), length(1, 10);
+  clip::test::RandomText random(alphabet, 10, 11);
   int kept = 0;
   for (int i = 0; i < 100000; ++i) {
-    std::u32string s(length(rng), U' ');
-    for (char32_t& c : s) c = alphabet[pick(rng)];
+    const std::u32string s = random.next();
     expect_sound(s, "string " + std::to_string(i));
     kept += ftfy_keeps(s);
   }

@@ -4,8 +4,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 
+#include "random_text.h"
 #include "test_data.h"
 #include "text/mojibake.h"
 #include "text/utf8.h"
@@ -18,12 +18,10 @@ TEST(Mojibake, FilterAgreesWithTheRegexOnRandomStrings) {
   std::u32string alphabet = badness_alphabet();
   ASSERT_GT(alphabet.size(), 300u);
   alphabet += U"aZz .,?!\n\t_1\u00e9\u4e2d";  // ASCII the regex's other positions use, and plain text
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), length(1, 8);
+  clip::test::RandomText random(alphabet, 8, 7);
   int bad = 0;
   for (int i = 0; i < 200000; ++i) {
-    std::u32string s(length(rng), U' ');
-    for (char32_t& c : s) c = alphabet[pick(rng)];
+    const std::u32string s = random.next();
     const bool by_regex = is_bad_by_regex(s);
     ASSERT_EQ(is_bad(s), by_regex) << "string " << i;
     bad += by_regex;
