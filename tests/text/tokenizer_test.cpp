@@ -90,6 +90,27 @@ TEST(Tokenize, BracedListsOfAnySizeCompileAndMeanTexts) {
   EXPECT_EQ(clip::tokenize({"a", "b", "c"}, 10, true).shape(), (clip::Tensor::Shape{3, 10}));
 }
 
+// The method the free functions delegate to, called directly: the same rows, row by row
+// what encode() gives, with the reference's truncation.
+TEST(Tokenize, MethodOnATokenizerMatchesEncode) {
+  const clip::SimpleTokenizer& tok = clip::SimpleTokenizer::official();
+  const std::vector<std::string> texts = {"a dog", "Hello,world!", "a photo of a cat on a mat"};
+  const clip::Tensor rows = tok.tokenize(texts);
+  EXPECT_EQ(rows.to_vector<std::int32_t>(), clip::tokenize(tok, texts).to_vector<std::int32_t>());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::vector<std::int32_t> expected{tok.start_of_text()};
+    for (std::int32_t id : tok.encode(texts[i])) expected.push_back(id);
+    expected.push_back(tok.end_of_text());
+    expected.resize(77, 0);
+    for (int k = 0; k < 77; ++k)
+      EXPECT_EQ(rows.at<std::int32_t>({static_cast<std::int64_t>(i), k}), expected[static_cast<std::size_t>(k)]);
+  }
+  const clip::Tensor cut = tok.tokenize(texts, 4, true);  // <|startoftext|>, two ids, <|endoftext|>
+  EXPECT_EQ(cut.at<std::int32_t>({2, 3}), tok.end_of_text());
+  EXPECT_EQ(cut.at<std::int32_t>({2, 1}), tok.encode(texts[2])[0]);
+  EXPECT_THROW(tok.tokenize(texts, 4, false), clip::Error);
+}
+
 // The BPE word cache keeps two generations of 131,072 pieces (text/bpe.cpp): more distinct
 // words than both hold turn it over several times, and every word still gets the ids a new
 // tokenizer gives it.
